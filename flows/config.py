@@ -1,0 +1,178 @@
+"""The run configuration: one pydantic model that is both the YAML file and the flow's parameter.
+
+The Prefect UI renders `RefreshConfig` as a form, so every field carries a title-worthy description
+and bounds; unknown keys are errors everywhere (extra="forbid").
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from synth.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceConfig(_Strict):
+    path: str = Field(description="Parquet file, or a directory of Parquet files / hive partitions.")
+    columns: list[str] | None = Field(None, description="Columns to read (default: all).")
+
+
+class TrainingConfig(_Strict):
+    """WGAN settings shared by every model kind."""
+
+    batch_size: int = Field(500, ge=2, description="Rows (or examples) per training step.")
+    generator_lr: float = Field(2e-4, gt=0, description="Adam learning rate of the generator.")
+    critic_lr: float = Field(2e-4, gt=0, description="Adam learning rate of the critic.")
+    critic_steps: int = Field(1, ge=1, le=100, description="Critic rounds per generator step.")
+    lipschitz: Literal["gradient_penalty", "weight_clipping"] = Field(
+        "gradient_penalty", description="How the critic is kept 1-Lipschitz.")
+    gp_lambda: float = Field(10.0, ge=0, description="Gradient-penalty coefficient λ.")
+    clip_value: float = Field(0.01, gt=0, description="Weight-clipping bound (weight_clipping only).")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to train: auto = CUDA if present.")
+    amp: bool = Field(False, description="Mixed precision (bfloat16 autocast) on CUDA.")
+
+
+class ActganModelConfig(_Strict):
+    kind: Literal["actgan"] = Field("actgan", description="Model family: actgan for tables.")
+    epochs: int = Field(300, ge=1, le=100_000, description="Passes over the training data.")
+    seed: int = Field(0, ge=0, description="Seed for training and sampling: same seed, same output.")
+    embedding_dim: int = Field(128, ge=1, description="Size of the generator's noise vector.")
+    generator_dims: list[int] = Field([256, 256], description="Hidden sizes of the residual generator.")
+    critic_dims: list[int] = Field([256, 256], description="Hidden sizes of the critic.")
+    pac: int = Field(10, ge=1, description="Rows packed into one critic input (PacGAN).")
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+
+
+class DganModelConfig(_Strict):
+    kind: Literal["dgan"] = Field("dgan", description="Model family: dgan for time series.")
+    epochs: int = Field(400, ge=1, le=100_000, description="Passes over the training data.")
+    seed: int = Field(0, ge=0, description="Seed for training and sampling: same seed, same output.")
+    example_id: str = Field(description="Column that identifies one sequence (example).")
+    time_column: str = Field(description="Column that orders the steps of a sequence.")
+    attribute_columns: list[str] = Field(default_factory=list, description="Columns constant within an example.")
+    feature_columns: list[str] = Field(description="Columns that vary over time.")
+    max_sequence_len: int = Field(ge=1, description="Longest sequence, in steps.")
+    sample_len: int = Field(ge=1, description="Steps emitted per LSTM cell; must divide max_sequence_len.")
+    training: TrainingConfig = Field(default_factory=lambda: TrainingConfig(batch_size=1000, generator_lr=1e-3,
+                                                                            critic_lr=1e-3))
+
+
+ModelConfig = Annotated[Union[ActganModelConfig, DganModelConfig], Field(discriminator="kind")]
+
+
+class ValidationConfig(_Strict):
+    contract: str | None = Field(
+        None, description="Schema contract YAML. Default: inferred on the first run, stored beside the output.")
+
+
+class SampleConfig(_Strict):
+    num_rows: int | None = Field(None, ge=1, description="Rows to generate (default: as many as the input).")
+
+
+class ReportConfig(_Strict):
+    max_rows: int = Field(50_000, ge=100, description="Rows of real and synthetic data compared in the report.")
+
+
+class OutputConfig(_Strict):
+    path: str = Field(description="Where the synthetic Parquet is published.")
+    report_dir: str | None = Field(None, description="Where report.json/html go (default: <output>.report/).")
+
+
+class TrackingConfig(_Strict):
+    experiment: str | None = Field(None, description="MLflow experiment (default: the output file's stem).")
+
+
+class RefreshConfig(_Strict):
+    """One synthetic refresh: read `source`, validate, train `model`, sample, report, publish `output`."""
+
+    source: SourceConfig
+    model: ModelConfig
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
+    sample: SampleConfig = Field(default_factory=SampleConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
+    output: OutputConfig
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+
+    def config_hash(self) -> str:
+        """Short stable hash of the whole configuration (what was asked for, not the data)."""
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def flat(self) -> dict[str, Any]:
+        """`{"model.epochs": 300, ...}`: the configuration as dotted keys (MLflow params)."""
+        return flatten(self.model_dump(mode="json"))
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> RefreshConfig:
+    """Read a YAML run configuration and apply `key.path=value` overrides.
+
+    Raises:
+        ConfigError: the file is missing or not YAML, a key is unknown, or a value breaks a rule.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config {path}: no such file")
+    try:
+        tree = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config {path}: not valid YAML ({e})") from e
+    if not isinstance(tree, dict):
+        raise ConfigError(f"config {path}: the top level must be a mapping of keys")
+    for item in overrides:
+        apply_override(tree, item)
+    return parse_config(tree, source=str(path))
+
+
+def apply_override(tree: dict[str, Any], item: str) -> None:
+    """Set `a.b.c=value` in a nested dict; the value is parsed as YAML (numbers, lists, booleans)."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--set {item!r}: expected key.path=value")
+    parts = key.strip().split(".")
+    node = tree
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {item!r}: '{part}' is not a section")
+        node = child
+    try:
+        node[parts[-1]] = yaml.safe_load(raw)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"--set {item!r}: value is not valid YAML ({e})") from e
+
+
+def parse_config(tree: dict[str, Any], source: str = "config") -> RefreshConfig:
+    try:
+        return RefreshConfig.model_validate(tree)
+    except ValidationError as e:
+        raise ConfigError(f"{source}: invalid configuration\n{format_validation_error(e)}") from e
+
+
+def format_validation_error(e: ValidationError) -> str:
+    lines = []
+    for err in e.errors():
+        loc = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and p in ("actgan", "dgan")))
+        if err["type"] == "extra_forbidden":
+            lines.append(f"  {loc}: unknown key")
+        else:
+            lines.append(f"  {loc or '(top level)'}: {err['msg']}")
+    return "\n".join(lines)

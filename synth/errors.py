@@ -1,0 +1,17 @@
+"""Errors a user can act on: each message names the file, column or setting and the rule broken."""
+
+
+class SynthError(Exception):
+    """Base class for errors caused by the user's data or configuration (not by a bug)."""
+
+
+class DataError(SynthError):
+    """The input data breaks a rule (missing file, not Parquet, empty, unsupported column, ...)."""
+
+
+class ConfigError(SynthError):
+    """A configuration value is missing, misspelt or out of range."""
+
+
+class NotAvailableError(SynthError):
+    """A feature that is planned but not implemented yet."""
