@@ -25,6 +25,7 @@ def mlflow_store(tmp_path, monkeypatch):
     """A real MLflow sqlite store in a temporary folder; returns its tracking URI."""
     import mlflow
 
+    monkeypatch.chdir(tmp_path)  # MLflow puts artifacts under ./mlruns for sqlite stores
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     mlflow.set_tracking_uri(uri)
