@@ -1,0 +1,282 @@
+"""Schema contracts: the columns, Arrow types, nullability and value ranges a table must keep.
+
+A contract is a small YAML file meant to be read and edited by hand::
+
+    version: 1
+    columns:
+      carat: {type: double, nullable: false, min: 0.2, max: 5.01}
+      sold_at: {type: 'timestamp[us, tz=UTC]', nullable: true, min: '2021-01-04T00:00:00+00:00'}
+      cut:
+        type: string
+        nullable: false
+        allowed: [Fair, Good, Ideal, Premium, Very Good]
+
+Per column: `type` is `str(pa.DataType)`; `nullable` says whether nulls (and NaN) may appear;
+`min`/`max` bound numeric and datetime columns (datetimes as ISO strings, with a UTC offset exactly
+when the column has a time zone); `allowed` lists the values of a string or boolean column. Every
+bound is optional: a missing `min`, `max` or `allowed` means "anything goes".
+
+This module is pure Python: it checks Arrow types itself (exactly, `string` != `large_string`);
+the value rules are run by `tasks/validate.py` through Great Expectations.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import math
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import yaml
+
+from synth.errors import ConfigError, DataError
+from synth.schema import ColumnKind, arrow_type_from_string, column_kind
+
+CONTRACT_VERSION = 1
+_COLUMN_KEYS = ("type", "nullable", "min", "max", "allowed")
+
+Bound = int | float | str  # a number, or an ISO date/timestamp for datetime columns
+
+
+@dataclass(frozen=True)
+class InferenceRules:
+    """How much `infer_contract` writes down about a string column."""
+
+    max_allowed_values: int = 1000  # more distinct values than this: no allowed set is stored
+    id_like_min_distinct: int = 50  # an ID-like column has at least this many distinct values ...
+    id_like_unique_ratio: float = 0.5  # ... and this share of its non-null values are distinct
+
+
+@dataclass(frozen=True)
+class ColumnContract:
+    """The rules one column must keep."""
+
+    name: str
+    arrow_type: str  # str(pa.DataType), e.g. "int64", "timestamp[us, tz=UTC]"
+    nullable: bool = True  # False: no null (or NaN) may appear
+    min: Bound | None = None  # inclusive; None = unbounded
+    max: Bound | None = None  # inclusive; None = unbounded
+    allowed: tuple[str | bool, ...] | None = None  # string/boolean columns; None = any value
+
+    @property
+    def kind(self) -> ColumnKind:
+        return column_kind(self.name, arrow_type_from_string(self.arrow_type))
+
+
+@dataclass(frozen=True)
+class Contract:
+    """A table's schema contract: its columns, in order."""
+
+    columns: tuple[ColumnContract, ...]
+    version: int = CONTRACT_VERSION
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One broken rule: which check, on which column, what was expected and what was found."""
+
+    expectation: str  # e.g. "expect_column_values_to_be_between", "expect_column_arrow_type"
+    column: str | None  # None for table-level checks (the column set)
+    expected: str
+    observed: str
+
+    def line(self) -> str:
+        where = f"column '{self.column}'" if self.column is not None else "table"
+        return f"{where}: {self.expectation}: expected {self.expected}, observed {self.observed}"
+
+
+def default_contract_path(output_path: str | os.PathLike) -> Path:
+    """Where an inferred contract is kept: beside the output, `x/name.parquet` -> `x/name.contract.yaml`."""
+    path = Path(output_path)
+    stem = path.stem if path.suffix == ".parquet" else path.name
+    return path.with_name(f"{stem}.contract.yaml")
+
+
+# ---------------------------------------------------------------- inference
+
+
+def infer_contract(table: pa.Table, rules: InferenceRules = InferenceRules()) -> Contract:
+    """The contract `table` keeps exactly: its types, its nulls, its observed ranges and values.
+
+    Ranges are the exact observed min/max, not widened: a later table with a value outside them
+    fails validation, which is the point (edit the YAML to loosen a bound). Decimal bounds are
+    rounded outward to the nearest float, so the table always passes its own contract.
+
+    Raises:
+        DataError: a column has a type no model supports (naming it).
+    """
+    return Contract(columns=tuple(_infer_column(f, table.column(f.name), rules) for f in table.schema))
+
+
+def _infer_column(arrow_field: pa.Field, column: pa.ChunkedArray, rules: InferenceRules) -> ColumnContract:
+    kind = column_kind(arrow_field.name, arrow_field.type)
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    n_nan = (pc.sum(pc.is_nan(column)).as_py() or 0) if pa.types.is_floating(column.type) else 0
+    base = ColumnContract(arrow_field.name, str(arrow_field.type), nullable=column.null_count + n_nan > 0)
+    if kind in (ColumnKind.CONTINUOUS, ColumnKind.DATETIME):
+        bounds = pc.min_max(column)
+        low, high = bounds["min"].as_py(), bounds["max"].as_py()
+        if low is None:  # every value null
+            return base
+        return replace(base, min=_bound(low, outward=-1), max=_bound(high, outward=+1))
+    values = pc.unique(column.drop_null()).to_pylist()
+    non_null = len(column) - column.null_count
+    id_like = (len(values) >= rules.id_like_min_distinct
+               and len(values) >= rules.id_like_unique_ratio * non_null)
+    if kind is ColumnKind.DISCRETE and (len(values) > rules.max_allowed_values or id_like):
+        return base
+    return replace(base, allowed=tuple(sorted(values)))
+
+
+def _bound(value: Any, outward: int) -> Bound:
+    """A YAML-friendly bound: ISO text for dates and timestamps, a float for decimals (rounded outward)."""
+    if isinstance(value, dt.datetime):
+        return pd.Timestamp(value).isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        as_float = float(value)
+        if decimal.Decimal(as_float) != value:
+            as_float = math.nextafter(as_float, outward * math.inf)
+        return as_float
+    return value
+
+
+# ---------------------------------------------------------------- the Arrow type check
+
+
+def check_arrow_types(contract: Contract, schema: pa.Schema) -> list[Failure]:
+    """Columns in both the contract and `schema` whose Arrow type differs (exact: int64 != double,
+    string != large_string). Missing or extra columns are left to the column-set check."""
+    failures = []
+    for column in contract.columns:
+        for index in schema.get_all_field_indices(column.name):  # a duplicated name is checked twice
+            actual = str(schema.field(index).type)
+            if actual != column.arrow_type:
+                failures.append(Failure("expect_column_arrow_type", column.name, column.arrow_type, actual))
+    return failures
+
+
+# ---------------------------------------------------------------- YAML
+
+
+def save_contract(contract: Contract, path: str | os.PathLike) -> Path:
+    """Write `contract` as YAML (one short mapping per column), creating the folder if needed."""
+    columns = {}
+    for column in contract.columns:
+        entry: dict[str, Any] = {"type": column.arrow_type, "nullable": column.nullable}
+        if column.min is not None:
+            entry["min"] = column.min
+        if column.max is not None:
+            entry["max"] = column.max
+        if column.allowed is not None:
+            entry["allowed"] = list(column.allowed)
+        columns[column.name] = entry
+    text = yaml.safe_dump({"version": contract.version, "columns": columns},
+                          sort_keys=False, default_flow_style=None, allow_unicode=True, width=100)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("# Schema contract: see synth/contract.py. Edit bounds freely; delete a key to drop a rule.\n"
+                    + text)
+    return path
+
+
+def load_contract(path: str | os.PathLike) -> Contract:
+    """Read a contract YAML written by `save_contract` or by hand.
+
+    Raises:
+        ConfigError: the file is missing or not YAML, or a key is unknown or has a bad value;
+            the message names the file and the key (e.g. `columns.carat.min`).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"contract {path}: no such file")
+    try:
+        tree = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"contract {path}: not valid YAML ({e})") from e
+    if not isinstance(tree, dict):
+        raise ConfigError(f"contract {path}: the top level must be a mapping with 'version' and 'columns'")
+    unknown = sorted(str(k) for k in tree if k not in ("version", "columns"))
+    if unknown:
+        raise ConfigError(f"contract {path}: {unknown[0]}: unknown key (expected 'version' and 'columns')")
+    if tree.get("version") != CONTRACT_VERSION:
+        raise ConfigError(f"contract {path}: version: expected {CONTRACT_VERSION}, got {tree.get('version')!r}")
+    columns = tree.get("columns")
+    if not isinstance(columns, dict) or not columns:
+        raise ConfigError(f"contract {path}: columns: expected a non-empty mapping of column name to rules")
+    return Contract(columns=tuple(_parse_column(name, rules, path) for name, rules in columns.items()))
+
+
+def _parse_column(name: Any, rules: Any, path: Path) -> ColumnContract:
+    where = f"contract {path}: columns.{name}"
+    if not isinstance(name, str):
+        raise ConfigError(f"{where}: column names must be strings; quote it ('{name}')")
+    if not isinstance(rules, dict):
+        raise ConfigError(f"{where}: expected a mapping like {{type: double, nullable: false}}")
+    for key in rules:
+        if key not in _COLUMN_KEYS:
+            raise ConfigError(f"{where}.{key}: unknown key (expected one of {list(_COLUMN_KEYS)})")
+    if "type" not in rules:
+        raise ConfigError(f"{where}.type: missing (an Arrow type such as int64, double, string)")
+    try:
+        arrow_type = arrow_type_from_string(str(rules["type"]))
+        kind = column_kind(name, arrow_type)
+    except (ValueError, KeyError, DataError) as e:
+        raise ConfigError(f"{where}.type: {rules['type']!r} is not a supported Arrow type ({e})") from e
+    nullable = rules.get("nullable", True)
+    if not isinstance(nullable, bool):
+        raise ConfigError(f"{where}.nullable: expected true or false, got {nullable!r}")
+    ranged = kind in (ColumnKind.CONTINUOUS, ColumnKind.DATETIME)
+    misplaced = ("allowed",) if ranged else ("min", "max")
+    for key in misplaced:
+        if rules.get(key) is not None:
+            raise ConfigError(f"{where}.{key}: not allowed for a {kind.value} column ({arrow_type})")
+    low, high = (_parse_bound(rules.get(k), kind, arrow_type, f"{where}.{k}") for k in ("min", "max"))
+    return ColumnContract(name, str(arrow_type), nullable, low, high,
+                          _parse_allowed(rules.get("allowed"), kind, f"{where}.allowed"))
+
+
+def _parse_bound(value: Any, kind: ColumnKind, arrow_type: pa.DataType, where: str) -> Bound | None:
+    if value is None:
+        return None
+    if kind is ColumnKind.CONTINUOUS:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return value
+    if isinstance(value, (dt.date, dt.datetime)):  # YAML reads unquoted 2021-01-04 as a date
+        value = value.isoformat()
+    try:
+        stamp = pd.Timestamp(str(value))
+    except ValueError as e:
+        raise ConfigError(f"{where}: expected an ISO date or timestamp, got {value!r}") from e
+    zoned = pa.types.is_timestamp(arrow_type) and arrow_type.tz is not None
+    if zoned and stamp.tz is None:
+        raise ConfigError(f"{where}: {value!r} has no UTC offset but the column is {arrow_type}; "
+                          f"write e.g. '{stamp.isoformat()}+00:00'")
+    if not zoned and stamp.tz is not None:
+        raise ConfigError(f"{where}: {value!r} has a UTC offset but the column ({arrow_type}) has no time zone")
+    return str(value)
+
+
+def _parse_allowed(value: Any, kind: ColumnKind, where: str) -> tuple[str | bool, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: expected a list of values, e.g. [a, b]")
+    wanted = bool if kind is ColumnKind.BOOLEAN else str
+    for item in value:
+        if not isinstance(item, wanted):
+            hint = "; quote it" if wanted is str else ""
+            raise ConfigError(f"{where}: {item!r} is not a {wanted.__name__}{hint}")
+    return tuple(value)

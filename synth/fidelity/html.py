@@ -1,0 +1,227 @@
+"""A self-contained HTML page for a fidelity report: scores, a per-column table and embedded PNG plots.
+
+The page carries no external CSS or JavaScript. Data reaches it only as plots: the text holds
+column names, scores and notes, never a value from a row.
+"""
+from __future__ import annotations
+
+import base64
+import io
+from html import escape
+
+import numpy as np
+import pandas as pd
+
+from synth.fidelity.metrics import NUMERIC_KINDS, numeric_values
+from synth.fidelity.report import subsample_pair
+from synth.schema import ColumnKind, ColumnSpec
+
+MAX_PLOTTED_COLUMNS = 24  # one histogram or bar chart each; beyond that the page gets heavy
+MAX_HEATMAP_COLUMNS = 40  # tick labels stop being readable past this
+MAX_LISTED_NOTES = 30  # skipped pairs listed on the page; report.json has them all
+MAX_BARS = 15  # most frequent categories shown per discrete column
+HISTOGRAM_BINS = 30
+MICROSECONDS_PER_DAY = 86_400e6
+REAL_COLOR, SYNTHETIC_COLOR = "#1f77b4", "#ff7f0e"
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+.scores { display: flex; gap: 1.5em; }
+.score { border: 1px solid #ccc; border-radius: 6px; padding: 0.6em 1.2em; text-align: center; }
+.score .value { font-size: 2em; font-weight: bold; }
+table { border-collapse: collapse; margin: 1em 0; }
+th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(340px, 1fr)); gap: 0.5em; }
+.note { color: #666; }
+"""
+
+
+def render_html(report: dict, real: pd.DataFrame, synthetic: pd.DataFrame, specs: list[ColumnSpec]) -> str:
+    """Render `report` (from `fidelity_report`) as one self-contained HTML page.
+
+    `real` and `synthetic` are subsampled with the report's own `max_rows` and `seed`, so the
+    plots show the rows the scores were computed on.
+    """
+    settings = report["settings"]
+    real_rows, synthetic_rows = subsample_pair(real, synthetic, specs, settings["max_rows"], settings["seed"])
+    body = "\n".join([
+        "<h1>Synthetic data fidelity report</h1>",
+        _scores_section(report),
+        _columns_section(report),
+        _distributions_section(real_rows, synthetic_rows, specs),
+        _correlations_section(report, specs),
+    ])
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f"<title>Fidelity report</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
+    )
+
+
+def _scores_section(report: dict) -> str:
+    summary, counts = report["summary"], report["counts"]
+    boxes = "".join(
+        f'<div class="score"><div class="value">{_fmt(summary[key])}</div><div>{label}</div></div>'
+        for key, label in (("overall", "overall"), ("column_shapes", "column shapes"),
+                           ("column_pairs", "column pairs"))
+    )
+    return (
+        f'<div class="scores">{boxes}</div>\n'
+        f"<p>Compared {counts['rows_real']} of {counts['rows_real_total']} real rows and "
+        f"{counts['rows_synthetic']} of {counts['rows_synthetic_total']} synthetic rows; "
+        f"{counts['columns']} columns, {counts['pairs_compared']} column pairs "
+        f"({counts['pairs_skipped']} skipped). Scores run from 0 to 1; 1 means indistinguishable "
+        "by these metrics.</p>"
+    )
+
+
+def _columns_section(report: dict) -> str:
+    header = ("<tr><th>column</th><th>kind</th><th>metric</th><th>similarity</th><th>missing (real)</th>"
+              "<th>missing (synthetic)</th><th>score</th></tr>")
+    rows = "\n".join(
+        f"<tr><td>{escape(c['name'])}</td><td>{c['kind']}</td><td>{c['metric']}</td>"
+        f"<td class=\"num\">{_fmt(c['similarity'])}</td><td class=\"num\">{_fmt(c['missing_rate_real'])}</td>"
+        f"<td class=\"num\">{_fmt(c['missing_rate_synthetic'])}</td>"
+        f"<td class=\"num\" style=\"background:{_score_color(c['score'])}\">{_fmt(c['score'])}</td></tr>"
+        for c in report["columns"]
+    )
+    return f"<h2>Columns</h2>\n<table>\n{header}\n{rows}\n</table>"
+
+
+def _distributions_section(real: pd.DataFrame, synthetic: pd.DataFrame, specs: list[ColumnSpec]) -> str:
+    shown = specs[:MAX_PLOTTED_COLUMNS]
+    images = "\n".join(_distribution_image(real[s.name], synthetic[s.name], s) for s in shown)
+    note = (f'<p class="note">Showing the first {len(shown)} of {len(specs)} columns.</p>'
+            if len(shown) < len(specs) else "")
+    return f"<h2>Distributions</h2>\n{note}\n<div class=\"plots\">\n{images}\n</div>"
+
+
+def _distribution_image(real: pd.Series, synthetic: pd.Series, spec: ColumnSpec) -> str:
+    figure = _figure(4.2, 2.8, constrained=False)
+    figure.subplots_adjust(left=0.16, right=0.97, top=0.9, bottom=0.27)  # fixed: a layout engine doubles the cost
+    axes = figure.add_subplot()
+    if spec.kind in (ColumnKind.CONTINUOUS, ColumnKind.DATETIME):
+        _plot_histograms(axes, real, synthetic, spec)
+    else:
+        _plot_bars(axes, real, synthetic)
+    axes.set_title(spec.name, fontsize=10)
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(fontsize=7)
+    axes.tick_params(labelsize=7)
+    return _img(figure, f"distribution of {spec.name}")
+
+
+def _plot_histograms(axes, real: pd.Series, synthetic: pd.Series, spec: ColumnSpec) -> None:
+    sides = [(label, numeric_values(series, spec.kind), color)
+             for label, series, color in (("real", real, REAL_COLOR), ("synthetic", synthetic, SYNTHETIC_COLOR))]
+    sides = [(label, values[~np.isnan(values)], color) for label, values, color in sides]
+    if spec.kind is ColumnKind.DATETIME:  # matplotlib date numbers are days since the epoch
+        sides = [(label, values / MICROSECONDS_PER_DAY, color) for label, values, color in sides]
+        axes.xaxis_date()
+        axes.tick_params(axis="x", labelrotation=30)
+    observed = np.concatenate([values for _, values, _ in sides])
+    if len(observed) == 0:
+        axes.text(0.5, 0.5, "no values", ha="center", va="center", transform=axes.transAxes)
+        return
+    edges = np.histogram_bin_edges(observed, bins=HISTOGRAM_BINS)
+    for label, values, color in sides:
+        if len(values):
+            axes.hist(values, bins=edges, density=True, histtype="stepfilled", alpha=0.5, color=color, label=label)
+
+
+def _plot_bars(axes, real: pd.Series, synthetic: pd.Series) -> None:
+    frequencies = pd.concat(
+        [real.dropna().astype(str).value_counts(normalize=True).rename("real"),
+         synthetic.dropna().astype(str).value_counts(normalize=True).rename("synthetic")],
+        axis=1, sort=False,
+    ).fillna(0.0)  # (categories, 2)
+    if frequencies.empty:
+        axes.text(0.5, 0.5, "no values", ha="center", va="center", transform=axes.transAxes)
+        return
+    top = frequencies.loc[frequencies.sum(axis=1).sort_values(ascending=False).index[:MAX_BARS]]
+    positions = np.arange(len(top))
+    axes.bar(positions - 0.2, top["real"], width=0.4, color=REAL_COLOR, label="real")
+    axes.bar(positions + 0.2, top["synthetic"], width=0.4, color=SYNTHETIC_COLOR, label="synthetic")
+    axes.set_xticks(positions, [label[:16] for label in top.index], rotation=45, ha="right")
+    axes.set_ylabel("frequency", fontsize=7)
+
+
+def _correlations_section(report: dict, specs: list[ColumnSpec]) -> str:
+    names = [s.name for s in specs if s.kind in NUMERIC_KINDS][:MAX_HEATMAP_COLUMNS]
+    if len(names) < 2:
+        return "<h2>Correlations</h2>\n<p class=\"note\">Fewer than two numeric columns: no correlations.</p>"
+    import matplotlib
+
+    matrices = _pearson_matrices(report["correlations"], names)
+    size = max(3.0, 0.18 * len(names) + 1.5)  # inches per panel: room for 7-point tick labels
+    figure = _figure(3 * size, size, constrained=True)
+    panels = (("real", "RdBu_r", -1.0, 1.0), ("synthetic", "RdBu_r", -1.0, 1.0),
+              ("|difference|", "Reds", 0.0, 1.0))  # differences above 1 (sign flips) saturate
+    for index, ((title, cmap, low, high), matrix) in enumerate(zip(panels, matrices), start=1):
+        axes = figure.add_subplot(1, 3, index)
+        colors = matplotlib.colormaps[cmap].with_extremes(bad="lightgray")  # gray: undefined, e.g. constant
+        image = axes.imshow(np.ma.masked_invalid(matrix), cmap=colors, vmin=low, vmax=high)
+        axes.set_title(f"Pearson, {title}", fontsize=10)
+        labels = [name[:16] for name in names]
+        axes.set_xticks(range(len(names)), labels, rotation=90, fontsize=7)
+        axes.set_yticks(range(len(names)), labels, fontsize=7)
+        figure.colorbar(image, ax=axes, shrink=0.8)
+    note = (f'<p class="note">Showing the first {len(names)} numeric columns.</p>'
+            if len(names) == MAX_HEATMAP_COLUMNS else "")
+    return f"<h2>Correlations</h2>\n{note}\n{_img(figure, 'correlation heatmaps')}\n{_skipped_pairs(report)}"
+
+
+def _pearson_matrices(correlations: list[dict], names: list[str]) -> list[np.ndarray]:
+    """Real, synthetic and |difference| Pearson matrices (NaN where undefined) from the report's pairs."""
+    index = {name: i for i, name in enumerate(names)}
+    real, synthetic, difference = (np.full((len(names), len(names)), np.nan) for _ in range(3))
+    np.fill_diagonal(real, 1.0)
+    np.fill_diagonal(synthetic, 1.0)
+    np.fill_diagonal(difference, 0.0)
+    for pair in correlations:
+        a, b = pair["columns"]
+        if a not in index or b not in index:
+            continue
+        for matrix, key in ((real, "pearson_real"), (synthetic, "pearson_synthetic"),
+                            (difference, "pearson_difference")):
+            value = np.nan if pair[key] is None else pair[key]
+            matrix[index[a], index[b]] = matrix[index[b], index[a]] = value
+    return [real, synthetic, difference]
+
+
+def _skipped_pairs(report: dict) -> str:
+    notes = [(p["columns"], p["note"]) for p in report["correlations"] + report["associations"] if p["note"]]
+    if not notes:
+        return ""
+    items = "\n".join(f"<li>{escape(a)} × {escape(b)}: {escape(note)}</li>"
+                      for (a, b), note in notes[:MAX_LISTED_NOTES])
+    if len(notes) > MAX_LISTED_NOTES:
+        items += f"\n<li>... and {len(notes) - MAX_LISTED_NOTES} more (see report.json)</li>"
+    return f"<h3>Skipped pairs</h3>\n<ul class=\"note\">\n{items}\n</ul>"
+
+
+def _figure(width: float, height: float, constrained: bool):
+    """A matplotlib Figure drawn by the Agg canvas, without pyplot's global state."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=80, layout="constrained" if constrained else None)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _img(figure, alt: str) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img src="data:image/png;base64,{encoded}" alt="{escape(alt)}">'
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _score_color(score: float) -> str:
+    """Red (0) through yellow to green (1), pale enough for black text."""
+    hue = int(120 * max(0.0, min(1.0, score)))
+    return f"hsl({hue}, 70%, 85%)"

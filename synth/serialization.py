@@ -1,0 +1,91 @@
+"""Saving models as data: config and fitted state as JSON, weights as safetensors. No pickle."""
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from synth.errors import DataError
+
+FORMAT_VERSION = 1
+MODEL_JSON = "model.json"
+WEIGHTS = "weights.safetensors"
+
+
+def config_to_dict(config: Any) -> dict:
+    """A (nested, frozen) config dataclass as plain JSON values: enums by value, tuples as lists."""
+    def plain(value):
+        if dataclasses.is_dataclass(value):
+            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, enum.Enum):
+            return value.value
+        if isinstance(value, (tuple, list)):
+            return [plain(v) for v in value]
+        return value
+    return plain(config)
+
+
+def config_from_dict(cls: type, data: dict) -> Any:
+    """Inverse of config_to_dict for dataclasses whose fields are enums, tuples, dataclasses or scalars."""
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        kwargs[f.name] = _coerce(hints[f.name], data[f.name])
+    return cls(**kwargs)
+
+
+def _coerce(hint, value):
+    if dataclasses.is_dataclass(hint):
+        return config_from_dict(hint, value)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return hint(value)
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        return tuple(value)
+    if origin in (typing.Union, types.UnionType) and value is not None:
+        for arg in typing.get_args(hint):
+            if arg is not type(None):
+                return _coerce(arg, value)
+    return value
+
+
+def save_model(directory: str | Path, kind: str, meta: dict, modules: dict[str, torch.nn.Module]) -> Path:
+    """Write `model.json` ({kind, format_version, **meta}) and `weights.safetensors` (all state dicts)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors = {f"{name}.{key}": t.detach().cpu().contiguous()
+               for name, module in modules.items() for key, t in module.state_dict().items()}
+    save_file(tensors, directory / WEIGHTS)
+    doc = {"kind": kind, "format_version": FORMAT_VERSION, **meta}
+    (directory / MODEL_JSON).write_text(json.dumps(doc, indent=1, allow_nan=False))
+    return directory
+
+
+def read_model(directory: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
+    """The JSON document and the flat tensor dict of a saved model; refuses anything malformed."""
+    directory = Path(directory)
+    try:
+        doc = json.loads((directory / MODEL_JSON).read_text())
+        tensors = load_file(directory / WEIGHTS, device="cpu")
+    except FileNotFoundError as e:
+        raise DataError(f"model {directory}: missing {Path(e.filename).name}") from e
+    except Exception as e:  # safetensors raises its own error types on tampered files
+        raise DataError(f"model {directory}: unreadable or corrupted model files ({e})") from e
+    if doc.get("format_version") != FORMAT_VERSION:
+        raise DataError(f"model {directory}: format_version {doc.get('format_version')} "
+                        f"(this version reads {FORMAT_VERSION})")
+    return doc, tensors
+
+
+def load_state(module: torch.nn.Module, tensors: dict[str, torch.Tensor], name: str) -> None:
+    prefix = f"{name}."
+    module.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})

@@ -1,0 +1,4 @@
+"""Tabular synthesis: ACTGAN (conditional tabular WGAN-GP)."""
+from synth.tabular.actgan import ACTGAN, ACTGANConfig
+
+__all__ = ["ACTGAN", "ACTGANConfig"]

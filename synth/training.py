@@ -1,0 +1,192 @@
+"""The one WGAN training loop, shared by every model.
+
+A model describes its adversarial game as a `WGANProblem` (generator, critics, how to draw a real
+batch and how to make fakes); `train_wgan` runs critic rounds and generator rounds, keeps the
+critics Lipschitz by gradient penalty or weight clipping, and reports per-epoch diagnostics
+through a callback.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from enum import Enum
+from typing import Any, Callable, Protocol, Sequence
+
+import torch
+from torch import nn
+
+from synth.device import autocast
+from synth.errors import ConfigError
+
+
+class Lipschitz(str, Enum):
+    GRADIENT_PENALTY = "gradient_penalty"  # WGAN-GP (Gulrajani et al., 2017)
+    WEIGHT_CLIPPING = "weight_clipping"    # the original WGAN (Arjovsky et al., 2017)
+
+
+@dataclass(frozen=True)
+class WGANConfig:
+    epochs: int = 300
+    batch_size: int = 500
+    critic_steps: int = 1          # critic rounds per generator step
+    generator_steps: int = 1       # generator rounds after each set of critic rounds
+    generator_lr: float = 2e-4
+    critic_lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.9)
+    generator_weight_decay: float = 1e-6
+    critic_weight_decay: float = 1e-6
+    lipschitz: Lipschitz = Lipschitz.GRADIENT_PENALTY
+    gp_lambda: float = 10.0        # gradient-penalty coefficient of the main critic
+    clip_value: float = 0.01       # weight-clipping bound, used only with WEIGHT_CLIPPING
+    device: str = "auto"           # auto = CUDA if present, else CPU
+    amp: bool = False              # bfloat16 autocast on CUDA
+
+    def __post_init__(self):
+        for name in ("epochs", "batch_size", "critic_steps", "generator_steps"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"training.{name}={getattr(self, name)}: must be at least 1")
+        if self.generator_lr <= 0 or self.critic_lr <= 0:
+            raise ConfigError("training learning rates must be positive")
+
+
+@dataclass
+class Critic:
+    """One critic of the game: its network, its penalty weight and its weight in the generator loss."""
+
+    network: nn.Module
+    gp_lambda: float = 10.0
+    loss_weight: float = 1.0
+    pac: int = 1  # rows packed into one critic input; the penalty is taken per pack
+
+
+class WGANProblem(Protocol):
+    """What a model hands the loop. `real_batch` and `fake_batch` return one input per critic."""
+
+    generator: nn.Module
+    critics: Sequence[Critic]
+    steps_per_epoch: int
+
+    def real_batch(self) -> tuple[list[torch.Tensor], Any]:
+        """Critic inputs from real data, and the conditioning the fakes must share."""
+
+    def fake_batch(self, condition: Any) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+        """Critic inputs from the generator for `condition`, and an extra generator loss (or None)."""
+
+    def condition_batch(self) -> Any:
+        """Conditioning for a generator step (fresh, drawn like real_batch's)."""
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    """Diagnostics of one epoch, averaged over its steps."""
+
+    epoch: int                 # 1-based
+    wasserstein: float         # E[D(real)] - E[D(fake)] of the main critic
+    gradient_penalty: float
+    critic_loss: float
+    generator_loss: float
+    critic_grad_norm: float
+    generator_grad_norm: float
+    seconds: float
+
+    def as_dict(self) -> dict[str, float]:
+        d = asdict(self)
+        d.pop("epoch")
+        return d
+
+
+def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, pac: int,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+    """E[(‖∇D(x̂)‖ − 1)²] on random interpolates x̂ of real and fake, one mixing weight per pack."""
+    batch, width = real.shape
+    alpha = torch.rand(batch // pac, 1, 1, device=real.device, generator=generator, dtype=real.dtype)
+    alpha = alpha.expand(-1, pac, width).reshape(batch, width)
+    mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    scores = critic(mixed)
+    (grads,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
+    norms = grads.reshape(-1, pac * width).norm(2, dim=1)  # (B/pac,)
+    return ((norms - 1) ** 2).mean()
+
+
+def train_wgan(problem: WGANProblem, config: WGANConfig, device: torch.device,
+               rng: torch.Generator | None = None,
+               callback: Callable[[EpochStats], None] | None = None,
+               start_epoch: int = 0) -> list[EpochStats]:
+    """Train `problem` for `config.epochs` epochs; returns the per-epoch diagnostics."""
+    g_opt = torch.optim.Adam(problem.generator.parameters(), lr=config.generator_lr, betas=config.betas,
+                             weight_decay=config.generator_weight_decay)
+    c_params = [p for c in problem.critics for p in c.network.parameters()]
+    c_opt = torch.optim.Adam(c_params, lr=config.critic_lr, betas=config.betas,
+                             weight_decay=config.critic_weight_decay)
+    clipping = config.lipschitz is Lipschitz.WEIGHT_CLIPPING
+    history: list[EpochStats] = []
+    for epoch in range(start_epoch + 1, config.epochs + 1):
+        started = time.perf_counter()
+        totals = torch.zeros(6, device=device)  # summed on device; one host sync per epoch
+        for _ in range(problem.steps_per_epoch):
+            for _ in range(config.critic_steps):
+                totals[:4] += _critic_step(problem, c_opt, c_params, config, device, rng, clipping)
+            for _ in range(config.generator_steps):
+                totals[4:] += _generator_step(problem, g_opt, config, device)
+        steps = problem.steps_per_epoch
+        means = (totals / torch.tensor([steps * config.critic_steps] * 4 + [steps * config.generator_steps] * 2,
+                                       device=device)).tolist()
+        stats = EpochStats(epoch, means[0], means[1], means[2], means[4], means[3], means[5],
+                           time.perf_counter() - started)
+        history.append(stats)
+        if callback is not None:
+            callback(stats)
+    return history
+
+
+def _critic_step(problem, optimizer, params, config, device, rng, clipping) -> torch.Tensor:
+    real_inputs, condition = problem.real_batch()
+    with torch.no_grad(), autocast(device, config.amp):
+        fake_inputs, _ = problem.fake_batch(condition)
+    with autocast(device, config.amp):
+        loss = torch.zeros((), device=device)
+        gaps, penalties = [], []
+        for critic, real, fake in zip(problem.critics, real_inputs, fake_inputs):
+            gap = critic.network(real).mean() - critic.network(fake).mean()
+            loss = loss - critic.loss_weight * gap
+            gaps.append(gap)
+            if not clipping and critic.gp_lambda > 0:
+                penalty = gradient_penalty(critic.network, real, fake, critic.pac, rng)
+                loss = loss + critic.gp_lambda * penalty
+                penalties.append(penalty)
+    distance = gaps[0].detach().float()  # the main critic's Wasserstein estimate
+    penalty = penalties[0].detach().float() if penalties else torch.zeros((), device=device)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    grad_norm = nn.utils.clip_grad_norm_(params, math.inf)
+    optimizer.step()
+    if clipping:
+        with torch.no_grad():
+            for p in params:
+                p.clamp_(-config.clip_value, config.clip_value)
+    return torch.stack([distance, penalty, loss.detach().float(), grad_norm.float()])
+
+
+def _generator_step(problem, optimizer, config, device) -> torch.Tensor:
+    condition = problem.condition_batch()
+    _set_requires_grad(problem.critics, False)  # no critic weight gradients in the generator step
+    with autocast(device, config.amp):
+        fake_inputs, extra = problem.fake_batch(condition)
+        loss = torch.zeros((), device=device)
+        for critic, fake in zip(problem.critics, fake_inputs):
+            loss = loss - critic.loss_weight * critic.network(fake).mean()
+        if extra is not None:
+            loss = loss + extra
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    _set_requires_grad(problem.critics, True)
+    grad_norm = nn.utils.clip_grad_norm_(problem.generator.parameters(), math.inf)
+    optimizer.step()
+    return torch.stack([loss.detach().float(), grad_norm.float()])
+
+
+def _set_requires_grad(critics: Sequence[Critic], flag: bool) -> None:
+    for critic in critics:
+        for p in critic.network.parameters():
+            p.requires_grad_(flag)

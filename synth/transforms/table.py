@@ -1,0 +1,93 @@
+"""TableTransformer: an Arrow table ↔ the encoded float matrix, with one Layout for all of it."""
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+import pyarrow as pa
+
+from synth.schema import ColumnKind, column_kind
+from synth.transforms.columns import CategoricalColumn, NumericColumn
+from synth.transforms.layout import Layout, Span
+
+Column = NumericColumn | CategoricalColumn
+
+
+class TableTransformer:
+    """Fit per-column encoders on a table; `transform` → (N, D) float32; `inverse_transform` → table.
+
+    Args:
+        max_modes: most Gaussian modes per continuous column.
+        weight_threshold: modes lighter than this are dropped.
+        fit_rows: rows subsampled to fit each column's mixture.
+        seed: seeds the subsample, the mixtures and the mode draws.
+    """
+
+    def __init__(self, max_modes: int = 10, weight_threshold: float = 0.005, fit_rows: int = 250_000,
+                 seed: int = 0):
+        self.max_modes = max_modes
+        self.weight_threshold = weight_threshold
+        self.fit_rows = fit_rows
+        self.seed = seed
+
+    def fit(self, table: pa.Table) -> "TableTransformer":
+        rng = np.random.default_rng(self.seed)
+        self.schema_ = table.schema.remove_metadata()
+        self.columns_ = [self._make_column(f) for f in self.schema_]
+        for column in self.columns_:
+            column.fit(table.column(column.name), rng)
+        self.layout_ = self._build_layout()
+        return self
+
+    def _make_column(self, f: pa.Field) -> Column:
+        kind = column_kind(f.name, f.type)
+        if kind in (ColumnKind.DISCRETE, ColumnKind.BOOLEAN):
+            return CategoricalColumn(f.name, f.type)
+        return NumericColumn(f.name, f.type, self.max_modes, self.weight_threshold, self.fit_rows)
+
+    def _build_layout(self) -> Layout:
+        spans, start = [], 0
+        for column in self.columns_:
+            for s in column.spans:
+                spans.append(Span(column.name, s.kind, start, s.width, s.role))
+                start += s.width
+        return Layout(tuple(spans))
+
+    @property
+    def output_dim(self) -> int:
+        return self.layout_.width
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns_ if c.name == name)
+
+    def transform(self, table: pa.Table, seed: int | None = None) -> np.ndarray:
+        rng = np.random.default_rng(self.seed if seed is None else seed)
+        blocks = [c.transform(table.column(c.name), rng) for c in self.columns_]
+        return np.concatenate(blocks, axis=1).astype(np.float32)  # (N, D)
+
+    def inverse_transform(self, matrix: np.ndarray) -> pa.Table:
+        arrays, start = [], 0
+        for column in self.columns_:
+            width = sum(s.width for s in column.spans)
+            arrays.append(column.inverse(matrix[:, start:start + width]))
+            start += width
+        return pa.Table.from_arrays(arrays, schema=self.schema_)
+
+    def state(self) -> dict:
+        """JSON-ready fitted state (no pickle): settings, exact Arrow schema, per-column state."""
+        return {
+            "max_modes": self.max_modes, "weight_threshold": self.weight_threshold,
+            "fit_rows": self.fit_rows, "seed": self.seed,
+            "schema": base64.b64encode(self.schema_.serialize().to_pybytes()).decode(),
+            "columns": {c.name: c.state() for c in self.columns_},
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> "TableTransformer":
+        self = cls(state["max_modes"], state["weight_threshold"], state["fit_rows"], state["seed"])
+        self.schema_ = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(state["schema"])))
+        self.columns_ = [self._make_column(f) for f in self.schema_]
+        for column in self.columns_:
+            column.load_state(state["columns"][column.name])
+        self.layout_ = self._build_layout()
+        return self

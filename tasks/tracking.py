@@ -1,0 +1,215 @@
+"""MLflow tracking for a refresh: one run per flow run, per-epoch training metrics, the model as a pyfunc.
+
+Every helper takes an explicit run id and talks to MLflow through `MlflowClient`, never through the
+fluent "active run": Prefect may run tasks in worker threads, and MLflow's active run is thread-local.
+The helpers are Prefect tasks (`tracking-...`); `.fn(...)` calls the plain function.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param
+from mlflow.exceptions import MlflowException
+from mlflow.models import Model, ModelSignature
+from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
+from mlflow.types import ColSpec, Schema
+from prefect import task
+from prefect.artifacts import create_link_artifact
+from prefect.cache_policies import NO_CACHE
+
+if TYPE_CHECKING:
+    from flows.config import RefreshConfig
+    from synth.training import EpochStats
+
+logger = logging.getLogger(__name__)
+
+MAX_PARAM_VALUE = 6000  # MLflow rejects longer param values
+PARAMS_PER_BATCH = 100  # MLflow's limit on params in one log_batch
+RUN_STATUSES = ("FINISHED", "FAILED", "KILLED")
+MODEL_CODE = Path(__file__).with_name("mlflow_model.py")  # logged as code, so nothing is pickled
+MODEL_ARTIFACT = "model"  # the saved-model folder's key; read by tasks/mlflow_model.py (same name)
+# What loading the pyfunc needs besides the `synth` package itself (which is not on PyPI).
+MODEL_REQUIREMENTS = ("mlflow", "torch", "numpy", "pandas", "pyarrow", "scikit-learn", "safetensors")
+MODEL_SIGNATURE = ModelSignature(inputs=Schema([
+    ColSpec("long", "num_rows"),
+    ColSpec("long", "seed", required=False),
+]))
+# Shown in the MLflow UI and sampled once at logging time, which checks that the logged model loads.
+MODEL_INPUT_EXAMPLE = pd.DataFrame({"num_rows": [5], "seed": [0]})
+
+# Prefect task options for calls that reach the tracking store (a server, or a sqlite file that
+# another process may hold locked). No caching: every call is a side effect.
+_STORE_CALL = dict(retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
+
+
+def tracking_uri() -> str:
+    """The tracking URI in use; with none configured, `sqlite:///<cwd>/mlflow.db`.
+
+    MLflow 3.17 defaults to that sqlite file too, but falls back to a ./mlruns file store when the
+    folder already holds runs. The default is pinned process-wide because `Model.log` and
+    `mlflow.pyfunc.load_model` read the global URI rather than a client's.
+    """
+    if not mlflow.is_tracking_uri_set():
+        mlflow.set_tracking_uri(f"sqlite:///{Path.cwd() / 'mlflow.db'}")
+    return mlflow.get_tracking_uri()
+
+
+@task(name="tracking-start-run", **_STORE_CALL)
+def start_run(config: RefreshConfig, flow_run_id: str | None = None, flow_name: str | None = None,
+              deployment_name: str | None = None) -> str:
+    """Open the MLflow run of one refresh: tags name the flow run and dataset, params the config.
+
+    A retry of the same flow run reuses its run if that is still RUNNING, so a retried start does not
+    leave an empty run behind.
+
+    Returns:
+        The run id, for every other helper here.
+    """
+    client = MlflowClient(tracking_uri())
+    dataset = Path(config.output.path).stem
+    experiment_id = _experiment_id(client, config.tracking.experiment or dataset)
+    run_id = _running_run_id(client, experiment_id, flow_run_id) if flow_run_id else None
+    if run_id is None:
+        run_id = client.create_run(experiment_id, tags={
+            "prefect.flow_run_id": flow_run_id or "none",
+            "prefect.flow_name": flow_name or "none",
+            "prefect.deployment_name": deployment_name or "none",
+            "synth.model_kind": config.model.kind,
+            "synth.config_hash": config.config_hash(),
+            "synth.dataset": dataset,
+        }).info.run_id
+    params = [Param(key, str(value)[:MAX_PARAM_VALUE]) for key, value in config.flat().items()]
+    for start in range(0, len(params), PARAMS_PER_BATCH):
+        client.log_batch(run_id, params=params[start:start + PARAMS_PER_BATCH])
+    return run_id
+
+
+def epoch_logger(run_id: str) -> Callable[[EpochStats], None]:
+    """A training callback that logs each epoch's diagnostics as metrics at step = epoch.
+
+    A failed write is logged as a warning and training goes on: the metrics are diagnostics, and
+    losing hours of training to a tracking-server hiccup is the worse outcome.
+    """
+    client = MlflowClient(tracking_uri())
+
+    def log_epoch(stats: EpochStats) -> None:
+        now = int(time.time() * 1000)
+        metrics = [Metric(key, float(value), now, stats.epoch) for key, value in stats.as_dict().items()]
+        try:
+            client.log_batch(run_id, metrics=metrics)
+        except (MlflowException, OSError) as e:
+            logger.warning("MLflow: epoch %d metrics not logged to run %s: %s", stats.epoch, run_id, e)
+
+    return log_epoch
+
+
+@task(name="tracking-log-metrics", **_STORE_CALL)
+def log_metrics(run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
+    """Log a flat dict of metrics (e.g. fidelity scores) at one step."""
+    now = int(time.time() * 1000)
+    entries = [Metric(key, float(value), now, step) for key, value in metrics.items()]
+    client = MlflowClient(tracking_uri())
+    for start in range(0, len(entries), 1000):  # MLflow's limit on metrics in one log_batch
+        client.log_batch(run_id, metrics=entries[start:start + 1000])
+
+
+@task(name="tracking-log-artifacts", **_STORE_CALL)
+def log_artifacts(run_id: str, path: str | Path, artifact_path: str | None = None) -> None:
+    """Upload a file or a folder's contents to the run, under `artifact_path`."""
+    path = Path(path)
+    client = MlflowClient(tracking_uri())
+    if path.is_dir():
+        client.log_artifacts(run_id, str(path), artifact_path)
+    elif path.is_file():
+        client.log_artifact(run_id, str(path), artifact_path)
+    else:
+        raise FileNotFoundError(f"log_artifacts: {path} is neither a file nor a folder")
+
+
+@task(name="tracking-set-tag", **_STORE_CALL)
+def set_tag(run_id: str, key: str, value: Any) -> None:
+    """Set one run tag (the value is stringified)."""
+    MlflowClient(tracking_uri()).set_tag(run_id, key, str(value))
+
+
+@task(name="tracking-log-model", **_STORE_CALL)
+def log_model(run_id: str, model_dir: str | Path, registered_name: str | None = None) -> str:
+    """Log a folder written by `model.save()` as an MLflow pyfunc model of the run.
+
+    The pyfunc is `tasks/mlflow_model.py` logged as code and the folder as its artifact: no pickle.
+    Loading it needs the `synth` package importable (it is not in the model's pip requirements).
+
+    Returns:
+        The `models:/<model_id>` URI, for `mlflow.pyfunc.load_model`.
+    """
+    model_dir = Path(model_dir)
+    if not (model_dir / "model.json").is_file():
+        raise FileNotFoundError(f"log_model: {model_dir} holds no model.json (not a saved synth model)")
+    client = MlflowClient(tracking_uri())
+    run = client.get_run(run_id)
+    # Created here because Model.log would file it under the active (else Default) experiment,
+    # not under the experiment of `run_id`.
+    logged = client.create_logged_model(
+        run.info.experiment_id, name="model", source_run_id=run_id, model_type="synthesizer",
+        params=run.data.params, tags={"synth.model_kind": run.data.tags.get("synth.model_kind", "")})
+    info = Model.log(
+        artifact_path=None, name="model", flavor=mlflow.pyfunc, run_id=run_id, model_id=logged.model_id,
+        python_model=str(MODEL_CODE), artifacts={MODEL_ARTIFACT: str(model_dir)},
+        signature=MODEL_SIGNATURE, input_example=MODEL_INPUT_EXAMPLE, pip_requirements=_model_requirements(),
+        registered_model_name=registered_name)
+    return info.model_uri
+
+
+@task(name="tracking-end-run", **_STORE_CALL)
+def end_run(run_id: str, status: str = "FINISHED") -> None:
+    """Close the run as FINISHED, FAILED or KILLED."""
+    if status not in RUN_STATUSES:
+        raise ValueError(f"end_run: status must be one of {RUN_STATUSES}, got {status!r}")
+    MlflowClient(tracking_uri()).set_terminated(run_id, status)
+
+
+@task(name="tracking-run-link", **_STORE_CALL)
+def create_run_link(run_id: str) -> None:
+    """Attach a Prefect link artifact (key `mlflow-run`) that leads to the MLflow run."""
+    uri = tracking_uri()
+    run = MlflowClient(uri).get_run(run_id)
+    if uri.startswith(("http://", "https://")):
+        link = f"{uri.rstrip('/')}/#/experiments/{run.info.experiment_id}/runs/{run_id}"
+        description = f"MLflow run `{run.info.run_name}` ({run_id})."
+    else:  # a local store has no page; point at the store and say how to browse it
+        link = uri
+        description = (f"MLflow run `{run.info.run_name}` ({run_id}), experiment {run.info.experiment_id}."
+                       f" Browse with `mlflow ui --backend-store-uri {uri}`.")
+    create_link_artifact(link=link, link_text=f"MLflow run {run.info.run_name}", key="mlflow-run",
+                         description=description)
+
+
+def _experiment_id(client: MlflowClient, name: str) -> str:
+    if experiment := client.get_experiment_by_name(name):
+        return experiment.experiment_id
+    try:
+        return client.create_experiment(name)
+    except MlflowException as e:  # another flow run created it first
+        if e.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
+            raise
+        return client.get_experiment_by_name(name).experiment_id
+
+
+def _running_run_id(client: MlflowClient, experiment_id: str, flow_run_id: str) -> str | None:
+    runs = client.search_runs(
+        [experiment_id], max_results=1,
+        filter_string=f"tags.`prefect.flow_run_id` = '{flow_run_id}' and attributes.status = 'RUNNING'")
+    return runs[0].info.run_id if runs else None
+
+
+def _model_requirements() -> list[str]:
+    """The model's runtime deps pinned to the installed versions, less local tags such as `+cpu`."""
+    return [f"{name}=={metadata.version(name).split('+')[0]}" for name in MODEL_REQUIREMENTS]

@@ -1,0 +1,230 @@
+"""Validate a table against its schema contract: Great Expectations for values, our own check for Arrow types.
+
+Great Expectations is imported inside the functions that run it (it takes seconds to import), so
+importing this module is cheap. Types are not left to GX: they are checked exactly on the Arrow
+schema (synth.contract.check_arrow_types), because the pandas view GX sees cannot tell `string`
+from `large_string`, nor an int64 column with nulls from a double one.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from synth.contract import (Contract, ColumnContract, Failure, check_arrow_types, default_contract_path,
+                            infer_contract, load_contract, save_contract)
+from synth.errors import DataError
+from synth.schema import ColumnKind, column_kind
+
+FAILURES_ARTIFACT_KEY = "validation-failures"
+SUMMARY_ARTIFACT_KEY = "validation-summary"
+_EXAMPLES = 3  # unexpected values quoted per failure
+
+
+class ValidationFailed(DataError):
+    """The table breaks its contract; `failures` lists every broken rule."""
+
+    def __init__(self, failures: tuple[Failure, ...], contract_path: str | None = None):
+        self.failures = tuple(failures)
+        self.contract_path = contract_path
+        lines = "\n".join(f"  - {f.line()}" for f in self.failures)
+        super().__init__(f"the data breaks its schema contract ({contract_path or 'inferred'}): "
+                         f"{len(self.failures)} failure(s)\n{lines}")
+
+    def __reduce__(self):  # pickle (Prefect states) with the constructor's arguments
+        return type(self), (self.failures, self.contract_path)
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """What `validate_table` found, and which contract it used."""
+
+    contract: Contract
+    failures: tuple[Failure, ...]
+    checks: int  # expectations and type checks evaluated
+    rows: int
+    contract_path: str | None = None  # read from here, or where an inferred contract belongs
+    inferred: bool = False  # inferred from this very table: save it once the run has succeeded
+
+    @property
+    def success(self) -> bool:
+        return not self.failures
+
+
+def validate_table(table: pa.Table, contract: Contract) -> ValidationResult:
+    """Check `table` against `contract`: column set, Arrow types, nulls, ranges and allowed values."""
+    type_failures = check_arrow_types(contract, table.schema)
+    expectations = build_expectations(contract, _value_checked(contract, table.schema))
+    gx_failures = run_expectations(expectations, _to_pandas(table))
+    failures = sorted(type_failures + gx_failures, key=lambda f: f.column is not None)  # column set first
+    checks = len(expectations) + sum(1 for name in contract.names if name in table.column_names)
+    return ValidationResult(contract, tuple(failures), checks=checks, rows=table.num_rows)
+
+
+def resolve_contract(table: pa.Table, contract_path: str | None, output_path: str) -> tuple[Contract, Path, bool]:
+    """The contract to validate against, where it lives, and whether it was just inferred.
+
+    An explicit `contract_path` wins; else the contract inferred on an earlier run (beside the
+    output) is used, so drift is caught; else one is inferred from `table` (not saved here).
+    """
+    if contract_path is not None:
+        return load_contract(contract_path), Path(contract_path), False
+    beside = default_contract_path(output_path)
+    if beside.is_file():
+        return load_contract(beside), beside, False
+    return infer_contract(table), beside, True
+
+
+# ---------------------------------------------------------------- Great Expectations
+
+
+def build_expectations(contract: Contract, columns: set[str]) -> list[Any]:
+    """GX expectations: the exact column set, plus the value rules of the contract's `columns`."""
+    import great_expectations.expectations as gxe
+
+    expectations = [gxe.ExpectTableColumnsToMatchSet(column_set=contract.names, exact_match=True)]
+    for column in contract.columns:
+        if column.name not in columns:
+            continue
+        if not column.nullable:
+            expectations.append(gxe.ExpectColumnValuesToNotBeNull(column=column.name))
+        if column.min is not None or column.max is not None:
+            expectations.append(gxe.ExpectColumnValuesToBeBetween(
+                column=column.name, min_value=_gx_bound(column, column.min), max_value=_gx_bound(column, column.max)))
+        if column.allowed is not None:
+            expectations.append(gxe.ExpectColumnValuesToBeInSet(column=column.name, value_set=list(column.allowed)))
+    return expectations
+
+
+def run_expectations(expectations: list[Any], frame: pd.DataFrame) -> list[Failure]:
+    """Run `expectations` on `frame` in a throw-away GX context; the failed ones, in order."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    # an ephemeral context announces its temporary docs folder at INFO on every run: noise
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    suite = gx.ExpectationSuite(name="contract", expectations=expectations)
+    asset = context.data_sources.add_pandas("frames").add_dataframe_asset("table")
+    batch = asset.add_batch_definition_whole_dataframe("whole").get_batch(batch_parameters={"dataframe": frame})
+    results = batch.validate(suite, result_format="SUMMARY")
+    return [_failure(r.expectation_config.type, r.expectation_config.kwargs, r.result, r.exception_info)
+            for r in results.results if not r.success]
+
+
+def _failure(kind: str, kwargs: dict, result: dict, exception_info: dict | None) -> Failure:
+    column, error = kwargs.get("column"), _exception_message(exception_info)
+    if kind == "expect_table_columns_to_match_set":
+        mismatched = (result.get("details") or {}).get("mismatched") or {}
+        observed = "; ".join(f"{label} {sorted(mismatched[key])}"
+                             for key, label in (("missing", "missing"), ("unexpected", "extra")) if mismatched.get(key))
+        return Failure(kind, None, f"exactly the contract's {len(kwargs['column_set'])} columns", error or observed)
+    if kind == "expect_column_values_to_not_be_null":
+        expected, what = "no nulls", "null"
+    elif kind == "expect_column_values_to_be_between":
+        expected, what = f"values in [{_show(kwargs.get('min_value'))}, {_show(kwargs.get('max_value'))}]", "outside"
+    else:
+        values = kwargs.get("value_set") or []
+        expected = f"one of {values}" if len(values) <= 5 else f"one of {len(values)} allowed values"
+        what = "not allowed"
+    if error:
+        return Failure(kind, column, expected, error)
+    observed = f"{result.get('unexpected_count')} of {result.get('element_count')} values {what}"
+    examples = [_show(c["value"]) for c in result.get("partial_unexpected_counts") or []][:_EXAMPLES]
+    if examples and what != "null":
+        observed += f", e.g. {', '.join(examples)}"
+    return Failure(kind, column, expected, observed)
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _exception_message(exception_info: dict | None) -> str | None:
+    """GX reports errors either as one dict or as one dict per metric; the first message, if any."""
+    infos = [exception_info] if exception_info and "raised_exception" in exception_info else \
+        list((exception_info or {}).values())
+    for info in infos:
+        if isinstance(info, dict) and info.get("raised_exception"):
+            return f"error: {str(info.get('exception_message')).strip().splitlines()[0]}"
+    return None
+
+
+def _gx_bound(column: ColumnContract, bound: Any) -> Any:
+    """Datetime bounds are ISO text in the contract and Timestamps for pandas (tz-aware stays tz-aware)."""
+    if bound is None or column.kind is not ColumnKind.DATETIME:
+        return bound
+    return pd.Timestamp(bound)
+
+
+def _value_checked(contract: Contract, schema: pa.Schema) -> set[str]:
+    """Columns whose values can be checked: present, and still of the contract's kind (a string
+    column that turned numeric gets the type failure, not a pile of comparison errors)."""
+    checked = set()
+    for column in contract.columns:
+        index = schema.get_field_index(column.name)
+        if index < 0:
+            continue
+        try:
+            same_kind = column_kind(column.name, schema.field(index).type) is column.kind
+        except DataError:
+            same_kind = False
+        if same_kind:
+            checked.add(column.name)
+    return checked
+
+
+def _to_pandas(table: pa.Table) -> pd.DataFrame:
+    """The pandas view GX checks: dictionaries decoded (values, not categories), dates as datetime64."""
+    columns = [c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in table.columns]
+    return pa.Table.from_arrays(columns, names=table.column_names).to_pandas(date_as_object=False)
+
+
+# ---------------------------------------------------------------- Prefect tasks
+
+
+@task(name="validate", cache_policy=NO_CACHE)
+def validate(table: pa.Table, contract_path: str | None, output_path: str) -> ValidationResult:
+    """Validate `table` against its schema contract; raise ValidationFailed (with an artifact) if it breaks it."""
+    logger = get_run_logger()
+    contract, path, inferred = resolve_contract(table, contract_path, output_path)
+    logger.info("validating %d rows against %s contract %s", table.num_rows,
+                "a newly inferred" if inferred else "the", path)
+    result = replace(validate_table(table, contract), contract_path=str(path), inferred=inferred)
+    if not result.success:
+        create_table_artifact(
+            key=FAILURES_ARTIFACT_KEY,
+            table=[{"column": f.column or "(table)", "expectation": f.expectation, "expected": f.expected,
+                    "observed": f.observed} for f in result.failures],
+            description=f"{len(result.failures)} of {result.checks} contract checks failed ({path})")
+        raise ValidationFailed(result.failures, str(path))
+    create_markdown_artifact(
+        key=SUMMARY_ARTIFACT_KEY,
+        markdown=f"All {result.checks} checks of the {'inferred ' if inferred else ''}contract `{path}` "
+                 f"passed on {result.rows} rows and {len(contract.columns)} columns.")
+    logger.info("validation passed: %d checks", result.checks)
+    return result
+
+
+@task(name="store-contract")
+def store_inferred_contract(result: ValidationResult) -> str | None:
+    """Save a contract that `validate` inferred, so the next run checks drift against it; call after success."""
+    if not result.inferred or result.contract_path is None:
+        return None
+    path = save_contract(result.contract, result.contract_path)
+    get_run_logger().info("stored the inferred schema contract at %s", path)
+    return str(path)

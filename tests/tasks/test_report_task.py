@@ -1,0 +1,46 @@
+"""The report task inside a real flow: both files written, the summary artifact created."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from prefect import flow
+
+from synth.schema import ColumnKind, ColumnSpec
+from tasks.report import ARTIFACT_KEY, ReportResult, report
+
+
+def test_report_task_writes_files_and_markdown_artifact(prefect_api, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+
+    rng = np.random.default_rng(0)
+    real = pd.DataFrame({"amount": rng.normal(size=300), "kind": rng.choice(["a", "b"], 300)})
+    synthetic = pd.DataFrame({"amount": rng.normal(size=300), "kind": rng.choice(["a", "b"], 300)})
+    specs = [ColumnSpec("amount", ColumnKind.CONTINUOUS, "double"),
+             ColumnSpec("kind", ColumnKind.DISCRETE, "string")]
+    out_dir = tmp_path / "report"
+
+    @flow
+    def tiny_flow() -> ReportResult:
+        return report(real, synthetic, specs, str(out_dir), max_rows=200, seed=0)
+
+    state = tiny_flow(return_state=True)
+    result = state.result()
+
+    assert Path(result.json_path) == out_dir / "report.json"
+    assert json.loads(Path(result.json_path).read_text()) == result.report
+    assert Path(result.html_path).read_text().startswith("<!DOCTYPE html>")
+    assert result.report["counts"]["rows_real"] == 200
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(
+            key=ArtifactFilterKey(any_=[ARTIFACT_KEY]),
+            flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]),
+        ))
+    assert len(artifacts) == 1
+    assert artifacts[0].type == "markdown"
+    assert f"| overall | {result.report['summary']['overall']:.3f} |" in artifacts[0].data
+    assert "| amount | continuous |" in artifacts[0].data

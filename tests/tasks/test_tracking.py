@@ -1,0 +1,211 @@
+"""tasks/tracking.py against a real MLflow sqlite store, and the logged pyfunc against a real ACTGAN."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from mlflow.entities import LoggedModelStatus
+from safetensors import safe_open
+
+from flows.config import RefreshConfig
+from synth.tabular import ACTGAN, ACTGANConfig
+from synth.training import EpochStats, WGANConfig
+from tasks import mlflow_model, tracking
+
+
+def make_config(**tracking_section) -> RefreshConfig:
+    return RefreshConfig.model_validate({
+        "source": {"path": "data/people.parquet"},
+        "model": {"kind": "actgan", "epochs": 3, "generator_dims": [32, 16]},
+        "output": {"path": "out/people_synthetic.parquet"},
+        "tracking": tracking_section,
+    })
+
+
+def epoch_stats(epoch: int) -> EpochStats:
+    return EpochStats(epoch=epoch, wasserstein=1.0 / epoch, gradient_penalty=0.1 * epoch, critic_loss=-1.0,
+                      generator_loss=0.5, critic_grad_norm=2.0, generator_grad_norm=3.0, seconds=0.25)
+
+
+@pytest.fixture(scope="module")
+def training_frame() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({
+        "age": rng.integers(18, 90, 200),
+        "income": rng.lognormal(10, 0.5, 200),
+        "city": rng.choice(["Oslo", "Lima", "Pune"], 200),
+    })
+
+
+@pytest.fixture(scope="module")
+def saved_model(training_frame, tmp_path_factory) -> Path:
+    """A real ACTGAN, one epoch at toy sizes, saved the way the flow saves it."""
+    config = ACTGANConfig(embedding_dim=8, generator_dims=(16,), critic_dims=(16,), pac=5, max_modes=3,
+                          training=WGANConfig(epochs=1, batch_size=50, device="cpu"))
+    directory = tmp_path_factory.mktemp("model") / "actgan"
+    ACTGAN(config).fit(training_frame).save(directory)
+    return directory
+
+
+def test_start_run_tags_the_flow_run_and_logs_the_config_as_params(mlflow_store):
+    config = make_config()
+    run_id = tracking.start_run.fn(config, "flow-run-1", "refresh", "nightly")
+
+    run = MlflowClient().get_run(run_id)
+    experiment = MlflowClient().get_experiment(run.info.experiment_id)
+    assert experiment.name == "people_synthetic"  # the output's stem when none is configured
+    assert run.info.status == "RUNNING"
+    assert {key: run.data.tags[key] for key in (
+        "prefect.flow_run_id", "prefect.flow_name", "prefect.deployment_name",
+        "synth.model_kind", "synth.config_hash", "synth.dataset")} == {
+        "prefect.flow_run_id": "flow-run-1", "prefect.flow_name": "refresh",
+        "prefect.deployment_name": "nightly", "synth.model_kind": "actgan",
+        "synth.config_hash": config.config_hash(), "synth.dataset": "people_synthetic"}
+    assert run.data.params == {key: str(value) for key, value in config.flat().items()}
+    assert run.data.params["model.generator_dims"] == "[32, 16]"
+
+
+def test_start_run_outside_a_deployment_uses_the_configured_experiment(mlflow_store):
+    run_id = tracking.start_run.fn(make_config(experiment="nightly-people"), None, None, None)
+
+    run = MlflowClient().get_run(run_id)
+    assert MlflowClient().get_experiment(run.info.experiment_id).name == "nightly-people"
+    assert run.data.tags["prefect.flow_run_id"] == "none"
+    assert run.data.tags["prefect.deployment_name"] == "none"
+
+
+def test_a_retried_start_reuses_the_running_run_and_a_finished_one_is_not_reused(mlflow_store):
+    first = tracking.start_run.fn(make_config(), "flow-run-2", "refresh", None)
+    assert tracking.start_run.fn(make_config(), "flow-run-2", "refresh", None) == first
+    tracking.end_run.fn(first, "FAILED")
+
+    second = tracking.start_run.fn(make_config(), "flow-run-2", "refresh", None)
+    assert second != first
+    assert MlflowClient().get_run(first).info.status == "FAILED"
+    assert tracking.start_run.fn(make_config(), "flow-run-3", "refresh", None) not in (first, second)
+
+
+def test_epoch_logger_writes_one_point_per_epoch_for_every_diagnostic(mlflow_store):
+    run_id = tracking.start_run.fn(make_config(), "flow-run-4", "refresh", None)
+    log_epoch = tracking.epoch_logger(run_id)
+    for epoch in (1, 2, 3):
+        log_epoch(epoch_stats(epoch))
+
+    client = MlflowClient()
+    assert set(client.get_run(run_id).data.metrics) == set(epoch_stats(1).as_dict())
+    history = client.get_metric_history(run_id, "wasserstein")
+    assert [(m.step, m.value) for m in sorted(history, key=lambda m: m.step)] == [
+        (1, 1.0), (2, 0.5), (3, pytest.approx(1 / 3))]
+    assert [m.step for m in client.get_metric_history(run_id, "gradient_penalty")] == [1, 2, 3]
+
+
+def test_end_run_marks_the_status_and_rejects_unknown_ones(mlflow_store):
+    run_id = tracking.start_run.fn(make_config(), None, None, None)
+    with pytest.raises(ValueError, match="status"):
+        tracking.end_run.fn(run_id, "DONE")
+    tracking.end_run.fn(run_id, "FINISHED")
+
+    run = MlflowClient().get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert run.info.end_time is not None
+
+
+def test_metrics_tags_and_artifacts_land_on_the_run(mlflow_store, tmp_path):
+    run_id = tracking.start_run.fn(make_config(), None, None, None)
+    report_dir = tmp_path / "report"
+    report_dir.mkdir()
+    (report_dir / "report.json").write_text('{"score": 0.9}')
+    (report_dir / "report.html").write_text("<html></html>")
+    contract = tmp_path / "contract.yaml"
+    contract.write_text("columns: []\n")
+
+    tracking.log_metrics.fn(run_id, {"fidelity.score": 0.9, "rows": 200})
+    tracking.set_tag.fn(run_id, "synth.output", Path("out/x.parquet"))
+    tracking.log_artifacts.fn(run_id, report_dir, "report")
+    tracking.log_artifacts.fn(run_id, contract, "validation")
+    with pytest.raises(FileNotFoundError):
+        tracking.log_artifacts.fn(run_id, tmp_path / "missing", "report")
+
+    client = MlflowClient()
+    run = client.get_run(run_id)
+    assert run.data.metrics == {"fidelity.score": 0.9, "rows": 200.0}
+    assert run.data.tags["synth.output"] == "out/x.parquet"
+    assert sorted(f.path for f in client.list_artifacts(run_id, "report")) == [
+        "report/report.html", "report/report.json"]
+    assert [f.path for f in client.list_artifacts(run_id, "validation")] == ["validation/contract.yaml"]
+
+
+def test_without_a_tracking_uri_runs_go_to_sqlite_in_the_cwd(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    mlflow.set_tracking_uri(None)
+    (tmp_path / "mlruns" / "0").mkdir(parents=True)  # old file-store data makes MLflow pick ./mlruns
+    (tmp_path / "mlruns" / "0" / "meta.yaml").write_text("name: Default\n")
+    try:
+        run_id = tracking.start_run.fn(make_config(), None, None, None)
+        assert tracking.tracking_uri() == f"sqlite:///{tmp_path / 'mlflow.db'}"
+        assert MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}").get_run(run_id).info.run_id == run_id
+    finally:
+        mlflow.set_tracking_uri(None)
+
+
+def test_logged_model_samples_rows_and_holds_no_pickle(mlflow_store, saved_model, training_frame):
+    run_id = tracking.start_run.fn(make_config(), None, None, None)
+    uri = tracking.log_model.fn(run_id, saved_model)
+
+    model = mlflow.pyfunc.load_model(uri)
+    rows = model.predict(pd.DataFrame({"num_rows": [50]}))
+    assert len(rows) == 50
+    assert list(rows.columns) == list(training_frame.columns)
+    assert set(rows["city"]) <= {"Oslo", "Lima", "Pune"}
+    seeded = pd.DataFrame({"num_rows": [20], "seed": [7]})
+    pd.testing.assert_frame_equal(model.predict(seeded), model.predict(seeded))
+    assert len(model.predict(pd.DataFrame({"num_rows": [3, 4], "seed": [1, 2]}))) == 7
+
+    logged = MlflowClient().get_logged_model(uri.removeprefix("models:/"))
+    assert logged.source_run_id == run_id
+    assert logged.status == LoggedModelStatus.READY
+    root = Path(logged.artifact_location.removeprefix("file://"))
+    files = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+    weights = f"artifacts/{saved_model.name}/weights.safetensors"
+    assert "python_model.pkl" not in files
+    assert {"MLmodel", "mlflow_model.py", f"artifacts/{saved_model.name}/model.json", weights} <= files
+    assert not [f for f in files if f.endswith((".pkl", ".pickle", ".pt", ".pth", ".joblib"))]
+    for name in files - {weights}:  # text only: a pickle (protocol 2+) opens with 0x80, never valid UTF-8
+        (root / name).read_text(encoding="utf-8")
+    with safe_open(root / weights, framework="pt") as tensors:
+        assert list(tensors.keys())
+    assert tracking.MODEL_ARTIFACT == mlflow_model.MODEL_ARTIFACT
+
+
+def test_logged_model_loads_in_a_fresh_python_process(mlflow_store, saved_model):
+    run_id = tracking.start_run.fn(make_config(), None, None, None)
+    uri = tracking.log_model.fn(run_id, saved_model)
+    script = textwrap.dedent(f"""
+        import mlflow, pandas as pd
+        rows = mlflow.pyfunc.load_model({uri!r}).predict(pd.DataFrame({{"num_rows": [12], "seed": [3]}}))
+        print(len(rows), ",".join(rows.columns))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "MLFLOW_TRACKING_URI": mlflow_store})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-2:] == ["12", "age,income,city"]
+
+
+def test_create_run_link_publishes_a_prefect_link_artifact(mlflow_store, prefect_api):
+    from prefect.artifacts import Artifact
+
+    run_id = tracking.start_run.fn(make_config(), None, None, None)
+    tracking.create_run_link.fn(run_id)
+
+    artifact = Artifact.get("mlflow-run")
+    assert artifact is not None and artifact.type == "markdown"
+    assert mlflow_store in artifact.data and run_id in artifact.description
