@@ -173,6 +173,12 @@ def format_validation_error(e: ValidationError) -> str:
         loc = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and p in ("actgan", "dgan")))
         if err["type"] == "extra_forbidden":
             lines.append(f"  {loc}: unknown key")
+        elif err["type"] == "union_tag_invalid":
+            ctx = err.get("ctx", {})
+            lines.append(f"  {loc}.kind: unknown model kind {ctx.get('tag')!r} "
+                         f"(expected one of {ctx.get('expected_tags')})")
+        elif err["type"] == "union_tag_not_found":
+            lines.append(f"  {loc}.kind: missing (expected one of actgan, dgan)")
         else:
             lines.append(f"  {loc or '(top level)'}: {err['msg']}")
     return "\n".join(lines)

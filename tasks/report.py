@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 from prefect.artifacts import create_markdown_artifact
 
 from synth.fidelity import fidelity_report, render_html, summary_markdown, write_report
@@ -22,7 +23,7 @@ class ReportResult:
     html_path: str
 
 
-@task(name="report")
+@task(name="report", cache_policy=NO_CACHE)
 def report(
     real: pd.DataFrame,
     synthetic: pd.DataFrame,

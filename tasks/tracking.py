@@ -25,6 +25,8 @@ from prefect import task
 from prefect.artifacts import create_link_artifact
 from prefect.cache_policies import NO_CACHE
 
+from synth.serialization import MODEL_JSON
+
 if TYPE_CHECKING:
     from flows.config import RefreshConfig
     from synth.training import EpochStats
@@ -151,8 +153,8 @@ def log_model(run_id: str, model_dir: str | Path, registered_name: str | None = 
         The `models:/<model_id>` URI, for `mlflow.pyfunc.load_model`.
     """
     model_dir = Path(model_dir)
-    if not (model_dir / "model.json").is_file():
-        raise FileNotFoundError(f"log_model: {model_dir} holds no model.json (not a saved synth model)")
+    if not (model_dir / MODEL_JSON).is_file():
+        raise FileNotFoundError(f"log_model: {model_dir} holds no {MODEL_JSON} (not a saved synth model)")
     client = MlflowClient(tracking_uri())
     run = client.get_run(run_id)
     # Created here because Model.log would file it under the active (else Default) experiment,
@@ -181,15 +183,22 @@ def create_run_link(run_id: str) -> None:
     """Attach a Prefect link artifact (key `mlflow-run`) that leads to the MLflow run."""
     uri = tracking_uri()
     run = MlflowClient(uri).get_run(run_id)
-    if uri.startswith(("http://", "https://")):
-        link = f"{uri.rstrip('/')}/#/experiments/{run.info.experiment_id}/runs/{run_id}"
-        description = f"MLflow run `{run.info.run_name}` ({run_id})."
-    else:  # a local store has no page; point at the store and say how to browse it
-        link = uri
-        description = (f"MLflow run `{run.info.run_name}` ({run_id}), experiment {run.info.experiment_id}."
-                       f" Browse with `mlflow ui --backend-store-uri {uri}`.")
-    create_link_artifact(link=link, link_text=f"MLflow run {run.info.run_name}", key="mlflow-run",
-                         description=description)
+    description = f"MLflow run `{run.info.run_name}` ({run_id}), experiment {run.info.experiment_id}."
+    if not is_web_uri(uri):  # a local store has no page: name it and say how to browse it
+        description += f" Browse it with `mlflow ui --backend-store-uri {uri}`."
+    create_link_artifact(link=run_page(uri, run.info.experiment_id, run_id), key="mlflow-run",
+                         link_text=f"MLflow run {run.info.run_name}", description=description)
+
+
+def run_page(uri: str, experiment_id: str, run_id: str) -> str:
+    """The tracking UI's page of a run when `uri` is a server, else the store's URI itself."""
+    if is_web_uri(uri):
+        return f"{uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+    return uri
+
+
+def is_web_uri(uri: str) -> bool:
+    return uri.startswith(("http://", "https://"))
 
 
 def _experiment_id(client: MlflowClient, name: str) -> str:

@@ -10,7 +10,6 @@ A column with a single value (and no missing) has width 0 and comes back constan
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from synth.transforms.layout import SpanKind
+from synth.transforms.mixture import fit_mixture
 
 _TIME_UNITS = (86_400 * 10**9, 3_600 * 10**9, 60 * 10**9, 10**9, 10**6, 10**3, 1)  # day .. ns, in ns
 _UNIT_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
@@ -78,6 +78,9 @@ class NumericColumn:
             values = pc.fill_null(ints, 0).to_numpy(zero_copy_only=False).astype(np.float64)
         else:
             values = pc.fill_null(pc.cast(column, pa.float64()), 0.0).to_numpy(zero_copy_only=False)
+            nan = np.isnan(values)  # a float NaN (not null) is missing too: it comes back as null
+            if nan.any():
+                missing, values = missing | nan, np.where(nan, 0.0, values)
         return values, missing
 
     def fit(self, column: pa.ChunkedArray, rng: np.random.Generator) -> None:
@@ -93,7 +96,7 @@ class NumericColumn:
         x = (observed - self.offset_) / self.step_
         if len(x) > self.fit_rows:
             x = rng.choice(x, self.fit_rows, replace=False)
-        self.means_, self.stds_, self.weights_ = _fit_modes(x, self.max_modes, self.weight_threshold, rng)
+        self.means_, self.stds_, self.weights_ = _fit_modes(x, self.max_modes, self.weight_threshold)
 
     def transform(self, column: pa.ChunkedArray, rng: np.random.Generator) -> np.ndarray:
         values, missing = self._raw(column)
@@ -192,11 +195,13 @@ class CategoricalColumn:
         index = block.argmax(1) if block.shape[1] else np.zeros(len(block), dtype=np.int64)
         values = [self.categories_[i] for i in range(len(self.categories_))]
         plain_type = self.arrow_type.value_type if pa.types.is_dictionary(self.arrow_type) else self.arrow_type
-        dictionary = pa.array(values, type=plain_type)
+        # Arrow has no take kernel for string_view: decode as string, then cast
+        build_type = pa.string() if pa.types.is_string_view(plain_type) else plain_type
+        dictionary = pa.array(values, type=build_type)
         out = pa.DictionaryArray.from_arrays(pa.array(index, type=pa.int32()), dictionary)
         if pa.types.is_dictionary(self.arrow_type):
             return out.cast(self.arrow_type)
-        return out.dictionary_decode()
+        return out.dictionary_decode().cast(plain_type)
 
     def state(self) -> dict:
         return {"categories": self.categories_, "counts": self.counts_.tolist()}
@@ -220,25 +225,14 @@ def _time_step(relative: np.ndarray, arrow_type: pa.DataType) -> float:
     return 1.0
 
 
-def _fit_modes(x: np.ndarray, max_modes: int, threshold: float, rng: np.random.Generator):
-    """Means and stds of the modes of a 1-D sample, from a Dirichlet-process Gaussian mixture."""
-    from sklearn.mixture import BayesianGaussianMixture
-
-    n_components = int(min(max_modes, len(np.unique(x))))
-    mixture = BayesianGaussianMixture(
-        n_components=n_components, weight_concentration_prior_type="dirichlet_process",
-        weight_concentration_prior=0.001, max_iter=100, n_init=1,
-        random_state=int(rng.integers(2**31 - 1)))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # convergence warnings on easy columns are noise
-        mixture.fit(x.reshape(-1, 1))
-    keep = mixture.weights_ > threshold
+def _fit_modes(x: np.ndarray, max_modes: int, threshold: float):
+    """Means, stds and weights of the modes of a 1-D sample (Dirichlet-process Gaussian mixture)."""
+    mixture = fit_mixture(x, max_components=max_modes)
+    keep = mixture.weights > threshold
     if not keep.any():
-        keep = mixture.weights_ == mixture.weights_.max()
-    means = mixture.means_.reshape(-1)[keep]
-    stds = np.sqrt(mixture.covariances_.reshape(-1)[keep])
-    weights = mixture.weights_[keep] / mixture.weights_[keep].sum()
-    return means, np.maximum(stds, 1e-6 * max(np.std(x), 1.0)), weights
+        keep = mixture.weights == mixture.weights.max()
+    stds = np.maximum(mixture.stds[keep], 1e-6 * max(float(np.std(x)), 1.0))
+    return mixture.means[keep], stds, mixture.weights[keep] / mixture.weights[keep].sum()
 
 
 def _sample_modes(x: np.ndarray, means: np.ndarray, stds: np.ndarray, weights: np.ndarray,

@@ -16,6 +16,7 @@ from mlflow.entities import LoggedModelStatus
 from safetensors import safe_open
 
 from flows.config import RefreshConfig
+from synth.models import load_model
 from synth.tabular import ACTGAN, ACTGANConfig
 from synth.training import EpochStats, WGANConfig
 from tasks import mlflow_model, tracking
@@ -157,21 +158,26 @@ def test_without_a_tracking_uri_runs_go_to_sqlite_in_the_cwd(tmp_path, monkeypat
         mlflow.set_tracking_uri(None)
 
 
-def test_logged_model_samples_rows_and_holds_no_pickle(mlflow_store, saved_model, training_frame):
+def test_logged_model_samples_rows_holds_no_pickle_and_loads_in_a_fresh_process(
+        mlflow_store, saved_model, training_frame):
     run_id = tracking.start_run.fn(make_config(), None, None, None)
-    uri = tracking.log_model.fn(run_id, saved_model)
+    uri = tracking.log_model.fn(run_id, saved_model, registered_name="people-synthesizer")
 
     model = mlflow.pyfunc.load_model(uri)
     rows = model.predict(pd.DataFrame({"num_rows": [50]}))
     assert len(rows) == 50
     assert list(rows.columns) == list(training_frame.columns)
     assert set(rows["city"]) <= {"Oslo", "Lima", "Pune"}
-    seeded = pd.DataFrame({"num_rows": [20], "seed": [7]})
-    pd.testing.assert_frame_equal(model.predict(seeded), model.predict(seeded))
+    seeded = model.predict(pd.DataFrame({"num_rows": [20], "seed": [7]}))
+    pd.testing.assert_frame_equal(seeded, load_model(saved_model).sample(20, seed=7))
+    assert not seeded.equals(model.predict(pd.DataFrame({"num_rows": [20], "seed": [8]})))
     assert len(model.predict(pd.DataFrame({"num_rows": [3, 4], "seed": [1, 2]}))) == 7
 
     logged = MlflowClient().get_logged_model(uri.removeprefix("models:/"))
     assert logged.source_run_id == run_id
+    assert logged.experiment_id == MlflowClient().get_run(run_id).info.experiment_id
+    [version] = MlflowClient().search_model_versions("name = 'people-synthesizer'")
+    assert (version.source, version.run_id) == (uri, run_id)
     assert logged.status == LoggedModelStatus.READY
     root = Path(logged.artifact_location.removeprefix("file://"))
     files = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
@@ -185,10 +191,7 @@ def test_logged_model_samples_rows_and_holds_no_pickle(mlflow_store, saved_model
         assert list(tensors.keys())
     assert tracking.MODEL_ARTIFACT == mlflow_model.MODEL_ARTIFACT
 
-
-def test_logged_model_loads_in_a_fresh_python_process(mlflow_store, saved_model):
-    run_id = tracking.start_run.fn(make_config(), None, None, None)
-    uri = tracking.log_model.fn(run_id, saved_model)
+    # A fresh process has only the installed packages, none of this test's imports.
     script = textwrap.dedent(f"""
         import mlflow, pandas as pd
         rows = mlflow.pyfunc.load_model({uri!r}).predict(pd.DataFrame({{"num_rows": [12], "seed": [3]}}))
@@ -201,11 +204,26 @@ def test_logged_model_loads_in_a_fresh_python_process(mlflow_store, saved_model)
 
 
 def test_create_run_link_publishes_a_prefect_link_artifact(mlflow_store, prefect_api):
+    from prefect import flow
     from prefect.artifacts import Artifact
 
     run_id = tracking.start_run.fn(make_config(), None, None, None)
-    tracking.create_run_link.fn(run_id)
 
+    @flow
+    def refresh():
+        tracking.create_run_link(run_id)
+
+    refresh()
     artifact = Artifact.get("mlflow-run")
     assert artifact is not None and artifact.type == "markdown"
-    assert mlflow_store in artifact.data and run_id in artifact.description
+    assert f"]({mlflow_store})" in artifact.data
+    assert run_id in artifact.description and "mlflow ui --backend-store-uri" in artifact.description
+
+
+@pytest.mark.parametrize(("uri", "page"), [
+    ("http://mlflow:5000/", "http://mlflow:5000/#/experiments/3/runs/abc"),
+    ("https://mlflow.example.org", "https://mlflow.example.org/#/experiments/3/runs/abc"),
+    ("sqlite:////srv/mlflow.db", "sqlite:////srv/mlflow.db"),
+])
+def test_run_page_links_the_ui_of_a_server_and_names_a_local_store(uri, page):
+    assert tracking.run_page(uri, "3", "abc") == page

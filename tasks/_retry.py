@@ -1,0 +1,17 @@
+"""Retry policy shared by the I/O tasks: retry transient I/O failures, never the user's mistakes."""
+from __future__ import annotations
+
+from synth.errors import SynthError
+
+
+def transient_io(task, task_run, state) -> bool:
+    """Retry a failed task only when it failed with an OSError that is not a data/config error."""
+    try:
+        state.result()
+    except SynthError:
+        return False
+    except (OSError, TimeoutError, ConnectionError):
+        return True
+    except Exception:
+        return False
+    return False
