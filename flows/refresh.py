@@ -1,6 +1,7 @@
 """The `synthetic-refresh` flow: ingest → validate → train → sample → report → publish, tracked in MLflow."""
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
@@ -51,12 +52,18 @@ def _refresh(config: RefreshConfig, run_id: str) -> dict:
                     config.report.max_rows, config.model.seed)
     tracking.log_metrics(run_id, {f"report.{k}": v for k, v in scored.report["summary"].items() if v is not None})
     tracking.log_artifacts(run_id, report_dir(config), "report")
-    with tempfile.TemporaryDirectory(prefix="prefect-synth-model-") as tmp:
-        model.save(tmp)
-        model_uri = tracking.log_model(run_id, tmp)
+    with tempfile.TemporaryDirectory(prefix="prefect-synth-") as tmp:
+        model_uri = tracking.log_model(run_id, model.save(Path(tmp) / "model"))
+        tracking.log_artifacts(run_id, _write_json(Path(tmp) / "validation.json", checked.summary()),
+                               "validation")
     path = publish(synthetic, config.output.path, {"mlflow_run_id": run_id, "model_kind": config.model.kind,
                                                    "config_hash": config.config_hash()})
     store_inferred_contract(checked)
     tracking.create_run_link(run_id)
     return {"output": path, "mlflow_run_id": run_id, "model_uri": model_uri,
             "report": scored.json_path, "summary": scored.report["summary"], "rows": synthetic.num_rows}
+
+
+def _write_json(path: Path, data: dict) -> Path:
+    path.write_text(json.dumps(data, indent=1, default=str))
+    return path

@@ -73,11 +73,12 @@ def save_model(directory: str | Path, kind: str, meta: dict, modules: dict[str, 
 def read_model(directory: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     """The JSON document and the flat tensor dict of a saved model; refuses anything malformed."""
     directory = Path(directory)
+    for name in (MODEL_JSON, WEIGHTS):  # safetensors' FileNotFoundError carries no filename
+        if not (directory / name).is_file():
+            raise DataError(f"model {directory}: missing {name}")
     try:
         doc = json.loads((directory / MODEL_JSON).read_text())
         tensors = load_file(directory / WEIGHTS, device="cpu")
-    except FileNotFoundError as e:
-        raise DataError(f"model {directory}: missing {Path(e.filename).name}") from e
     except Exception as e:  # safetensors raises its own error types on tampered files
         raise DataError(f"model {directory}: unreadable or corrupted model files ({e})") from e
     if doc.get("format_version") != FORMAT_VERSION:
@@ -88,4 +89,7 @@ def read_model(directory: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
 
 def load_state(module: torch.nn.Module, tensors: dict[str, torch.Tensor], name: str) -> None:
     prefix = f"{name}."
-    module.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+    try:
+        module.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+    except RuntimeError as e:  # missing, unexpected or mis-shaped tensors: not this model's weights
+        raise DataError(f"the saved '{name}' weights do not fit the saved config ({str(e).splitlines()[0]})") from e

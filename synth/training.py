@@ -46,8 +46,9 @@ class WGANConfig:
         for name in ("epochs", "batch_size", "critic_steps", "generator_steps"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"training.{name}={getattr(self, name)}: must be at least 1")
-        if self.generator_lr <= 0 or self.critic_lr <= 0:
-            raise ConfigError("training learning rates must be positive")
+        for name in ("generator_lr", "critic_lr"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"training.{name}={getattr(self, name)}: must be positive")
 
 
 @dataclass

@@ -44,7 +44,7 @@ MODEL_SIGNATURE = ModelSignature(inputs=Schema([
     ColSpec("long", "num_rows"),
     ColSpec("long", "seed", required=False),
 ]))
-# Shown in the MLflow UI and sampled once at logging time, which checks that the logged model loads.
+# Shown in the MLflow UI; MLflow also samples it once at logging time (a failure there only warns).
 MODEL_INPUT_EXAMPLE = pd.DataFrame({"num_rows": [5], "seed": [0]})
 
 # Prefect task options for calls that reach the tracking store (a server, or a sqlite file that

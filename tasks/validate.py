@@ -58,6 +58,13 @@ class ValidationResult:
     def success(self) -> bool:
         return not self.failures
 
+    def summary(self) -> dict:
+        """JSON-ready summary for tracking: outcome, counts, contract source and column types."""
+        return {"success": self.success, "checks": self.checks, "rows": self.rows,
+                "contract_path": self.contract_path, "inferred": self.inferred,
+                "failures": [f.line() for f in self.failures],
+                "columns": {c.name: {"type": c.arrow_type, "nullable": c.nullable} for c in self.contract.columns}}
+
 
 def validate_table(table: pa.Table, contract: Contract) -> ValidationResult:
     """Check `table` against `contract`: column set, Arrow types, nulls, ranges and allowed values."""

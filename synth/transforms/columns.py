@@ -193,12 +193,15 @@ class CategoricalColumn:
 
     def inverse(self, block: np.ndarray) -> pa.Array:
         index = block.argmax(1) if block.shape[1] else np.zeros(len(block), dtype=np.int64)
-        values = [self.categories_[i] for i in range(len(self.categories_))]
         plain_type = self.arrow_type.value_type if pa.types.is_dictionary(self.arrow_type) else self.arrow_type
         # Arrow has no take kernel for string_view: decode as string, then cast
         build_type = pa.string() if pa.types.is_string_view(plain_type) else plain_type
-        dictionary = pa.array(values, type=build_type)
-        out = pa.DictionaryArray.from_arrays(pa.array(index, type=pa.int32()), dictionary)
+        # missing is a null index, not a null dictionary entry (Arrow's null_count sees only the former)
+        is_missing = np.array([v is None for v in self.categories_], dtype=bool)
+        code = np.cumsum(~is_missing) - 1  # index in categories_ -> index among the non-null ones
+        dictionary = pa.array([v for v in self.categories_ if v is not None], type=build_type)
+        indices = pa.array(code[index], type=pa.int32(), mask=is_missing[index])
+        out = pa.DictionaryArray.from_arrays(indices, dictionary)
         if pa.types.is_dictionary(self.arrow_type):
             return out.cast(self.arrow_type)
         return out.dictionary_decode().cast(plain_type)

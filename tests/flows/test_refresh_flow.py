@@ -73,6 +73,7 @@ def test_refresh_end_to_end(tmp_path, source, prefect_api, mlflow_store, capsys)
     assert "report.overall" in run.data.metrics
     artifacts = {a.path for a in client.list_artifacts(run_id, "report")}
     assert {"report/report.json", "report/report.html"} <= artifacts
+    assert {a.path for a in client.list_artifacts(run_id, "validation")} == {"validation/validation.json"}
 
     model = mlflow.pyfunc.load_model(f"runs:/{run_id}/model")
     rows = model.predict(pd.DataFrame({"num_rows": [37]}))

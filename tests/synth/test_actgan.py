@@ -1,0 +1,208 @@
+"""ACTGAN: it learns a conditional two-mode table, samples reproducibly, saves as data, refuses bad input."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import struct
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from synth.errors import ConfigError, DataError, NotAvailableError
+from synth.models import load_model
+from synth.serialization import MODEL_JSON, WEIGHTS
+from synth.tabular import ACTGAN, ACTGANConfig
+from synth.training import WGANConfig
+
+# -- learning ------------------------------------------------------------------------------------
+
+P_HI, MEAN = 0.7, {"lo": -2.0, "hi": 3.0}
+TOLERANCE = {"p_hi": 0.1, "class_mean": 0.75, "low_fraction": 0.1}
+
+
+def _conditional_mixture(rows: int = 2_000, seed: int = 0) -> pd.DataFrame:
+    """c ∈ {lo, hi} with P(hi) = 0.7; x ~ N(-2, 0.3) if lo, N(3, 0.5) if hi."""
+    rng = np.random.default_rng(seed)
+    hi = rng.random(rows) < P_HI
+    x = np.where(hi, rng.normal(MEAN["hi"], 0.5, rows), rng.normal(MEAN["lo"], 0.3, rows))
+    return pd.DataFrame({"c": np.where(hi, "hi", "lo"), "x": x})
+
+
+def _learning_config(epochs: int) -> ACTGANConfig:
+    return ACTGANConfig(embedding_dim=32, generator_dims=(64, 64), critic_dims=(64, 64), seed=0,
+                        training=WGANConfig(epochs=epochs, batch_size=100, generator_lr=1e-3, critic_lr=1e-3))
+
+
+def _failed_checks(synthetic: pd.DataFrame, real: pd.DataFrame) -> list[str]:
+    """The checks (with the tolerances above) that the synthetic table misses; [] when all pass."""
+    failed = []
+    p_hi = (synthetic["c"] == "hi").mean()
+    if abs(p_hi - P_HI) > TOLERANCE["p_hi"]:
+        failed.append(f"P(hi)={p_hi:.3f}")
+    for category, true_mean in MEAN.items():
+        mean = synthetic.loc[synthetic["c"] == category, "x"].mean()
+        if not abs(mean - true_mean) <= TOLERANCE["class_mean"]:  # NaN (category never sampled) fails too
+            failed.append(f"mean(x | {category})={mean:.2f}")
+    low, real_low = (synthetic["x"] < 0.5).mean(), (real["x"] < 0.5).mean()
+    if abs(low - real_low) > TOLERANCE["low_fraction"]:
+        failed.append(f"P(x < 0.5)={low:.3f} vs {real_low:.3f}")
+    return failed
+
+
+def test_learns_a_conditional_two_mode_table():
+    """About 500 generator steps learn the table; one epoch (20 steps) of the same model does not."""
+    real = _conditional_mixture()
+    trained = ACTGAN(_learning_config(epochs=25)).fit(real)
+    assert _failed_checks(trained.sample(2_000, seed=1), real) == []
+
+    untrained = ACTGAN(_learning_config(epochs=1)).fit(real)
+    failed = _failed_checks(untrained.sample(2_000, seed=1), real)
+    assert any(check.startswith("mean(x |") for check in failed), failed  # the test can tell the two apart
+
+
+# -- sampling ------------------------------------------------------------------------------------
+
+def test_same_config_and_seed_give_the_same_sample(fitted_model, mixed_table):
+    again = ACTGAN(fitted_model.config).fit(mixed_table)
+    first = fitted_model.sample(250, seed=5)
+    assert first.equals(again.sample(250, seed=5))
+    assert first.equals(fitted_model.sample(250, seed=5))
+    assert fitted_model.sample(250).equals(fitted_model.sample(250, seed=fitted_model.config.seed))
+    assert not first.equals(fitted_model.sample(250, seed=6))
+
+
+def test_sample_has_the_input_schema_and_stays_in_range(fitted_model, mixed_table):
+    synthetic = fitted_model.sample_table(257, seed=1)  # not a multiple of the batch size
+    assert synthetic.num_rows == 257
+    assert synthetic.schema.equals(mixed_table.schema, check_metadata=True)
+    assert list(fitted_model.sample(10).columns) == mixed_table.column_names
+    for name in ("age", "visits", "birthday"):
+        real, fake = mixed_table.column(name).drop_null(), synthetic.column(name).drop_null()
+        assert pa.compute.min(real).as_py() <= pa.compute.min(fake).as_py(), name
+        assert pa.compute.max(fake).as_py() <= pa.compute.max(real).as_py(), name
+    assert set(synthetic.column("version").to_pylist()) == {3}
+    assert set(synthetic.column("country").to_pylist()) == {"FR"}
+    assert set(synthetic.column("segment").to_pylist()) <= {"a", "b", "c", None}
+    assert not np.any(synthetic.column("joined").cast(pa.int64()).to_numpy() % (3_600 * 10**6))  # hourly
+
+
+def test_sample_refuses_bad_requests(fitted_model, tiny_config):
+    with pytest.raises(ConfigError, match="num_rows"):
+        fitted_model.sample(0)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        ACTGAN(tiny_config).sample(10)
+
+
+# -- persistence ---------------------------------------------------------------------------------
+
+def test_save_load_round_trip_without_pickle(fitted_model, tmp_path):
+    directory = fitted_model.save(tmp_path / "model")
+    assert sorted(p.name for p in directory.iterdir()) == [MODEL_JSON, WEIGHTS]
+    doc = json.loads((directory / MODEL_JSON).read_text())
+    assert doc["kind"] == "actgan" and doc["config"]["training"]["epochs"] == 2
+    raw = (directory / WEIGHTS).read_bytes()
+    (header_size,) = struct.unpack("<Q", raw[:8])  # safetensors: a JSON header, then raw tensor bytes
+    assert all(key.startswith("generator.") for key in json.loads(raw[8:8 + header_size]) if key != "__metadata__")
+
+    loaded = load_model(directory)
+    assert isinstance(loaded, ACTGAN) and loaded.config == fitted_model.config
+    assert loaded.sample(300, seed=3).equals(fitted_model.sample(300, seed=3))
+    assert loaded.sample_table(5).schema == fitted_model.sample_table(5).schema
+    assert loaded.history_ == fitted_model.history_
+
+
+def _truncate(directory):
+    weights = directory / WEIGHTS
+    weights.write_bytes(weights.read_bytes()[:-100])
+
+
+def _scribble_header(directory):
+    weights = directory / WEIGHTS
+    raw = bytearray(weights.read_bytes())
+    raw[10:40] = b"\xff" * 30
+    weights.write_bytes(bytes(raw))
+
+
+def _drop_weights(directory):
+    (directory / WEIGHTS).unlink()
+
+
+def _drop_json(directory):
+    (directory / MODEL_JSON).unlink()
+
+
+def _garble_json(directory):
+    (directory / MODEL_JSON).write_text("{not json")
+
+
+def _bump_version(directory):
+    doc = json.loads((directory / MODEL_JSON).read_text())
+    (directory / MODEL_JSON).write_text(json.dumps({**doc, "format_version": 99}))
+
+
+def _other_config(directory):
+    doc = json.loads((directory / MODEL_JSON).read_text())
+    doc["config"]["generator_dims"] = [16, 16]  # the weights no longer fit the networks
+    (directory / MODEL_JSON).write_text(json.dumps(doc))
+
+
+@pytest.mark.parametrize("tamper", [_truncate, _scribble_header, _drop_weights, _drop_json,
+                                    _garble_json, _bump_version,
+                                    _other_config])
+def test_tampered_model_is_a_data_error(fitted_model, tmp_path, tamper):
+    directory = fitted_model.save(tmp_path / "model")
+    tamper(directory)
+    with pytest.raises(DataError, match="model|weights"):
+        load_model(directory)
+
+
+def test_unknown_model_kind(fitted_model, tmp_path):
+    directory = fitted_model.save(tmp_path / "model")
+    doc = json.loads((directory / MODEL_JSON).read_text())
+    (directory / MODEL_JSON).write_text(json.dumps({**doc, "kind": "nope"}))
+    with pytest.raises(ConfigError, match="nope"):
+        load_model(directory)
+    (directory / MODEL_JSON).write_text(json.dumps({**doc, "kind": "dgan"}))
+    with pytest.raises(NotAvailableError):
+        load_model(directory)
+
+
+# -- configuration and input errors --------------------------------------------------------------
+
+def test_batch_size_must_be_a_multiple_of_pac():
+    with pytest.raises(ConfigError, match="pac"):
+        ACTGANConfig(pac=10, training=WGANConfig(batch_size=105))
+
+
+@pytest.mark.parametrize("column, message", [
+    (pa.nulls(50), "only null"),
+    (pa.array([None] * 50, pa.float64()), "only null"),
+    (pa.array([1.0] * 49 + [np.inf]), "infinite"),
+    (pa.array([1.0] * 49 + [-np.inf]), "infinite"),
+    (pa.array([[1, 2]] * 50), "unsupported"),
+])
+def test_untrainable_column_is_a_data_error_naming_it(tiny_config, column, message):
+    table = pa.table({"ok": np.arange(50.0), "bad": column})
+    with pytest.raises(DataError, match=f"'bad'.*{message}|{message}.*'bad'"):
+        ACTGAN(tiny_config).fit(table)
+
+
+def test_single_row_is_a_data_error(tiny_config):
+    with pytest.raises(DataError, match="1 row"):
+        ACTGAN(tiny_config).fit(pa.table({"x": [1.5], "c": ["a"]}))
+
+
+def test_fits_a_frame_without_discrete_columns(tiny_config):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(0, 1, 200), "n": rng.integers(0, 10, 200)})
+    seen = []
+    model = ACTGAN(dataclasses.replace(tiny_config, seed=1)).fit(frame, callback=seen.append)
+    assert not model.sampler_.enabled  # nothing to condition on
+    assert [s.epoch for s in seen] == [1, 2] and seen == model.history_
+    synthetic = model.sample(120, seed=0)
+    assert list(synthetic.columns) == ["x", "n"] and len(synthetic) == 120
+    assert synthetic["n"].between(frame["n"].min(), frame["n"].max()).all()
+    assert np.isfinite(synthetic["x"]).all()
+
