@@ -33,7 +33,7 @@ def column_kind(name: str, arrow_type: pa.DataType) -> ColumnKind:
     """Map an Arrow type to a column kind; nested and binary types are a DataError naming the column."""
     t = arrow_type
     if pa.types.is_dictionary(t):
-        t = t.value_type
+        return ColumnKind.DISCRETE  # a dictionary is categorical, whatever its values (pandas Categorical)
     if pa.types.is_boolean(t):
         return ColumnKind.BOOLEAN
     if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):

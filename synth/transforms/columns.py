@@ -42,6 +42,8 @@ class NumericColumn:
     # fitted state
     offset_: float = 0.0          # values are (raw - offset) / step
     step_: float = 1.0
+    origin_: int = 0              # times: raw = origin + count * time_step, in exact int64
+    time_step_: int = 1
     low_: float = 0.0
     high_: float = 0.0
     has_missing_: bool = False
@@ -71,11 +73,11 @@ class NumericColumn:
         return out
 
     def _raw(self, column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-        """(values as float64, missing mask); times as integer counts of their Arrow unit."""
+        """(values as float64, missing mask); times as counts of time_step_ since origin_."""
         missing = column.is_null().to_numpy(zero_copy_only=False)
         if self.is_time:
-            ints = pc.cast(column, pa.int32() if pa.types.is_date32(self.arrow_type) else pa.int64())
-            values = pc.fill_null(ints, 0).to_numpy(zero_copy_only=False).astype(np.float64)
+            # subtract and divide in int64 first: ns since 1970 do not fit float64's 53 bits
+            values = ((self._time_ints(column) - self.origin_) // self.time_step_).astype(np.float64)
         else:
             values = pc.fill_null(pc.cast(column, pa.float64()), 0.0).to_numpy(zero_copy_only=False)
             nan = np.isnan(values)  # a float NaN (not null) is missing too: it comes back as null
@@ -83,13 +85,20 @@ class NumericColumn:
                 missing, values = missing | nan, np.where(nan, 0.0, values)
         return values, missing
 
+    def _time_ints(self, column: pa.ChunkedArray) -> np.ndarray:
+        storage = pa.int32() if pa.types.is_date32(self.arrow_type) else pa.int64()
+        return pc.fill_null(pc.cast(column, storage), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+
     def fit(self, column: pa.ChunkedArray, rng: np.random.Generator) -> None:
+        if self.is_time:
+            ints = self._time_ints(column)[~column.is_null().to_numpy(zero_copy_only=False)]
+            self.origin_ = int(ints.min())
+            self.time_step_ = _time_step(ints - self.origin_, self.arrow_type)
         values, missing = self._raw(column)
         observed = values[~missing]
         self.has_missing_ = bool(missing.any())
         self.low_, self.high_ = float(observed.min()), float(observed.max())
-        self.offset_ = self.low_
-        self.step_ = _time_step(observed - self.low_, self.arrow_type) if self.is_time else 1.0
+        self.offset_, self.step_ = self.low_, 1.0
         if self.low_ == self.high_:
             self.means_, self.stds_, self.weights_ = np.zeros(0), np.zeros(0), np.zeros(0)
             return
@@ -124,21 +133,22 @@ class NumericColumn:
         if self.is_integer:
             values = np.round(values)
         if self.is_time:
-            # back onto the unit grid the data lives on, then to the exact Arrow type
-            values = np.round((values - self.offset_) / self.step_) * self.step_ + self.offset_
+            # back onto the data's time grid, in exact int64, then to the exact Arrow type
+            ints = values.astype(np.int64) * self.time_step_ + self.origin_
             storage = pa.int32() if pa.types.is_date32(self.arrow_type) else pa.int64()
-            return pa.array(values.astype(np.int64), mask=missing).cast(storage).cast(self.arrow_type)
+            return pa.array(ints, mask=missing).cast(storage).cast(self.arrow_type)
         if pa.types.is_integer(self.arrow_type):
             return pa.array(values.astype(np.int64), mask=missing).cast(self.arrow_type)
         return pa.array(values, mask=missing).cast(self.arrow_type)
 
     def state(self) -> dict:
-        return {"offset": self.offset_, "step": self.step_, "low": self.low_, "high": self.high_,
+        return {"offset": self.offset_, "step": self.step_, "origin": self.origin_, "time_step": self.time_step_, "low": self.low_, "high": self.high_,
                 "has_missing": self.has_missing_, "means": self.means_.tolist(), "stds": self.stds_.tolist(),
                 "weights": self.weights_.tolist()}
 
     def load_state(self, state: dict) -> None:
         self.offset_, self.step_ = state["offset"], state["step"]
+        self.origin_, self.time_step_ = int(state["origin"]), int(state["time_step"])
         self.low_, self.high_ = state["low"], state["high"]
         self.has_missing_ = state["has_missing"]
         self.means_, self.stds_ = np.asarray(state["means"]), np.asarray(state["stds"])
@@ -214,18 +224,18 @@ class CategoricalColumn:
         self.counts_ = np.asarray(state["counts"], dtype=np.int64)
 
 
-def _time_step(relative: np.ndarray, arrow_type: pa.DataType) -> float:
+def _time_step(relative: np.ndarray, arrow_type: pa.DataType) -> int:
     """Coarsest unit (day, hour, ..., ns), in the column's own unit, that every value is a multiple of."""
     if pa.types.is_date32(arrow_type):
-        return 1.0
+        return 1
     per_unit = _UNIT_NS[arrow_type.unit] if pa.types.is_timestamp(arrow_type) else 10**6  # date64 is ms
     ints = relative.astype(np.int64)
     for unit_ns in _TIME_UNITS:
         if unit_ns % per_unit == 0:
             step = unit_ns // per_unit
             if not np.any(ints % step):
-                return float(step)
-    return 1.0
+                return int(step)
+    return 1
 
 
 def _fit_modes(x: np.ndarray, max_modes: int, threshold: float):
