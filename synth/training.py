@@ -71,8 +71,8 @@ class WGANProblem(Protocol):
     def real_batch(self) -> tuple[list[torch.Tensor], Any]:
         """Critic inputs from real data, and the conditioning the fakes must share."""
 
-    def fake_batch(self, condition: Any) -> tuple[list[torch.Tensor], torch.Tensor | None]:
-        """Critic inputs from the generator for `condition`, and an extra generator loss (or None)."""
+    def fake_batch(self, condition: Any, for_generator: bool) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+        """Critic inputs from the generator for `condition`, and (for_generator) an extra generator loss."""
 
     def condition_batch(self) -> Any:
         """Conditioning for a generator step (fresh, drawn like real_batch's)."""
@@ -145,7 +145,7 @@ def train_wgan(problem: WGANProblem, config: WGANConfig, device: torch.device,
 def _critic_step(problem, optimizer, params, config, device, rng, clipping) -> torch.Tensor:
     real_inputs, condition = problem.real_batch()
     with torch.no_grad(), autocast(device, config.amp):
-        fake_inputs, _ = problem.fake_batch(condition)
+        fake_inputs, _ = problem.fake_batch(condition, False)
     with autocast(device, config.amp):
         loss = torch.zeros((), device=device)
         gaps, penalties = [], []
@@ -174,7 +174,7 @@ def _generator_step(problem, optimizer, config, device) -> torch.Tensor:
     condition = problem.condition_batch()
     _set_requires_grad(problem.critics, False)  # no critic weight gradients in the generator step
     with autocast(device, config.amp):
-        fake_inputs, extra = problem.fake_batch(condition)
+        fake_inputs, extra = problem.fake_batch(condition, True)
         loss = torch.zeros((), device=device)
         for critic, fake in zip(problem.critics, fake_inputs):
             loss = loss - critic.loss_weight * critic.network(fake).mean()

@@ -1,29 +1,30 @@
 """ACTGAN: a conditional tabular WGAN-GP (after CTGAN, Xu et al. 2019, and gretel's ACTGAN).
 
     model = ACTGAN(ACTGANConfig(training=WGANConfig(epochs=300))).fit(table)
-    synthetic = model.sample(1000)          # a pandas DataFrame with the input's columns
+    model.sample(1000)                                   # a pandas DataFrame with the input's columns
+    model.sample(1000, conditions={"cut": "Ideal"})      # only rows meeting the condition
+    model.fill(partial_frame)                            # complete the missing columns of given rows
     model.save("model/"); ACTGAN.load("model/")
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import torch
-import torch.nn.functional as F
 
 from synth.device import resolve_device
 from synth.errors import ConfigError, DataError
 from synth.io import check_trainable
 from synth.serialization import config_from_dict, config_to_dict, load_state, read_model, save_model
+from synth.tabular.conditions import AnyConditions, Condition, ConditionMode, DiscreteConditions
 from synth.tabular.networks import Generator, PackedCritic
-from synth.tabular.sampler import Condition, ConditionSampler, RowIndex
 from synth.training import Critic, EpochStats, WGANConfig, train_wgan
-from synth.transforms import Layout, TableTransformer
+from synth.transforms import TableTransformer
 
 
 @dataclass(frozen=True)
@@ -32,10 +33,13 @@ class ACTGANConfig:
     generator_dims: tuple[int, ...] = (256, 256)
     critic_dims: tuple[int, ...] = (256, 256)
     pac: int = 10                            # rows per critic input; batch_size must be a multiple
-    log_frequency: bool = True               # condition on log-frequency so rare categories get trained
+    conditioning: ConditionMode = ConditionMode.SINGLE_DISCRETE
+    reconstruction_loss_coef: float = 1.0    # weight of reproducing the conditioned values
+    log_frequency: bool = True               # single_discrete: rare categories get conditioned on more
     max_modes: int = 10                      # Gaussian modes per continuous column, at most
     mode_weight_threshold: float = 0.005     # drop modes lighter than this
     mixture_fit_rows: int = 250_000          # rows subsampled to fit each column's mixture
+    binary_encoder_cutoff: int = 500         # discrete columns with this many categories: binary code
     gumbel_tau: float = 0.2
     seed: int = 0
     training: WGANConfig = field(default_factory=WGANConfig)
@@ -61,55 +65,113 @@ class ACTGAN:
         if table.num_rows < 2:
             raise DataError(f"the table has {table.num_rows} row: at least 2 are needed to learn anything")
         cfg = self.config
-        device = self.device_ = resolve_device(cfg.training.device)
-        self.transformer_ = TableTransformer(cfg.max_modes, cfg.mode_weight_threshold,
-                                             cfg.mixture_fit_rows, cfg.seed).fit(table)
-        encoded = torch.as_tensor(self.transformer_.transform(table), device=device)  # (N, D)
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        self.device_ = resolve_device(cfg.training.device)
+        self.transformer_ = TableTransformer(cfg.max_modes, cfg.mode_weight_threshold, cfg.mixture_fit_rows,
+                                             cfg.seed, cfg.binary_encoder_cutoff).fit(table)
+        encoded = torch.as_tensor(self.transformer_.transform(table), device=self.device_)  # (N, D)
+        with torch.random.fork_rng(devices=[self.device_] if self.device_.type == "cuda" else []):
             torch.manual_seed(cfg.seed)  # weight init and dropout; every other draw uses `rng`
-            rng = torch.Generator(device=device).manual_seed(cfg.seed)
-            self.sampler_ = ConditionSampler(self.transformer_, cfg.log_frequency, device)
-            self.generator_ = Generator(cfg.embedding_dim + self.sampler_.width, cfg.generator_dims,
-                                        self.transformer_.output_dim).to(device)
-            critic = PackedCritic(self.transformer_.output_dim + self.sampler_.width, cfg.critic_dims,
-                                  cfg.pac).to(device)
-            game = _TableGame(self, encoded, RowIndex(self.transformer_, self.sampler_, table), critic, rng)
-            self.history_ = train_wgan(game, cfg.training, device, rng, callback)
+            rng = torch.Generator(device=self.device_).manual_seed(cfg.seed)
+            self._build()
+            if cfg.conditioning is ConditionMode.ANYWAY:
+                self.conditions_.attach_rows(encoded)
+            elif self.conditions_.enabled:
+                self.conditions_.attach_rows(table)
+            critic = PackedCritic(self.transformer_.output_dim + self.conditions_.width, cfg.critic_dims,
+                                  cfg.pac).to(self.device_)
+            self.history_ = train_wgan(_TableGame(self, encoded, critic, rng), cfg.training, self.device_,
+                                       rng, callback)
         return self
 
+    def _build(self) -> None:
+        """Everything derived from the config and the fitted transform: layout, conditions, generator."""
+        cfg, device = self.config, self.device_
+        self.layout_ = self.transformer_.layout_.to(device)
+        if cfg.conditioning is ConditionMode.ANYWAY:
+            self.conditions_ = AnyConditions(self.transformer_, self.layout_, device)
+        else:
+            self.conditions_ = DiscreteConditions(self.transformer_, self.layout_, cfg.log_frequency, device)
+        self.generator_ = Generator(cfg.embedding_dim + self.conditions_.width, cfg.generator_dims,
+                                    self.transformer_.output_dim).to(device)
+
     # -- sample --------------------------------------------------------------------------------
-    @torch.no_grad()
-    def sample_table(self, num_rows: int, seed: int | None = None) -> pa.Table:
-        """`num_rows` synthetic rows as an Arrow table with the training data's exact schema."""
+    def sample_table(self, num_rows: int, seed: int | None = None,
+                     conditions: dict[str, Any] | None = None) -> pa.Table:
+        """`num_rows` synthetic rows with the training data's exact schema.
+
+        `conditions` ({"column": value}) makes every row meet them exactly: with
+        conditioning=anyway any columns, with single_discrete one discrete column.
+        """
         self._check_fitted()
         if num_rows < 1:
             raise ConfigError(f"num_rows={num_rows}: must be at least 1")
-        device = self.device_
-        rng = torch.Generator(device=device).manual_seed(self.config.seed if seed is None else seed)
+        given = self._given({k: [v] * num_rows for k, v in conditions.items()}) if conditions else None
+        return self._generate(num_rows, given, seed)
+
+    def sample(self, num_rows: int, seed: int | None = None, conditions: dict[str, Any] | None = None) -> pd.DataFrame:
+        """`num_rows` synthetic rows as a DataFrame; the same seed gives the same rows."""
+        return self.sample_table(num_rows, seed, conditions).to_pandas()
+
+    def fill(self, partial: pd.DataFrame | pa.Table, seed: int | None = None) -> pd.DataFrame:
+        """Complete each row of `partial`: given (non-null) values stay, the other columns are generated."""
+        self._check_fitted()
+        table = _as_table(partial)
+        if table.num_rows < 1:
+            raise ConfigError("fill: the partial table has no rows")
+        given = self._given({name: table.column(name) for name in table.column_names})
+        return self._generate(table.num_rows, given, seed).to_pandas()
+
+    @torch.no_grad()
+    def _generate(self, num_rows: int, given: pa.Table | None, seed: int | None) -> pa.Table:
+        rng = torch.Generator(device=self.device_).manual_seed(self.config.seed if seed is None else seed)
+        conditional = self.conditions_.enabled
+        fixed = self.conditions_.given(given, rng) if given is not None and given.num_columns else None
         self.generator_.eval()
-        chunks = []
-        batch = self.config.training.batch_size
+        chunks, batch = [], self.config.training.batch_size
         for start in range(0, num_rows, batch):
             n = min(batch, num_rows - start)
-            condition = self.sampler_.draw(n, rng, training=False) if self.sampler_.enabled else None
-            raw = self._generate(n, condition, rng)
-            chunks.append(self.layout.activate(raw, self.config.gumbel_tau, generator=rng).float().cpu())
+            if fixed is not None:
+                condition = Condition(fixed.vector[start:start + n], fixed.target[start:start + n],
+                                      fixed.mask[start:start + n])
+            else:
+                condition = self.conditions_.sampling(n, rng) if conditional else None
+            raw = self._forward(n, condition, rng)
+            chunks.append(self.layout_.activate(raw, self.config.gumbel_tau, rng).float().cpu())
         self.generator_.train()
-        return self.transformer_.inverse_transform(torch.cat(chunks).numpy())
+        table = self.transformer_.inverse_transform(torch.cat(chunks).numpy())
+        if given is not None:  # conditioned values come back exactly as asked
+            for name in given.column_names:
+                i = table.schema.get_field_index(name)
+                table = table.set_column(i, name, pc.coalesce(given.column(name), table.column(name)))
+        return table
 
-    def sample(self, num_rows: int, seed: int | None = None) -> pd.DataFrame:
-        """`num_rows` synthetic rows as a DataFrame; the same seed gives the same rows."""
-        return self.sample_table(num_rows, seed).to_pandas()
-
-    def _generate(self, n: int, condition: Condition | None, rng: torch.Generator) -> torch.Tensor:
+    def _forward(self, n: int, condition: Condition | None, rng: torch.Generator) -> torch.Tensor:
         noise = torch.randn(n, self.config.embedding_dim, device=self.device_, generator=rng)
         if condition is not None:
             noise = torch.cat([noise, condition.vector], dim=1)
         return self.generator_(noise)  # (n, D) raw
 
-    @property
-    def layout(self) -> Layout:
-        return self.transformer_.layout_
+    def _given(self, columns: dict[str, Any]) -> pa.Table:
+        """Condition values as a table with the training schema's types; ConfigError naming what is wrong."""
+        schema = self.transformer_.schema_
+        arrays, names = [], []
+        for name, values in columns.items():
+            if name not in schema.names:
+                raise ConfigError(f"condition on column '{name}': no such column (columns are {schema.names})")
+            target = schema.field(name).type
+            try:
+                array = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values)
+                array = array.cast(target)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as e:
+                raise ConfigError(f"condition on column '{name}': value(s) do not fit its type {target} ({e})") from e
+            if name not in self.transformer_.layout_.columns:  # constant in training: only that value
+                constant = self.transformer_.inverse_transform(
+                    torch.zeros(1, self.transformer_.output_dim).numpy()).column(name)[0]
+                if pc.any(pc.not_equal(array, constant)).as_py():
+                    raise ConfigError(f"condition on column '{name}': it was constant ({constant}) in training")
+            arrays.append(array)
+            names.append(name)
+        return pa.table(arrays, names=names)
 
     # -- persistence ---------------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
@@ -125,15 +187,11 @@ class ACTGAN:
         doc, tensors = read_model(directory)
         if doc.get("kind") != cls.kind:
             raise DataError(f"model {directory}: kind {doc.get('kind')!r}, expected {cls.kind!r}")
-        config = config_from_dict(ACTGANConfig, doc["config"])
-        self = cls(config)
+        self = cls(config_from_dict(ACTGANConfig, doc["config"]))
         self.device_ = resolve_device(device)
         self.transformer_ = TableTransformer.from_state(doc["transformer"])
-        self.sampler_ = ConditionSampler(self.transformer_, config.log_frequency, self.device_)
-        self.generator_ = Generator(config.embedding_dim + self.sampler_.width, config.generator_dims,
-                                    self.transformer_.output_dim)
+        self._build()
         load_state(self.generator_, tensors, "generator")
-        self.generator_.to(self.device_)
         self.history_ = [EpochStats(**h) for h in doc.get("history", [])]
         return self
 
@@ -145,50 +203,36 @@ class ACTGAN:
 class _TableGame:
     """The adversarial game of ACTGAN, as the shared training loop sees it."""
 
-    def __init__(self, model: ACTGAN, encoded: torch.Tensor, rows: RowIndex, critic: PackedCritic,
-                 rng: torch.Generator):
-        self.model, self.encoded, self.rows, self.rng = model, encoded, rows, rng
+    def __init__(self, model: ACTGAN, encoded: torch.Tensor, critic: PackedCritic, rng: torch.Generator):
+        self.model, self.encoded, self.rng = model, encoded, rng
         self.generator = model.generator_
         cfg = model.config
         self.critics = [Critic(critic, cfg.training.gp_lambda, pac=cfg.pac)]
         self.batch = cfg.training.batch_size
         self.steps_per_epoch = max(len(encoded) // self.batch, 1)
-        self.conditional = model.sampler_.enabled
-        self.log_softmax_index = _one_hot_positions(model.layout, model.sampler_.columns, encoded.device)
+        self.conditions = model.conditions_ if model.conditions_.enabled else None
 
     def condition_batch(self) -> Condition | None:
-        return self.model.sampler_.draw(self.batch, self.rng) if self.conditional else None
+        return self.conditions.training(self.batch, self.rng) if self.conditions else None
 
     def real_batch(self):
         condition = self.condition_batch()
         if condition is None:
-            return [self.encoded[self.rows.uniform(self.batch, self.rng, self.encoded.device)]], None
-        real = self.encoded[self.rows.matching(condition.category, self.rng)]  # (B, D)
-        return [torch.cat([real, condition.vector], dim=1)], condition
+            rows = torch.randint(len(self.encoded), (self.batch,), device=self.encoded.device, generator=self.rng)
+            return [self.encoded[rows]], None
+        return [torch.cat([self.encoded[condition.rows], condition.vector], dim=1)], condition
 
-    def fake_batch(self, condition: Condition | None):
-        raw = self.model._generate(self.batch, condition, self.rng)
-        fake = self.model.layout.activate(raw, self.model.config.gumbel_tau, generator=self.rng)
+    def fake_batch(self, condition: Condition | None, for_generator: bool):
+        model = self.model
+        raw = model._forward(self.batch, condition, self.rng)
+        fake = model.layout_.activate(raw, model.config.gumbel_tau, self.rng)
         if condition is None:
             return [fake], None
-        return [torch.cat([fake, condition.vector], dim=1)], self._condition_loss(raw, condition)
-
-    def _condition_loss(self, raw: torch.Tensor, condition: Condition) -> torch.Tensor:
-        """Cross-entropy of the generator's logits for the conditioned column against its category."""
-        log_probs = torch.zeros_like(raw)
-        for index in self.log_softmax_index:  # (n_spans, width) per width group
-            log_probs[:, index] = F.log_softmax(raw[:, index], dim=-1)
-        picked = log_probs.gather(1, condition.position.unsqueeze(1))  # (B, 1)
-        return -picked.mean()
-
-
-def _one_hot_positions(layout: Layout, columns: list[str], device) -> list[torch.Tensor]:
-    """Index tensors of the conditioned columns' one-hot spans, grouped by width."""
-    by_width: dict[int, list[list[int]]] = {}
-    for span in layout.spans:
-        if span.column in columns and span.role == "value":
-            by_width.setdefault(span.width, []).append(list(range(span.start, span.end)))
-    return [torch.tensor(v, dtype=torch.long, device=device) for _, v in sorted(by_width.items())]
+        loss = None
+        if for_generator:
+            loss = model.config.reconstruction_loss_coef * model.layout_.reconstruction_loss(
+                raw, condition.target, condition.mask)
+        return [torch.cat([fake, condition.vector], dim=1)], loss
 
 
 def _as_table(data: pa.Table | pd.DataFrame) -> pa.Table:

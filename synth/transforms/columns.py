@@ -10,6 +10,7 @@ A column with a single value (and no missing) has width 0 and comes back constan
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,6 +19,10 @@ import pyarrow.compute as pc
 
 from synth.transforms.layout import SpanKind
 from synth.transforms.mixture import fit_mixture
+
+class IdentifierColumnWarning(UserWarning):
+    """A string column with about one distinct value per row: likely an ID, not a category."""
+
 
 _TIME_UNITS = (86_400 * 10**9, 3_600 * 10**9, 60 * 10**9, 10**9, 10**6, 10**3, 1)  # day .. ns, in ns
 _UNIT_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
@@ -159,7 +164,8 @@ class NumericColumn:
 class CategoricalColumn:
     name: str
     arrow_type: pa.DataType
-    categories_: list = field(default_factory=list)  # None stands for missing
+    binary_cutoff: int = 500      # this many categories or more: binary code instead of one-hot
+    categories_: list = field(default_factory=list)  # None stands for missing; most frequent first
     counts_: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
@@ -167,8 +173,20 @@ class CategoricalColumn:
         return self.counts_ / max(self.counts_.sum(), 1)
 
     @property
+    def binary(self) -> bool:
+        return len(self.categories_) >= self.binary_cutoff
+
+    @property
+    def n_bits(self) -> int:
+        return max(int(np.ceil(np.log2(len(self.categories_)))), 1)
+
+    @property
     def spans(self) -> list[BlockSpan]:
-        return [BlockSpan(SpanKind.ONE_HOT, len(self.categories_), "value")] if len(self.categories_) > 1 else []
+        if len(self.categories_) <= 1:
+            return []
+        if self.binary:
+            return [BlockSpan(SpanKind.BINARY, self.n_bits, "value")]
+        return [BlockSpan(SpanKind.ONE_HOT, len(self.categories_), "value")]
 
     def _codes(self, column: pa.ChunkedArray) -> tuple[np.ndarray, list]:
         """Codes into the column's own distinct values (missing = the last code), and those values."""
@@ -185,6 +203,13 @@ class CategoricalColumn:
         order = keep[np.argsort(-counts[keep], kind="stable")]  # most frequent first
         self.categories_ = [values[i] for i in order]
         self.counts_ = counts[order]
+        distinct, rows = len(self.categories_), int(counts.sum())
+        if distinct >= 50 and distinct >= 0.9 * rows:
+            warnings.warn(f"column '{self.name}' looks like an identifier ({distinct} distinct values in {rows} "
+                          "rows): it is modelled as a binary-coded category, so synthetic values are drawn from "
+                          "the observed ones; drop it from source.columns if it carries no information",
+                          IdentifierColumnWarning, stacklevel=2)
+            self.binary_cutoff = min(self.binary_cutoff, distinct)
 
     def category_codes(self, column: pa.ChunkedArray) -> np.ndarray:
         """Index of each value in categories_ (-1 for a value never seen in fit)."""
@@ -199,10 +224,18 @@ class CategoricalColumn:
         codes = self.category_codes(column)
         if (codes < 0).any():
             raise ValueError(f"column '{self.name}' has values not seen when the transform was fitted")
+        if self.binary:
+            return ((codes[:, None] >> np.arange(self.n_bits)) & 1).astype(np.float64)  # (N, bits)
         return np.eye(len(self.categories_))[codes]
 
     def inverse(self, block: np.ndarray) -> pa.Array:
-        index = block.argmax(1) if block.shape[1] else np.zeros(len(block), dtype=np.int64)
+        if not block.shape[1]:
+            index = np.zeros(len(block), dtype=np.int64)
+        elif self.binary:
+            # codes past the last category (possible with n_bits bits) fall on the rarest one
+            index = np.minimum(((block > 0.5) << np.arange(self.n_bits)).sum(1), len(self.categories_) - 1)
+        else:
+            index = block.argmax(1)
         plain_type = self.arrow_type.value_type if pa.types.is_dictionary(self.arrow_type) else self.arrow_type
         # Arrow has no take kernel for string_view: decode as string, then cast
         build_type = pa.string() if pa.types.is_string_view(plain_type) else plain_type
@@ -217,9 +250,10 @@ class CategoricalColumn:
         return out.dictionary_decode().cast(plain_type)
 
     def state(self) -> dict:
-        return {"categories": self.categories_, "counts": self.counts_.tolist()}
+        return {"categories": self.categories_, "counts": self.counts_.tolist(), "binary_cutoff": self.binary_cutoff}
 
     def load_state(self, state: dict) -> None:
+        self.binary_cutoff = state["binary_cutoff"]
         self.categories_ = list(state["categories"])
         self.counts_ = np.asarray(state["counts"], dtype=np.int64)
 

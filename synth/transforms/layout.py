@@ -1,7 +1,9 @@
 """The encoded layout: one frozen description of which columns of the encoded matrix mean what.
 
-The output activation, the conditional loss, the condition sampler and the inverse transform all
-read this one description instead of re-walking the columns with start/end counters.
+The output activation, the conditional and reconstruction losses, the condition samplers and the
+inverse transform all read this one description instead of re-walking columns with start/end
+counters. Spans of one kind (and, for one-hots, one width) are gathered into index tensors once,
+so each is activated or scored with a single vectorized call.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import torch.nn.functional as F
 class SpanKind(str, Enum):
     SCALAR = "scalar"    # one value in [-1, 1]: tanh
     ONE_HOT = "one_hot"  # a category among `width`: (gumbel-)softmax
+    BINARY = "binary"    # `width` independent bits of a category code: sigmoid
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,27 @@ class Layout:
         return self.spans[-1].end if self.spans else 0
 
     @cached_property
+    def columns(self) -> tuple[str, ...]:
+        """Columns that have at least one span, in order."""
+        return tuple(dict.fromkeys(s.column for s in self.spans))
+
+    @cached_property
+    def position_column(self) -> torch.Tensor:
+        """(D,) index into `columns` of the column each encoded position belongs to."""
+        index = {name: i for i, name in enumerate(self.columns)}
+        return torch.tensor([index[s.column] for s in self.spans for _ in range(s.width)], dtype=torch.long)
+
+    def _positions(self, kind: SpanKind) -> torch.Tensor:
+        return torch.tensor([p for s in self.spans if s.kind is kind for p in range(s.start, s.end)],
+                            dtype=torch.long)
+
+    @cached_property
     def scalar_index(self) -> torch.Tensor:
-        return torch.tensor([s.start for s in self.spans if s.kind is SpanKind.SCALAR], dtype=torch.long)
+        return self._positions(SpanKind.SCALAR)
+
+    @cached_property
+    def binary_index(self) -> torch.Tensor:
+        return self._positions(SpanKind.BINARY)
 
     @cached_property
     def softmax_groups(self) -> tuple[SoftmaxGroup, ...]:
@@ -66,23 +88,47 @@ class Layout:
             for w, spans in sorted(by_width.items())
         )
 
-    def activate(self, raw: torch.Tensor, tau: float = 0.2, hard: bool = False,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
-        """Generator output → encoded rows: tanh on scalars, gumbel-softmax on one-hots.
+    def to(self, device: torch.device) -> "DeviceLayout":
+        return DeviceLayout(self, device)
 
-        `hard=True` returns exact one-hots (sampling); training uses the soft relaxation.
-        """
+    def activate(self, raw: torch.Tensor, tau: float = 0.2, generator: torch.Generator | None = None) -> torch.Tensor:
+        """See DeviceLayout.activate (convenience for one-off calls; models keep a DeviceLayout)."""
+        return self.to(raw.device).activate(raw, tau, generator)
+
+
+class DeviceLayout:
+    """A Layout's index tensors moved to one device once, with the operations that use them."""
+
+    def __init__(self, layout: Layout, device: torch.device):
+        self.layout = layout
+        self.scalar_index = layout.scalar_index.to(device)
+        self.binary_index = layout.binary_index.to(device)
+        self.groups = [(g.width, g.index.to(device)) for g in layout.softmax_groups]
+        self.position_column = layout.position_column.to(device)
+
+    def activate(self, raw: torch.Tensor, tau: float = 0.2, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Generator output → encoded rows: tanh on scalars, sigmoid on bits, gumbel-softmax on one-hots."""
         out = torch.empty_like(raw)  # (B, D)
-        scalars = self.scalar_index.to(raw.device)
-        out[:, scalars] = torch.tanh(raw[:, scalars])
-        for group in self.softmax_groups:
-            index = group.index.to(raw.device)
-            logits = raw[:, index]  # (B, n_spans, width)
-            probs = gumbel_softmax(logits, tau, generator)
-            if hard:
-                probs = F.one_hot(probs.argmax(-1), group.width).to(raw.dtype)
-            out[:, index] = probs
+        out[:, self.scalar_index] = torch.tanh(raw[:, self.scalar_index])
+        out[:, self.binary_index] = torch.sigmoid(raw[:, self.binary_index])
+        for _, index in self.groups:
+            out[:, index] = gumbel_softmax(raw[:, index], tau, generator)  # (B, n_spans, width)
         return out
+
+    def reconstruction_loss(self, raw: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """How far the generator's output is from `target` at the positions `mask` selects.
+
+        Squared error for scalars, binary cross-entropy for bits, cross-entropy for one-hots (a
+        one-hot span counts when its first position is selected); summed per row, averaged over rows.
+        """
+        s, b = self.scalar_index, self.binary_index
+        loss = ((torch.tanh(raw[:, s]) - target[:, s]) ** 2 * mask[:, s]).sum()
+        loss = loss + (F.binary_cross_entropy_with_logits(raw[:, b], target[:, b], reduction="none")
+                       * mask[:, b]).sum()
+        for _, index in self.groups:
+            cross_entropy = -(F.log_softmax(raw[:, index], dim=-1) * target[:, index]).sum(-1)  # (B, n)
+            loss = loss + (cross_entropy * mask[:, index[:, 0]]).sum()
+        return loss / raw.shape[0]
 
 
 def gumbel_softmax(logits: torch.Tensor, tau: float, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -21,14 +21,16 @@ class TableTransformer:
         weight_threshold: modes lighter than this are dropped.
         fit_rows: rows subsampled to fit each column's mixture.
         seed: seeds the subsample, the mixtures and the mode draws.
+        binary_cutoff: discrete columns with this many categories or more get a binary code.
     """
 
     def __init__(self, max_modes: int = 10, weight_threshold: float = 0.005, fit_rows: int = 250_000,
-                 seed: int = 0):
+                 seed: int = 0, binary_cutoff: int = 500):
         self.max_modes = max_modes
         self.weight_threshold = weight_threshold
         self.fit_rows = fit_rows
         self.seed = seed
+        self.binary_cutoff = binary_cutoff
 
     def fit(self, table: pa.Table) -> "TableTransformer":
         rng = np.random.default_rng(self.seed)
@@ -42,7 +44,7 @@ class TableTransformer:
     def _make_column(self, f: pa.Field) -> Column:
         kind = column_kind(f.name, f.type)
         if kind in (ColumnKind.DISCRETE, ColumnKind.BOOLEAN):
-            return CategoricalColumn(f.name, f.type)
+            return CategoricalColumn(f.name, f.type, self.binary_cutoff)
         return NumericColumn(f.name, f.type, self.max_modes, self.weight_threshold, self.fit_rows)
 
     def _build_layout(self) -> Layout:
@@ -77,14 +79,15 @@ class TableTransformer:
         """JSON-ready fitted state (no pickle): settings, exact Arrow schema, per-column state."""
         return {
             "max_modes": self.max_modes, "weight_threshold": self.weight_threshold,
-            "fit_rows": self.fit_rows, "seed": self.seed,
+            "fit_rows": self.fit_rows, "seed": self.seed, "binary_cutoff": self.binary_cutoff,
             "schema": base64.b64encode(self.schema_.serialize().to_pybytes()).decode(),
             "columns": {c.name: c.state() for c in self.columns_},
         }
 
     @classmethod
     def from_state(cls, state: dict) -> "TableTransformer":
-        self = cls(state["max_modes"], state["weight_threshold"], state["fit_rows"], state["seed"])
+        self = cls(state["max_modes"], state["weight_threshold"], state["fit_rows"], state["seed"],
+                   state["binary_cutoff"])
         self.schema_ = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(state["schema"])))
         self.columns_ = [self._make_column(f) for f in self.schema_]
         for column in self.columns_:

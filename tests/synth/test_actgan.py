@@ -201,7 +201,7 @@ def test_fits_a_frame_without_discrete_columns(tiny_config):
     frame = pd.DataFrame({"x": rng.normal(0, 1, 200), "n": rng.integers(0, 10, 200)})
     seen = []
     model = ACTGAN(dataclasses.replace(tiny_config, seed=1)).fit(frame, callback=seen.append)
-    assert not model.sampler_.enabled  # nothing to condition on
+    assert not model.conditions_.enabled  # nothing to condition on
     assert [s.epoch for s in seen] == [1, 2] and seen == model.history_
     synthetic = model.sample(120, seed=0)
     assert list(synthetic.columns) == ["x", "n"] and len(synthetic) == 120

@@ -77,7 +77,7 @@ class ShiftProblem:
     def real_batch(self):
         return [torch.randn(self.batch, 2, generator=self.rng) * 0.5 + 3], None
 
-    def fake_batch(self, condition):
+    def fake_batch(self, condition, for_generator=True):
         self.generator_calls += 1
         return [self.generator(torch.randn(self.batch, 4, generator=self.rng))], None
 

@@ -226,23 +226,19 @@ def test_activate_scalars_are_tanh():
         assert out[:, index].abs().max() <= 1
 
 
-@pytest.mark.parametrize("hard", [False, True])
-def test_activate_one_hots_sum_to_one(hard):
-    out = LAYOUT.activate(_raw(), hard=hard, generator=torch.Generator().manual_seed(0))
+def test_activate_one_hots_sum_to_one():
+    out = LAYOUT.activate(_raw(), generator=torch.Generator().manual_seed(0))
     for span in LAYOUT.spans:
         if span.kind is SpanKind.ONE_HOT:
             block = out[:, span.slice]
             assert (block >= 0).all()
             torch.testing.assert_close(block.sum(1), torch.ones(len(block)))
-            if hard:
-                assert torch.equal(block.sum(1), torch.ones(len(block)))
-                assert set(block.unique().tolist()) == {0.0, 1.0}
 
 
 def test_activate_puts_each_category_in_its_own_position():
     raw = torch.full((8, LAYOUT.width), -50.0)
     raw[:, [3, 4, 9, 11]] = 50.0  # a: mode 2, b: category 0, c: mode 2, c: missing
-    out = LAYOUT.activate(raw, hard=True, generator=torch.Generator().manual_seed(0))
+    out = LAYOUT.activate(raw, generator=torch.Generator().manual_seed(0)).round()
     expected = torch.zeros(LAYOUT.width)
     expected[[3, 4, 9, 11]] = 1.0
     expected[[0, 6]] = -1.0  # tanh(-50)
