@@ -48,6 +48,14 @@ class ActganModelConfig(_Strict):
     generator_dims: list[int] = Field([256, 256], description="Hidden sizes of the residual generator.")
     critic_dims: list[int] = Field([256, 256], description="Hidden sizes of the critic.")
     pac: int = Field(10, ge=1, description="Rows packed into one critic input (PacGAN).")
+    conditioning: Literal["single_discrete", "anyway"] = Field(
+        "single_discrete", description="Conditional vector: one discrete column (CTGAN's training-by-sampling) "
+                                       "or any subset of columns, numeric included.")
+    reconstruction_loss_coef: float = Field(1.0, ge=0, description="Weight of reproducing the conditioned values.")
+    binary_encoder_cutoff: int = Field(500, ge=2, description="Discrete columns with this many categories or "
+                                                              "more are binary-coded instead of one-hot.")
+    mixture_fit_rows: int = Field(250_000, ge=100, description="Rows subsampled to fit each continuous "
+                                                               "column's Gaussian mixture.")
     training: TrainingConfig = Field(default_factory=TrainingConfig)
 
 
@@ -75,6 +83,8 @@ class ValidationConfig(_Strict):
 
 class SampleConfig(_Strict):
     num_rows: int | None = Field(None, ge=1, description="Rows to generate (default: as many as the input).")
+    conditions: dict[str, str | int | float | bool] | None = Field(
+        None, description="Only generate rows with these column values, e.g. {cut: Ideal} (actgan).")
 
 
 class ReportConfig(_Strict):

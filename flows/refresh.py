@@ -46,7 +46,8 @@ def _refresh(config: RefreshConfig, run_id: str) -> dict:
     table = ingest(config.source.path, config.source.columns)
     checked = validate(table, config.validation.contract, config.output.path)
     model = train(table, config.model, on_epoch=tracking.epoch_logger(run_id))
-    synthetic = sample(model, config.sample.num_rows or table.num_rows, config.model.seed)
+    synthetic = sample(model, config.sample.num_rows or table.num_rows, config.model.seed,
+                       config.sample.conditions)
     specs = schema_specs(table.schema)
     scored = report(table.to_pandas(), synthetic.to_pandas(), specs, str(report_dir(config)),
                     config.report.max_rows, config.model.seed)

@@ -20,7 +20,7 @@ from mlflow.entities import Metric, Param
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model, ModelSignature
 from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
-from mlflow.types import ColSpec, Schema
+from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 from prefect import task
 from prefect.artifacts import create_link_artifact
 from prefect.cache_policies import NO_CACHE
@@ -43,7 +43,7 @@ MODEL_REQUIREMENTS = ("mlflow", "torch", "numpy", "pandas", "pyarrow", "scikit-l
 MODEL_SIGNATURE = ModelSignature(inputs=Schema([
     ColSpec("long", "num_rows"),
     ColSpec("long", "seed", required=False),
-]))
+]), params=ParamSchema([ParamSpec("conditions", "string", "")]))  # a JSON object of column values
 # Shown in the MLflow UI; MLflow also samples it once at logging time (a failure there only warns).
 MODEL_INPUT_EXAMPLE = pd.DataFrame({"num_rows": [5], "seed": [0]})
 

@@ -11,6 +11,7 @@ from tqdm.auto import tqdm
 from flows.config import ActganModelConfig, DganModelConfig
 from synth.models import model_class
 from synth.tabular import ACTGANConfig
+from synth.tabular.conditions import ConditionMode
 from synth.training import EpochStats, Lipschitz, WGANConfig
 
 
@@ -26,7 +27,11 @@ def synth_model(model: ActganModelConfig | DganModelConfig):
     cls = model_class(model.kind)
     if model.kind == "actgan":
         return cls(ACTGANConfig(embedding_dim=model.embedding_dim, generator_dims=tuple(model.generator_dims),
-                                critic_dims=tuple(model.critic_dims), pac=model.pac, seed=model.seed,
+                                critic_dims=tuple(model.critic_dims), pac=model.pac,
+                                conditioning=ConditionMode(model.conditioning),
+                                reconstruction_loss_coef=model.reconstruction_loss_coef,
+                                binary_encoder_cutoff=model.binary_encoder_cutoff,
+                                mixture_fit_rows=model.mixture_fit_rows, seed=model.seed,
                                 training=wgan_config(model)))
     raise AssertionError(f"unhandled model kind {model.kind}")  # model_class already refused it
 
