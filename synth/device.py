@@ -20,5 +20,6 @@ def resolve_device(name: str = "auto") -> torch.device:
 def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
     """bfloat16 autocast on CUDA when `enabled` (no GradScaler needed); a no-op elsewhere."""
     if enabled and device.type == "cuda":
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        # no weight-cast cache: cached casts would outlive a captured CUDA graph's memory pool
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16, cache_enabled=False)
     return contextlib.nullcontext()

@@ -41,6 +41,7 @@ class WGANConfig:
     clip_value: float = 0.01       # weight-clipping bound, used only with WEIGHT_CLIPPING
     device: str = "auto"           # auto = CUDA if present, else CPU
     amp: bool = False              # bfloat16 autocast on CUDA
+    cuda_graphs: bool = True       # on CUDA, replay each training step as one captured graph
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "critic_steps", "generator_steps"):
@@ -115,22 +116,28 @@ def train_wgan(problem: WGANProblem, config: WGANConfig, device: torch.device,
                callback: Callable[[EpochStats], None] | None = None,
                start_epoch: int = 0) -> list[EpochStats]:
     """Train `problem` for `config.epochs` epochs; returns the per-epoch diagnostics."""
-    fused = device.type in ("cpu", "cuda")  # one kernel per step instead of one per parameter tensor
-    g_opt = torch.optim.Adam(problem.generator.parameters(), lr=config.generator_lr, betas=config.betas,
-                             weight_decay=config.generator_weight_decay, fused=fused)
+    graphed = config.cuda_graphs and device.type == "cuda"
+    # fused: one kernel per optimizer step; capturable: its step count lives on the GPU (graph replay)
+    opt = dict(betas=config.betas, fused=device.type in ("cpu", "cuda"), capturable=graphed)
+    g_opt = torch.optim.Adam(problem.generator.parameters(), lr=config.generator_lr,
+                             weight_decay=config.generator_weight_decay, **opt)
     c_params = [p for c in problem.critics for p in c.network.parameters()]
-    c_opt = torch.optim.Adam(c_params, lr=config.critic_lr, betas=config.betas,
-                             weight_decay=config.critic_weight_decay, fused=fused)
+    c_opt = torch.optim.Adam(c_params, lr=config.critic_lr, weight_decay=config.critic_weight_decay, **opt)
     clipping = config.lipschitz is Lipschitz.WEIGHT_CLIPPING
+
+    def step() -> torch.Tensor:  # (6,): critic sums (W, gp, loss, grad norm), generator sums (loss, grad norm)
+        critic = sum(_critic_step(problem, c_opt, c_params, config, device, rng, clipping)
+                     for _ in range(config.critic_steps))
+        generator = sum(_generator_step(problem, g_opt, config, device) for _ in range(config.generator_steps))
+        return torch.cat([critic, generator])
+
+    run_step = CudaGraphStep(step, rng) if graphed else step
     history: list[EpochStats] = []
     for epoch in range(start_epoch + 1, config.epochs + 1):
         started = time.perf_counter()
         totals = torch.zeros(6, device=device)  # summed on device; one host sync per epoch
         for _ in range(problem.steps_per_epoch):
-            for _ in range(config.critic_steps):
-                totals[:4] += _critic_step(problem, c_opt, c_params, config, device, rng, clipping)
-            for _ in range(config.generator_steps):
-                totals[4:] += _generator_step(problem, g_opt, config, device)
+            totals += run_step()
         steps = problem.steps_per_epoch
         means = (totals / torch.tensor([steps * config.critic_steps] * 4 + [steps * config.generator_steps] * 2,
                                        device=device)).tolist()
@@ -140,6 +147,38 @@ def train_wgan(problem: WGANProblem, config: WGANConfig, device: torch.device,
         if callback is not None:
             callback(stats)
     return history
+
+
+class CudaGraphStep:
+    """Runs a training step eagerly a few times, then captures it as one CUDA graph and replays it.
+
+    A small-MLP GAN step is hundreds of tiny kernels; launched one by one from Python the GPU sits
+    idle between them. A replayed graph launches them all at once. The step must keep its tensors'
+    shapes and devices, and draw randomness only from `rng` or the default CUDA generator.
+    """
+
+    def __init__(self, step: Callable[[], torch.Tensor], rng: torch.Generator | None, warmup: int = 3):
+        self.step, self.rng, self.warmup = step, rng, warmup
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self.calls = 0
+
+    def __call__(self) -> torch.Tensor:
+        self.calls += 1
+        if self.calls <= self.warmup:  # eager, on a side stream (lets cuBLAS and autograd settle)
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                out = self.step()
+            torch.cuda.current_stream().wait_stream(side)
+            return out
+        if self.graph is None:
+            self.graph = torch.cuda.CUDAGraph()
+            if self.rng is not None:
+                self.graph.register_generator_state(self.rng)
+            with torch.cuda.graph(self.graph):
+                self.out = self.step()
+        self.graph.replay()
+        return self.out
 
 
 def _critic_step(problem, optimizer, params, config, device, rng, clipping) -> torch.Tensor:

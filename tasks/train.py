@@ -1,6 +1,7 @@
 """Train: turn the run's model settings into a synth model and fit it, reporting every epoch."""
 from __future__ import annotations
 
+import warnings
 from typing import Callable
 
 import pyarrow as pa
@@ -54,5 +55,10 @@ def train(table: pa.Table, model: ActganModelConfig | DganModelConfig,
                 logger.info("epoch %d/%d: wasserstein %.4f, gp %.4f, critic %.4f, generator %.4f (%.2fs)",
                             stats.epoch, model.epochs, stats.wasserstein, stats.gradient_penalty,
                             stats.critic_loss, stats.generator_loss, stats.seconds)
-        estimator.fit(table, callback=report)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            estimator.fit(table, callback=report)
+    for warning in caught:  # e.g. an ID-like column: the user should see it in the run log
+        if issubclass(warning.category, UserWarning):
+            logger.warning("%s", warning.message)
     return estimator

@@ -52,8 +52,8 @@ class DiscreteConditions:
         self.offsets = torch.as_tensor(np.cumsum([0] + [s.width for s in self.spans])[:-1], device=device)
         self.span_starts = torch.as_tensor([s.start for s in self.spans], device=device, dtype=torch.long)
         self.span_widths = torch.as_tensor([s.width for s in self.spans], device=device, dtype=torch.long)
-        self.train_probs = _padded([np.log1p(c) if log_frequency else c for c in counts], device)  # (n_cols, K)
-        self.sample_probs = _padded(counts, device)
+        self.train_cdf = _padded_cdf([np.log1p(c) if log_frequency else c for c in counts], device)  # (n_cols, K)
+        self.sample_cdf = _padded_cdf(counts, device)
         self.rows: RowIndex | None = None
 
     @property
@@ -64,14 +64,18 @@ class DiscreteConditions:
         self.rows = RowIndex(self.transformer, self.columns, table, self.device)
 
     def training(self, batch: int, rng: torch.Generator) -> Condition:
-        column = torch.randint(len(self.columns), (batch,), device=self.device, generator=rng)
-        category = torch.multinomial(self.train_probs[column], 1, generator=rng).squeeze(1)  # (B,)
+        column, category = self._draw(self.train_cdf, batch, rng)
         return self._build(column, category, self.rows.matching(self.offsets[column] + category, rng))
 
     def sampling(self, batch: int, rng: torch.Generator) -> Condition:
+        return self._build(*self._draw(self.sample_cdf, batch, rng))
+
+    def _draw(self, cdf: torch.Tensor, batch: int, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """A column uniformly, then a category by inverse CDF (no multinomial: no host sync)."""
         column = torch.randint(len(self.columns), (batch,), device=self.device, generator=rng)
-        category = torch.multinomial(self.sample_probs[column], 1, generator=rng).squeeze(1)
-        return self._build(column, category)
+        u = torch.rand(batch, 1, device=self.device, generator=rng)
+        category = (cdf[column] < u).sum(1).clamp_max(self.span_widths[column] - 1)  # (B,)
+        return column, category
 
     def given(self, table: pa.Table, rng: torch.Generator) -> Condition:
         """Conditions from values: one discrete column, every row given."""
@@ -86,13 +90,13 @@ class DiscreteConditions:
         return self._build(column, torch.as_tensor(codes, device=self.device))
 
     def _build(self, column: torch.Tensor, category: torch.Tensor, rows: torch.Tensor | None = None) -> Condition:
-        batch, arange = len(column), torch.arange(len(column), device=self.device)
-        vector = torch.zeros(batch, self.width, device=self.device)
-        vector[arange, self.offsets[column] + category] = 1.0
-        target = torch.zeros(batch, self.output_dim, device=self.device)
-        target[arange, self.span_starts[column] + category] = 1.0
-        mask = torch.zeros(batch, self.output_dim, device=self.device)
-        mask[arange, self.span_starts[column]] = 1.0  # a one-hot span is selected by its first position
+        batch = len(column)
+        start = self.span_starts[column].unsqueeze(1)  # (B, 1)
+        # scatter_ with a Python scalar: no host-to-device copy, so this can run inside a CUDA graph
+        vector = torch.zeros(batch, self.width, device=self.device).scatter_(
+            1, (self.offsets[column] + category).unsqueeze(1), 1.0)
+        target = torch.zeros(batch, self.output_dim, device=self.device).scatter_(1, start + category.unsqueeze(1), 1.0)
+        mask = torch.zeros(batch, self.output_dim, device=self.device).scatter_(1, start, 1.0)  # span's first position
         return Condition(vector, target, mask, rows)
 
 
@@ -173,11 +177,12 @@ class RowIndex:
         return self.rows[self.starts[category] + (u * count).long().clamp_max(count - 1)]
 
 
-def _padded(weights: list[np.ndarray], device: torch.device) -> torch.Tensor:
+def _padded_cdf(weights: list[np.ndarray], device: torch.device) -> torch.Tensor:
+    """Per column, the cumulative distribution of its categories, padded with 1s. (n_cols, K)"""
     k = max((len(w) for w in weights), default=1)
-    out = np.zeros((max(len(weights), 1), k))
+    out = np.ones((max(len(weights), 1), k))
     for i, w in enumerate(weights):
-        out[i, :len(w)] = w / w.sum()
+        out[i, :len(w)] = np.cumsum(w / w.sum())
     return torch.as_tensor(out, dtype=torch.float32, device=device)
 
 

@@ -108,6 +108,7 @@ class DeviceLayout:
 
     def activate(self, raw: torch.Tensor, tau: float = 0.2, generator: torch.Generator | None = None) -> torch.Tensor:
         """Generator output → encoded rows: tanh on scalars, sigmoid on bits, gumbel-softmax on one-hots."""
+        raw = raw.float()  # under autocast the logits may be bfloat16; the encoded rows are float32
         out = torch.empty_like(raw)  # (B, D)
         out[:, self.scalar_index] = torch.tanh(raw[:, self.scalar_index])
         out[:, self.binary_index] = torch.sigmoid(raw[:, self.binary_index])

@@ -78,7 +78,16 @@ def test_refresh_end_to_end(tmp_path, source, prefect_api, mlflow_store, capsys)
     model = mlflow.pyfunc.load_model(f"runs:/{run_id}/model")
     rows = model.predict(pd.DataFrame({"num_rows": [37]}))
     assert len(rows) == 37 and list(rows.columns) == real.column_names
+    good = model.predict(pd.DataFrame({"num_rows": [20]}), params={"conditions": '{"cut": "Good"}'})
+    assert len(good) == 20 and set(good["cut"]) == {"Good"}
     assert (output.parent / "synth.contract.yaml").exists()  # inferred on this first successful run
+
+
+def test_conditions_in_the_run_config(tmp_path, source, prefect_api, mlflow_store):
+    output = tmp_path / "only_d.parquet"
+    config = write_config(tmp_path, source, output)
+    assert main(["run", config, "--set", "model.epochs=1", "--set", "sample.conditions={color: D}"]) == 0
+    assert set(pq.read_table(output).column("color").to_pylist()) == {"D"}
 
 
 def test_same_seed_same_parquet(tmp_path, source, prefect_api, mlflow_store):

@@ -100,3 +100,16 @@ def test_identifier_like_column_warns_and_is_binary_coded():
         transformer = TableTransformer(max_modes=3).fit(table)
     assert any(issubclass(w.category, IdentifierColumnWarning) and "'id'" in str(w.message) for w in caught)
     assert transformer.column("id").binary
+
+
+def test_missing_values_reappear_at_the_real_rate():
+    rng = np.random.default_rng(0)
+    n = 2_000
+    x = rng.normal(0, 1, n)
+    c = rng.choice(["a", "b"], n)
+    table = pa.table({"x": pa.array(x, mask=rng.random(n) < 0.3),
+                      "c": pa.array(c, mask=rng.random(n) < 0.15)})
+    model = ACTGAN(_learning_config(epochs=40)).fit(table)
+    synthetic = model.sample_table(4_000, seed=0)
+    assert abs(synthetic.column("x").null_count / 4_000 - 0.3) < 0.1
+    assert abs(synthetic.column("c").null_count / 4_000 - 0.15) < 0.1

@@ -1,0 +1,44 @@
+"""CUDA paths: graph-captured training, mixed precision, GPU-to-CPU loading. Skipped without a GPU."""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+import torch
+
+from synth.models import load_model
+from synth.tabular import ACTGAN
+from tests.synth.test_actgan import _conditional_mixture, _failed_checks, _learning_config
+
+pytestmark = [pytest.mark.gpu,
+              pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
+
+
+def _cuda_config(epochs: int, **training):
+    config = _learning_config(epochs)
+    return dataclasses.replace(config, training=dataclasses.replace(config.training, device="cuda", **training))
+
+
+@pytest.mark.parametrize("graphs", [True, False])
+def test_cuda_training_learns(graphs):
+    real = _conditional_mixture()
+    model = ACTGAN(_cuda_config(25, cuda_graphs=graphs)).fit(real)
+    assert model.device_.type == "cuda"
+    assert _failed_checks(model.sample(2_000, seed=1), real) == []
+
+
+def test_mixed_precision_trains_with_finite_diagnostics():
+    model = ACTGAN(_cuda_config(3, amp=True)).fit(_conditional_mixture())
+    assert all(math.isfinite(v) for s in model.history_ for v in s.as_dict().values())
+
+
+def test_a_model_trained_on_gpu_loads_and_samples_on_cpu(tmp_path):
+    real = _conditional_mixture()
+    model = ACTGAN(_cuda_config(2)).fit(real)
+    model.save(tmp_path / "model")
+    on_cpu = load_model(tmp_path / "model")  # the default device is the CPU
+    assert on_cpu.device_.type == "cpu"
+    sample = on_cpu.sample(100, seed=0)
+    assert list(sample.columns) == list(real.columns) and len(sample) == 100
+    assert on_cpu.sample(100, seed=0).equals(sample)
