@@ -38,17 +38,21 @@ class Condition:
 
 
 class DiscreteConditions:
-    """single_discrete: one-hot of one category of one (one-hot encoded) discrete column."""
+    """single_discrete: one-hot of one category of one discrete span.
+
+    The spans are the one-hot discrete columns and the [observed, missing] indicators of numeric
+    columns with missing values, so the missing rate is trained by sampling like a category.
+    """
 
     def __init__(self, transformer: TableTransformer, layout: DeviceLayout, log_frequency: bool,
                  device: torch.device):
-        self.spans = [s for s in transformer.layout_.spans if s.kind is SpanKind.ONE_HOT
-                      and isinstance(transformer.column(s.column), CategoricalColumn)]
+        self.spans = [s for s in transformer.layout_.spans if s.kind is SpanKind.ONE_HOT and (
+            s.role == "missing" or isinstance(transformer.column(s.column), CategoricalColumn))]
         self.columns = [s.column for s in self.spans]
         self.width = sum(s.width for s in self.spans)
         self.transformer, self.device = transformer, device
         self.output_dim = transformer.output_dim
-        counts = [transformer.column(s.column).counts_ for s in self.spans]
+        counts = [transformer.column(s.column).condition_counts for s in self.spans]
         self.offsets = torch.as_tensor(np.cumsum([0] + [s.width for s in self.spans])[:-1], device=device)
         self.span_starts = torch.as_tensor([s.start for s in self.spans], device=device, dtype=torch.long)
         self.span_widths = torch.as_tensor([s.width for s in self.spans], device=device, dtype=torch.long)
@@ -79,10 +83,11 @@ class DiscreteConditions:
 
     def given(self, table: pa.Table, rng: torch.Generator) -> Condition:
         """Conditions from values: one discrete column, every row given."""
-        if table.num_columns != 1 or table.column_names[0] not in self.columns or table.column(0).null_count:
+        categorical = [c for c in self.columns if isinstance(self.transformer.column(c), CategoricalColumn)]
+        if table.num_columns != 1 or table.column_names[0] not in categorical or table.column(0).null_count:
             raise ConfigError(
                 "conditioning=single_discrete takes conditions on exactly one one-hot-coded discrete column "
-                f"(one of {self.columns}) with a value in every row; use conditioning=anyway to condition on "
+                f"(one of {categorical}) with a value in every row; use conditioning=anyway to condition on "
                 "several columns, numeric ones or partial rows")
         name = table.column_names[0]
         codes = _known_codes(self.transformer, table, name)
@@ -160,8 +165,9 @@ class RowIndex:
     def __init__(self, transformer: TableTransformer, columns: list[str], table: pa.Table, device: torch.device):
         rows, starts, counts, offset = [], [], [], 0
         for name in columns:
-            codes = transformer.column(name).category_codes(table.column(name))
-            count = np.bincount(codes, minlength=len(transformer.column(name).categories_))
+            column = transformer.column(name)
+            codes = column.condition_codes(table.column(name))
+            count = np.bincount(codes, minlength=len(column.condition_counts))
             rows.append(np.argsort(codes, kind="stable"))
             starts.append(offset + np.concatenate([[0], np.cumsum(count)[:-1]]))
             counts.append(count)

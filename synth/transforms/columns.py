@@ -49,6 +49,7 @@ class NumericColumn:
     step_: float = 1.0
     origin_: int = 0              # times: raw = origin + count * time_step, in exact int64
     time_step_: int = 1
+    missing_counts_: tuple[int, int] = (0, 0)  # (observed, missing) rows in fit
     low_: float = 0.0
     high_: float = 0.0
     has_missing_: bool = False
@@ -102,6 +103,7 @@ class NumericColumn:
         values, missing = self._raw(column)
         observed = values[~missing]
         self.has_missing_ = bool(missing.any())
+        self.missing_counts_ = (int((~missing).sum()), int(missing.sum()))
         self.low_, self.high_ = float(observed.min()), float(observed.max())
         self.offset_, self.step_ = self.low_, 1.0
         if self.low_ == self.high_:
@@ -111,6 +113,15 @@ class NumericColumn:
         if len(x) > self.fit_rows:
             x = rng.choice(x, self.fit_rows, replace=False)
         self.means_, self.stds_, self.weights_ = _fit_modes(x, self.max_modes, self.weight_threshold)
+
+    @property
+    def condition_counts(self) -> np.ndarray:
+        """Rows per state of the [observed, missing] span, for conditioning on missingness."""
+        return np.asarray(self.missing_counts_, dtype=np.int64)
+
+    def condition_codes(self, column: pa.ChunkedArray) -> np.ndarray:
+        """0 where observed, 1 where missing: the category of the missing-indicator span."""
+        return self._raw(column)[1].astype(np.int64)
 
     def transform(self, column: pa.ChunkedArray, rng: np.random.Generator) -> np.ndarray:
         values, missing = self._raw(column)
@@ -147,13 +158,15 @@ class NumericColumn:
         return pa.array(values, mask=missing).cast(self.arrow_type)
 
     def state(self) -> dict:
-        return {"offset": self.offset_, "step": self.step_, "origin": self.origin_, "time_step": self.time_step_, "low": self.low_, "high": self.high_,
+        return {"offset": self.offset_, "step": self.step_, "origin": self.origin_, "time_step": self.time_step_,
+                "missing_counts": list(self.missing_counts_), "low": self.low_, "high": self.high_,
                 "has_missing": self.has_missing_, "means": self.means_.tolist(), "stds": self.stds_.tolist(),
                 "weights": self.weights_.tolist()}
 
     def load_state(self, state: dict) -> None:
         self.offset_, self.step_ = state["offset"], state["step"]
         self.origin_, self.time_step_ = int(state["origin"]), int(state["time_step"])
+        self.missing_counts_ = tuple(state["missing_counts"])
         self.low_, self.high_ = state["low"], state["high"]
         self.has_missing_ = state["has_missing"]
         self.means_, self.stds_ = np.asarray(state["means"]), np.asarray(state["stds"])
@@ -210,6 +223,13 @@ class CategoricalColumn:
                           "the observed ones; drop it from source.columns if it carries no information",
                           IdentifierColumnWarning, stacklevel=2)
             self.binary_cutoff = min(self.binary_cutoff, distinct)
+
+    @property
+    def condition_counts(self) -> np.ndarray:
+        return self.counts_
+
+    def condition_codes(self, column: pa.ChunkedArray) -> np.ndarray:
+        return self.category_codes(column)
 
     def category_codes(self, column: pa.ChunkedArray) -> np.ndarray:
         """Index of each value in categories_ (-1 for a value never seen in fit)."""

@@ -97,24 +97,57 @@ class Layout:
 
 
 class DeviceLayout:
-    """A Layout's index tensors moved to one device once, with the operations that use them."""
+    """A Layout's index tensors, built once on one device, with the operations that use them.
+
+    One-hot spans are padded to a common width so one softmax activates all of them (few ops per
+    step matter: a small-MLP GAN step is bound by per-op overhead on CPUs and by launches on GPUs).
+    Activated pieces are concatenated as [scalars | bits | padded one-hots] and put back into layout
+    order with a single gather.
+    """
+
+    PAD_LOGIT = -1e9          # padding logit: softmax gives it 0, and 0 * log-prob stays finite
+    MAX_PADDED_WIDTH = 64     # wider one-hot spans get a group of their own instead of padding all
 
     def __init__(self, layout: Layout, device: torch.device):
         self.layout = layout
+        self.width = layout.width
         self.scalar_index = layout.scalar_index.to(device)
         self.binary_index = layout.binary_index.to(device)
-        self.groups = [(g.width, g.index.to(device)) for g in layout.softmax_groups]
         self.position_column = layout.position_column.to(device)
+        spans = [s for s in layout.spans if s.kind is SpanKind.ONE_HOT]
+        narrow = [s for s in spans if s.width <= self.MAX_PADDED_WIDTH]
+        groups = [narrow] if narrow else []
+        groups += [[s] for s in spans if s.width > self.MAX_PADDED_WIDTH]
+        # each group: (n_spans, width) positions into [raw | pad column]; pads point at the pad column
+        self.groups = []
+        order = layout.scalar_index.tolist() + layout.binary_index.tolist()
+        for group in groups:
+            w = max(s.width for s in group)
+            rows = [list(range(s.start, s.end)) + [layout.width] * (w - s.width) for s in group]
+            self.groups.append(torch.tensor(rows, dtype=torch.long, device=device))
+            order += [p for row in rows for p in row]
+        # where each layout position sits in the concatenated pieces (pads are never read back)
+        where = torch.empty(layout.width, dtype=torch.long)
+        for i, p in enumerate(order):
+            if p < layout.width:
+                where[p] = i
+        self.restore = where.to(device)
+
+    def _padded(self, x: torch.Tensor, fill: float) -> torch.Tensor:
+        return torch.cat([x, x.new_full((x.shape[0], 1), fill)], dim=1)  # (B, D + 1)
 
     def activate(self, raw: torch.Tensor, tau: float = 0.2, generator: torch.Generator | None = None) -> torch.Tensor:
         """Generator output → encoded rows: tanh on scalars, sigmoid on bits, gumbel-softmax on one-hots."""
         raw = raw.float()  # under autocast the logits may be bfloat16; the encoded rows are float32
-        out = torch.empty_like(raw)  # (B, D)
-        out[:, self.scalar_index] = torch.tanh(raw[:, self.scalar_index])
-        out[:, self.binary_index] = torch.sigmoid(raw[:, self.binary_index])
-        for _, index in self.groups:
-            out[:, index] = gumbel_softmax(raw[:, index], tau, generator)  # (B, n_spans, width)
-        return out
+        pieces = [torch.tanh(raw[:, self.scalar_index])]
+        if len(self.binary_index):
+            pieces.append(torch.sigmoid(raw[:, self.binary_index]))
+        if self.groups:
+            logits = self._padded(raw, self.PAD_LOGIT)
+            for index in self.groups:
+                probs = gumbel_softmax(logits[:, index], tau, generator)  # (B, n_spans, width)
+                pieces.append(probs.reshape(len(raw), -1))
+        return torch.cat(pieces, dim=1)[:, self.restore]  # (B, D)
 
     def reconstruction_loss(self, raw: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """How far the generator's output is from `target` at the positions `mask` selects.
@@ -122,13 +155,17 @@ class DeviceLayout:
         Squared error for scalars, binary cross-entropy for bits, cross-entropy for one-hots (a
         one-hot span counts when its first position is selected); summed per row, averaged over rows.
         """
+        raw = raw.float()
         s, b = self.scalar_index, self.binary_index
         loss = ((torch.tanh(raw[:, s]) - target[:, s]) ** 2 * mask[:, s]).sum()
-        loss = loss + (F.binary_cross_entropy_with_logits(raw[:, b], target[:, b], reduction="none")
-                       * mask[:, b]).sum()
-        for _, index in self.groups:
-            cross_entropy = -(F.log_softmax(raw[:, index], dim=-1) * target[:, index]).sum(-1)  # (B, n)
-            loss = loss + (cross_entropy * mask[:, index[:, 0]]).sum()
+        if len(b):
+            loss = loss + (F.binary_cross_entropy_with_logits(raw[:, b], target[:, b], reduction="none")
+                           * mask[:, b]).sum()
+        if self.groups:
+            logits, wanted = self._padded(raw, self.PAD_LOGIT), self._padded(target, 0.0)
+            for index in self.groups:
+                cross_entropy = -(F.log_softmax(logits[:, index], dim=-1) * wanted[:, index]).sum(-1)  # (B, n)
+                loss = loss + (cross_entropy * mask[:, index[:, 0]]).sum()
         return loss / raw.shape[0]
 
 
