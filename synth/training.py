@@ -189,7 +189,9 @@ def _critic_step(problem, optimizer, params, config, device, rng, clipping) -> t
         loss = torch.zeros((), device=device)
         gaps, penalties = [], []
         for critic, real, fake in zip(problem.critics, real_inputs, fake_inputs):
-            gap = critic.network(real).mean() - critic.network(fake).mean()
+            scores = critic.network(torch.cat([real, fake]))  # one pass: fewer, larger matrix products
+            n_real = len(real) // critic.pac
+            gap = scores[:n_real].mean() - scores[n_real:].mean()
             loss = loss - critic.loss_weight * gap
             gaps.append(gap)
             if not clipping and critic.gp_lambda > 0:
