@@ -109,7 +109,7 @@ def test_missing_values_reappear_at_the_real_rate():
     c = rng.choice(["a", "b"], n)
     table = pa.table({"x": pa.array(x, mask=rng.random(n) < 0.3),
                       "c": pa.array(c, mask=rng.random(n) < 0.15)})
-    model = ACTGAN(_learning_config(epochs=30)).fit(table)
+    model = ACTGAN(_learning_config(epochs=50)).fit(table)
     synthetic = model.sample_table(4_000, seed=0)
     assert abs(synthetic.column("x").null_count / 4_000 - 0.3) < 0.1
     assert abs(synthetic.column("c").null_count / 4_000 - 0.15) < 0.1
