@@ -49,10 +49,11 @@ def _refresh(config: RefreshConfig, run_id: str) -> dict:
     synthetic = sample(model, config.sample.num_rows or table.num_rows, config.model.seed,
                        config.sample.conditions)
     specs = schema_specs(table.schema)
-    scored = report(table.to_pandas(), synthetic.to_pandas(), specs, str(report_dir(config)),
+    out_dir = report_dir(config)
+    scored = report(table.to_pandas(), synthetic.to_pandas(), specs, str(out_dir),
                     config.report.max_rows, config.model.seed)
     tracking.log_metrics(run_id, {f"report.{k}": v for k, v in scored.report["summary"].items() if v is not None})
-    tracking.log_artifacts(run_id, report_dir(config), "report")
+    tracking.log_artifacts(run_id, out_dir, "report")
     with tempfile.TemporaryDirectory(prefix="prefect-synth-") as tmp:
         model_uri = tracking.log_model(run_id, model.save(Path(tmp) / "model"))
         tracking.log_artifacts(run_id, _write_json(Path(tmp) / "validation.json", checked.summary()),

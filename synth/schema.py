@@ -24,10 +24,6 @@ class ColumnSpec:
     kind: ColumnKind
     arrow_type: str  # str(pa.DataType), e.g. "int64", "timestamp[us, tz=UTC]"
 
-    @property
-    def is_integer(self) -> bool:
-        return pa.types.is_integer(arrow_type_from_string(self.arrow_type))
-
 
 def column_kind(name: str, arrow_type: pa.DataType) -> ColumnKind:
     """Map an Arrow type to a column kind; nested and binary types are a DataError naming the column."""

@@ -90,7 +90,7 @@ class ACTGAN:
         if cfg.conditioning is ConditionMode.ANYWAY:
             self.conditions_ = AnyConditions(self.transformer_, self.layout_, device)
         else:
-            self.conditions_ = DiscreteConditions(self.transformer_, self.layout_, cfg.log_frequency, device)
+            self.conditions_ = DiscreteConditions(self.transformer_, cfg.log_frequency, device)
         self.generator_ = Generator(cfg.embedding_dim + self.conditions_.width, cfg.generator_dims,
                                     self.transformer_.output_dim).to(device)
 

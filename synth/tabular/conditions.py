@@ -44,8 +44,7 @@ class DiscreteConditions:
     columns with missing values, so the missing rate is trained by sampling like a category.
     """
 
-    def __init__(self, transformer: TableTransformer, layout: DeviceLayout, log_frequency: bool,
-                 device: torch.device):
+    def __init__(self, transformer: TableTransformer, log_frequency: bool, device: torch.device):
         self.spans = [s for s in transformer.layout_.spans if s.kind is SpanKind.ONE_HOT and (
             s.role == "missing" or isinstance(transformer.column(s.column), CategoricalColumn))]
         self.columns = [s.column for s in self.spans]

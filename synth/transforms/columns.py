@@ -45,8 +45,7 @@ class NumericColumn:
     weight_threshold: float = 0.005
     fit_rows: int = 250_000
     # fitted state
-    offset_: float = 0.0          # values are (raw - offset) / step
-    step_: float = 1.0
+    offset_: float = 0.0          # values are raw - offset (times: counts of time_step_ past origin_)
     origin_: int = 0              # times: raw = origin + count * time_step, in exact int64
     time_step_: int = 1
     missing_counts_: tuple[int, int] = (0, 0)  # (observed, missing) rows in fit
@@ -105,11 +104,11 @@ class NumericColumn:
         self.has_missing_ = bool(missing.any())
         self.missing_counts_ = (int((~missing).sum()), int(missing.sum()))
         self.low_, self.high_ = float(observed.min()), float(observed.max())
-        self.offset_, self.step_ = self.low_, 1.0
+        self.offset_ = self.low_
         if self.low_ == self.high_:
             self.means_, self.stds_, self.weights_ = np.zeros(0), np.zeros(0), np.zeros(0)
             return
-        x = (observed - self.offset_) / self.step_
+        x = observed - self.offset_
         if len(x) > self.fit_rows:
             x = rng.choice(x, self.fit_rows, replace=False)
         self.means_, self.stds_, self.weights_ = _fit_modes(x, self.max_modes, self.weight_threshold)
@@ -127,7 +126,7 @@ class NumericColumn:
         values, missing = self._raw(column)
         blocks = []
         if self.n_modes:
-            x = (values - self.offset_) / self.step_
+            x = values - self.offset_
             mode = _sample_modes(x, self.means_, self.stds_, self.weights_, rng)  # (N,)
             scalar = (x - self.means_[mode]) / (4 * self.stds_[mode])  # not clipped: exactly invertible
             scalar[missing] = 0.0
@@ -141,7 +140,7 @@ class NumericColumn:
         if self.n_modes:
             mode = block[:, 1:1 + self.n_modes].argmax(1)
             x = block[:, 0] * 4 * self.stds_[mode] + self.means_[mode]
-            values = x * self.step_ + self.offset_
+            values = x + self.offset_
         else:
             values = np.full(n, self.low_)
         values = np.clip(values, self.low_, self.high_)
@@ -158,13 +157,13 @@ class NumericColumn:
         return pa.array(values, mask=missing).cast(self.arrow_type)
 
     def state(self) -> dict:
-        return {"offset": self.offset_, "step": self.step_, "origin": self.origin_, "time_step": self.time_step_,
+        return {"offset": self.offset_, "origin": self.origin_, "time_step": self.time_step_,
                 "missing_counts": list(self.missing_counts_), "low": self.low_, "high": self.high_,
                 "has_missing": self.has_missing_, "means": self.means_.tolist(), "stds": self.stds_.tolist(),
                 "weights": self.weights_.tolist()}
 
     def load_state(self, state: dict) -> None:
-        self.offset_, self.step_ = state["offset"], state["step"]
+        self.offset_ = state["offset"]
         self.origin_, self.time_step_ = int(state["origin"]), int(state["time_step"])
         self.missing_counts_ = tuple(state["missing_counts"])
         self.low_, self.high_ = state["low"], state["high"]
