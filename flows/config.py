@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from synth.errors import ConfigError
 
@@ -32,6 +32,7 @@ class TrainingConfig(_Strict):
     generator_lr: float = Field(2e-4, gt=0, description="Adam learning rate of the generator.")
     critic_lr: float = Field(2e-4, gt=0, description="Adam learning rate of the critic.")
     critic_steps: int = Field(1, ge=1, le=100, description="Critic rounds per generator step.")
+    generator_steps: int = Field(1, ge=1, le=100, description="Generator rounds after each set of critic rounds.")
     lipschitz: Literal["gradient_penalty", "weight_clipping"] = Field(
         "gradient_penalty", description="How the critic is kept 1-Lipschitz.")
     gp_lambda: float = Field(10.0, ge=0, description="Gradient-penalty coefficient λ.")
@@ -60,17 +61,56 @@ class ActganModelConfig(_Strict):
 
 
 class DganModelConfig(_Strict):
+    """DoppelGANger for time series; defaults are gretel's DGANConfig."""
+
     kind: Literal["dgan"] = Field("dgan", description="Model family: dgan for time series.")
-    epochs: int = Field(400, ge=1, le=100_000, description="Passes over the training data.")
+    epochs: int = Field(400, ge=1, le=100_000, description="Passes over the training examples.")
     seed: int = Field(0, ge=0, description="Seed for training and sampling: same seed, same output.")
-    example_id: str = Field(description="Column that identifies one sequence (example).")
-    time_column: str = Field(description="Column that orders the steps of a sequence.")
-    attribute_columns: list[str] = Field(default_factory=list, description="Columns constant within an example.")
-    feature_columns: list[str] = Field(description="Columns that vary over time.")
-    max_sequence_len: int = Field(ge=1, description="Longest sequence, in steps.")
-    sample_len: int = Field(ge=1, description="Steps emitted per LSTM cell; must divide max_sequence_len.")
+    layout: Literal["long", "wide"] = Field(
+        "long", description="long: one row per time step (id, time, attributes, features); "
+                            "wide: one row per example, one column per step of a single feature.")
+    example_id: str | None = Field(None, description="long: the column that identifies one sequence (example).")
+    time_column: str | None = Field(None, description="long: the column that orders the steps of a sequence.")
+    attribute_columns: list[str] = Field(default_factory=list,
+                                         description="Columns constant within an example (e.g. station, month).")
+    feature_columns: list[str] = Field(default_factory=list, description=(
+        "long: columns that vary over time; wide: the step columns in order. Default: every other column."))
+    max_sequence_len: int | None = Field(None, ge=1, description="Longest sequence, in steps "
+                                                                 "(default: the longest in the data).")
+    sample_len: int = Field(1, ge=1, description="Steps emitted per LSTM cell; must divide max_sequence_len.")
+    split_sequences: bool = Field(False, description="Cut sequences longer than max_sequence_len into windows "
+                                                     "instead of refusing them.")
+    max_gap: int = Field(3, ge=0, description="Missing feature values in runs up to this long are interpolated; "
+                                              "examples with a longer gap are dropped (and counted).")
+    normalization: Literal["zero_one", "minus_one_one"] = Field(
+        "zero_one", description="Range of scaled continuous values: [0, 1] (sigmoid) or [-1, 1] (tanh).")
+    apply_feature_scaling: bool = Field(True, description="Min-max scale continuous features over all data.")
+    apply_example_scaling: bool = Field(True, description="Also scale each example by its own midpoint and "
+                                                          "half-range, generated as extra attributes.")
+    binary_encoder_cutoff: int = Field(150, ge=2, description="Discrete columns with this many categories or "
+                                                              "more are binary-coded instead of one-hot.")
+    attribute_noise_dim: int = Field(10, ge=1, description="Noise size of the attribute generators.")
+    feature_noise_dim: int = Field(10, ge=1, description="Noise size per LSTM cell.")
+    attribute_num_layers: int = Field(3, ge=1, description="Layers of the attribute MLPs.")
+    attribute_num_units: int = Field(100, ge=1, description="Units per layer of the attribute MLPs.")
+    feature_num_layers: int = Field(1, ge=1, description="LSTM layers of the feature generator.")
+    feature_num_units: int = Field(100, ge=1, description="LSTM units of the feature generator.")
+    critic_num_layers: int = Field(5, ge=1, description="Layers of both critics.")
+    critic_num_units: int = Field(200, ge=1, description="Units per layer of both critics.")
+    use_attribute_critic: bool = Field(True, description="Train an auxiliary critic on attributes alone.")
+    attribute_gp_lambda: float = Field(10.0, ge=0, description="Gradient-penalty coefficient of the attribute critic.")
+    attribute_loss_coef: float = Field(1.0, ge=0, description="Weight of the attribute critic in the generator loss.")
     training: TrainingConfig = Field(default_factory=lambda: TrainingConfig(batch_size=1000, generator_lr=1e-3,
                                                                             critic_lr=1e-3))
+
+    @model_validator(mode="after")
+    def _check(self) -> "DganModelConfig":
+        if self.layout == "long" and not (self.example_id and self.time_column):
+            raise ValueError("layout long needs example_id and time_column")
+        if self.max_sequence_len is not None and self.max_sequence_len % self.sample_len:
+            raise ValueError(f"max_sequence_len={self.max_sequence_len} is not divisible by "
+                             f"sample_len={self.sample_len}")
+        return self
 
 
 ModelConfig = Annotated[Union[ActganModelConfig, DganModelConfig], Field(discriminator="kind")]
@@ -82,9 +122,11 @@ class ValidationConfig(_Strict):
 
 
 class SampleConfig(_Strict):
-    num_rows: int | None = Field(None, ge=1, description="Rows to generate (default: as many as the input).")
+    num_rows: int | None = Field(None, ge=1, description="Rows (actgan) or sequences (dgan) to generate "
+                                                          "(default: as many as the input has).")
     conditions: dict[str, str | int | float | bool] | None = Field(
-        None, description="Only generate rows with these column values, e.g. {cut: Ideal} (actgan).")
+        None, description="Only generate rows with these column values, e.g. {cut: Ideal} (actgan), or "
+                          "sequences with these attribute values (dgan).")
 
 
 class ReportConfig(_Strict):

@@ -46,12 +46,17 @@ def _refresh(config: RefreshConfig, run_id: str) -> dict:
     table = ingest(config.source.path, config.source.columns)
     checked = validate(table, config.validation.contract, config.output.path)
     model = train(table, config.model, on_epoch=tracking.epoch_logger(run_id))
-    synthetic = sample(model, config.sample.num_rows or table.num_rows, config.model.seed,
-                       config.sample.conditions)
-    specs = schema_specs(table.schema)
+    # as many rows (actgan) or sequences (dgan) as the input has, unless the config says
+    count = config.sample.num_rows or getattr(model, "training_size_", table.num_rows)
+    synthetic = sample(model, count, config.model.seed, config.sample.conditions)
+    # example ids are names, not data: synthetic sequences get fresh ones, so they are not compared
+    ignored = {config.model.example_id} if config.model.kind == "dgan" else set()
+    specs = [s for s in schema_specs(synthetic.schema) if s.name not in ignored]
     out_dir = report_dir(config)
+    preparation = getattr(model, "preparation_", None)
     scored = report(table.to_pandas(), synthetic.to_pandas(), specs, str(out_dir),
-                    config.report.max_rows, config.model.seed)
+                    config.report.max_rows, config.model.seed,
+                    notes={"preparation": preparation.as_dict()} if preparation is not None else None)
     tracking.log_metrics(run_id, {f"report.{k}": v for k, v in scored.report["summary"].items() if v is not None})
     tracking.log_artifacts(run_id, out_dir, "report")
     with tempfile.TemporaryDirectory(prefix="prefect-synth-") as tmp:

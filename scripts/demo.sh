@@ -17,30 +17,18 @@ export PREFECT_SERVER_ANALYTICS_ENABLED=false
 
 python scripts/make_demo_data.py data
 
-log="$(mktemp "${TMPDIR:-/tmp}/prefect-synth-demo.XXXXXX")"
-trap 'rm -f "$log"' EXIT
-
-skipped=()
-
-# Runs one config. A model kind that is not implemented yet makes the CLI exit non-zero with
-# "not yet available": note it and go on. Any other failure ends the demo with the run's status.
+# Runs one config; any failure ends the demo with the run's exit status.
 refresh() {
     local config="$1"
     shift
     echo
     echo "== prefect-synth run $config${*:+ $*}"
     local status=0
-    prefect-synth run "$config" "$@" 2>&1 | tee "$log" || status=$?
-    if (( status == 0 )); then
-        return 0
+    prefect-synth run "$config" "$@" || status=$?
+    if (( status != 0 )); then
+        echo "demo: prefect-synth run $config failed (exit $status)" >&2
+        exit "$status"
     fi
-    if grep -q "not yet available" "$log"; then
-        echo "note: $config was skipped: its model is not yet available in this version."
-        skipped+=("$config")
-        return 0
-    fi
-    echo "demo: prefect-synth run $config failed (exit $status)" >&2
-    exit "$status"
 }
 
 refresh configs/diamonds.yaml "$@"
@@ -48,7 +36,7 @@ refresh configs/weather.yaml "$@"
 
 cat <<MSG
 
-Demo finished.${skipped[*]:+ Skipped (model not yet available): ${skipped[*]}.}
+Demo finished.
 Run from the repo root:
   Synthetic data and reports:  out/
   MLflow runs:                 .venv/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db

@@ -12,6 +12,3 @@ class DataError(SynthError):
 class ConfigError(SynthError):
     """A configuration value is missing, misspelt or out of range."""
 
-
-class NotAvailableError(SynthError):
-    """A feature that is planned but not implemented yet."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from synth.errors import ConfigError, DataError, NotAvailableError
+from synth.errors import ConfigError, DataError
 from synth.serialization import MODEL_JSON
 
 KINDS = ("actgan", "dgan")
@@ -15,7 +15,8 @@ def model_class(kind: str):
         from synth.tabular import ACTGAN
         return ACTGAN
     if kind == "dgan":
-        raise NotAvailableError("model.kind=dgan: DoppelGANger is not yet available in this version")
+        from synth.timeseries import DGAN
+        return DGAN
     raise ConfigError(f"model.kind={kind!r}: unknown model kind (expected one of {', '.join(KINDS)})")
 
 

@@ -1,6 +1,7 @@
 """Saving models as data: config and fitted state as JSON, weights as safetensors. No pickle."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import json
@@ -85,6 +86,16 @@ def read_model(directory: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
         raise DataError(f"model {directory}: format_version {doc.get('format_version')} "
                         f"(this version reads {FORMAT_VERSION})")
     return doc, tensors
+
+
+@contextlib.contextmanager
+def saved_state(directory: str | Path, kind: str):
+    """Turns a missing or mistyped field of a saved model into a DataError naming the model."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise DataError(f"model {directory}: its saved state is not that of a {kind} model "
+                        f"({type(e).__name__}: {e})") from e
 
 
 def load_state(module: torch.nn.Module, tensors: dict[str, torch.Tensor], name: str) -> None:

@@ -114,8 +114,13 @@ def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, 
 def train_wgan(problem: WGANProblem, config: WGANConfig, device: torch.device,
                rng: torch.Generator | None = None,
                callback: Callable[[EpochStats], None] | None = None,
-               start_epoch: int = 0) -> list[EpochStats]:
-    """Train `problem` for `config.epochs` epochs; returns the per-epoch diagnostics."""
+               start_epoch: int = 0,
+               progress: Callable[[int, int, int], None] | None = None) -> list[EpochStats]:
+    """Train `problem` for `config.epochs` epochs; returns the per-epoch diagnostics.
+
+    `callback` receives each epoch's EpochStats; `progress` is called after every step with
+    (epoch, step, steps_per_epoch), without synchronizing the device.
+    """
     graphed = config.cuda_graphs and device.type == "cuda"
     # fused: one kernel per optimizer step; capturable: its step count lives on the GPU (graph replay)
     opt = dict(betas=config.betas, fused=device.type in ("cpu", "cuda"), capturable=graphed)
@@ -136,8 +141,10 @@ def train_wgan(problem: WGANProblem, config: WGANConfig, device: torch.device,
     for epoch in range(start_epoch + 1, config.epochs + 1):
         started = time.perf_counter()
         totals = torch.zeros(6, device=device)  # summed on device; one host sync per epoch
-        for _ in range(problem.steps_per_epoch):
+        for i in range(problem.steps_per_epoch):
             totals += run_step()
+            if progress is not None:
+                progress(epoch, i + 1, problem.steps_per_epoch)
         steps = problem.steps_per_epoch
         means = (totals / torch.tensor([steps * config.critic_steps] * 4 + [steps * config.generator_steps] * 2,
                                        device=device)).tolist()

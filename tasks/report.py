@@ -31,10 +31,15 @@ def report(
     out_dir: str,
     max_rows: int = 50_000,
     seed: int = 0,
+    notes: dict | None = None,
 ) -> ReportResult:
-    """Compare synthetic with real data, write report.json and report.html to `out_dir`, publish a summary."""
+    """Compare synthetic with real data, write report.json and report.html to `out_dir`, publish a summary.
+
+    `notes` (e.g. {"preparation": {...}}: what cleaning did to the input) go into report.json as they are.
+    """
     logger = get_run_logger()
     result = fidelity_report(real, synthetic, specs, max_rows=max_rows, seed=seed)
+    result.update(notes or {})
     html = render_html(result, real, synthetic, specs)
     json_path, html_path = write_report(result, html, out_dir)
     create_markdown_artifact(

@@ -13,18 +13,23 @@ from flows.config import ActganModelConfig, DganModelConfig
 from synth.models import model_class
 from synth.tabular import ACTGANConfig
 from synth.tabular.conditions import ConditionMode
+from synth.timeseries import DGANConfig, Normalization
 from synth.training import EpochStats, Lipschitz, WGANConfig
 
 
 def wgan_config(model: ActganModelConfig | DganModelConfig) -> WGANConfig:
     t = model.training
+    # Adam: CTGAN's β = (0.5, 0.9) with weight decay 1e-6; DoppelGANger's β = (0.5, 0.999), none
+    adam = (dict(betas=(0.5, 0.999), generator_weight_decay=0.0, critic_weight_decay=0.0)
+            if model.kind == "dgan" else {})
     return WGANConfig(epochs=model.epochs, batch_size=t.batch_size, critic_steps=t.critic_steps,
-                      generator_lr=t.generator_lr, critic_lr=t.critic_lr, lipschitz=Lipschitz(t.lipschitz),
-                      gp_lambda=t.gp_lambda, clip_value=t.clip_value, device=t.device, amp=t.amp)
+                      generator_steps=t.generator_steps, generator_lr=t.generator_lr, critic_lr=t.critic_lr,
+                      lipschitz=Lipschitz(t.lipschitz), gp_lambda=t.gp_lambda, clip_value=t.clip_value,
+                      device=t.device, amp=t.amp, **adam)
 
 
 def synth_model(model: ActganModelConfig | DganModelConfig):
-    """The unfitted synth model a run's `model` section describes (DGAN: NotAvailableError for now)."""
+    """The unfitted synth model a run's `model` section describes."""
     cls = model_class(model.kind)
     if model.kind == "actgan":
         return cls(ACTGANConfig(embedding_dim=model.embedding_dim, generator_dims=tuple(model.generator_dims),
@@ -34,6 +39,20 @@ def synth_model(model: ActganModelConfig | DganModelConfig):
                                 binary_encoder_cutoff=model.binary_encoder_cutoff,
                                 mixture_fit_rows=model.mixture_fit_rows, seed=model.seed,
                                 training=wgan_config(model)))
+    if model.kind == "dgan":
+        return cls(DGANConfig(
+            layout=model.layout, example_id=model.example_id, time_column=model.time_column,
+            attribute_columns=tuple(model.attribute_columns), feature_columns=tuple(model.feature_columns),
+            max_sequence_len=model.max_sequence_len, sample_len=model.sample_len,
+            split_sequences=model.split_sequences, max_gap=model.max_gap,
+            normalization=Normalization(model.normalization), apply_feature_scaling=model.apply_feature_scaling,
+            apply_example_scaling=model.apply_example_scaling, binary_encoder_cutoff=model.binary_encoder_cutoff,
+            attribute_noise_dim=model.attribute_noise_dim, feature_noise_dim=model.feature_noise_dim,
+            attribute_num_layers=model.attribute_num_layers, attribute_num_units=model.attribute_num_units,
+            feature_num_layers=model.feature_num_layers, feature_num_units=model.feature_num_units,
+            critic_num_layers=model.critic_num_layers, critic_num_units=model.critic_num_units,
+            use_attribute_critic=model.use_attribute_critic, attribute_gp_lambda=model.attribute_gp_lambda,
+            attribute_loss_coef=model.attribute_loss_coef, seed=model.seed, training=wgan_config(model)))
     raise AssertionError(f"unhandled model kind {model.kind}")  # model_class already refused it
 
 
@@ -58,7 +77,13 @@ def train(table: pa.Table, model: ActganModelConfig | DganModelConfig,
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             estimator.fit(table, callback=report)
-    for warning in caught:  # e.g. an ID-like column: the user should see it in the run log
+    for warning in caught:  # e.g. an ID-like column, or gaps filled: the user should see it in the run log
         if issubclass(warning.category, UserWarning):
             logger.warning("%s", warning.message)
+    preparation = getattr(estimator, "preparation_", None)
+    if preparation is not None:
+        logger.info("Sequences: %d in, %d used; %d split into windows; %d missing values interpolated; "
+                    "%d dropped for gaps longer than %d steps", preparation.examples_in, preparation.examples_used,
+                    preparation.split_examples, preparation.interpolated_values, preparation.dropped_examples,
+                    model.max_gap)
     return estimator

@@ -48,6 +48,7 @@ def render_html(report: dict, real: pd.DataFrame, synthetic: pd.DataFrame, specs
     body = "\n".join([
         "<h1>Synthetic data fidelity report</h1>",
         _scores_section(report),
+        _preparation_section(report),
         _columns_section(report),
         _distributions_section(real_rows, synthetic_rows, specs),
         _correlations_section(report, specs),
@@ -73,6 +74,21 @@ def _scores_section(report: dict) -> str:
         f"({counts['pairs_skipped']} skipped). Scores run from 0 to 1; 1 means indistinguishable "
         "by these metrics.</p>"
     )
+
+
+def _preparation_section(report: dict) -> str:
+    """What cleaning did to the input before training (time series), when the report carries it."""
+    prep = report.get("preparation")
+    if not prep:
+        return ""
+    rows = [("sequences in the input", prep["examples_in"]), ("sequences used for training", prep["examples_used"]),
+            ("sequences cut into windows", prep["split_examples"]),
+            ("missing feature values interpolated", prep["interpolated_values"]),
+            ("sequences dropped for long gaps", prep["dropped_examples"])]
+    cells = "".join(f"<tr><td>{label}</td><td>{value}</td></tr>" for label, value in rows)
+    dropped = (f"<p>Dropped, for example: {escape(', '.join(prep['dropped_ids']))}</p>"
+               if prep.get("dropped_ids") else "")
+    return f"<h2>Input preparation</h2>\n<table>{cells}</table>{dropped}"
 
 
 def _columns_section(report: dict) -> str:

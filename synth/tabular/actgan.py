@@ -20,7 +20,7 @@ import torch
 from synth.device import resolve_device
 from synth.errors import ConfigError, DataError
 from synth.io import check_trainable
-from synth.serialization import config_from_dict, config_to_dict, load_state, read_model, save_model
+from synth.serialization import config_from_dict, config_to_dict, load_state, read_model, save_model, saved_state
 from synth.tabular.conditions import AnyConditions, Condition, ConditionMode, DiscreteConditions
 from synth.tabular.networks import Generator, PackedCritic
 from synth.training import Critic, EpochStats, WGANConfig, train_wgan
@@ -187,12 +187,13 @@ class ACTGAN:
         doc, tensors = read_model(directory)
         if doc.get("kind") != cls.kind:
             raise DataError(f"model {directory}: kind {doc.get('kind')!r}, expected {cls.kind!r}")
-        self = cls(config_from_dict(ACTGANConfig, doc["config"]))
-        self.device_ = resolve_device(device)
-        self.transformer_ = TableTransformer.from_state(doc["transformer"])
-        self._build()
-        load_state(self.generator_, tensors, "generator")
-        self.history_ = [EpochStats(**h) for h in doc.get("history", [])]
+        with saved_state(directory, cls.kind):
+            self = cls(config_from_dict(ACTGANConfig, doc["config"]))
+            self.device_ = resolve_device(device)
+            self.transformer_ = TableTransformer.from_state(doc["transformer"])
+            self._build()
+            load_state(self.generator_, tensors, "generator")
+            self.history_ = [EpochStats(**h) for h in doc.get("history", [])]
         return self
 
     def _check_fitted(self) -> None:

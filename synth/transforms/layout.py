@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 class SpanKind(str, Enum):
     SCALAR = "scalar"    # one value in [-1, 1]: tanh
+    UNIT = "unit"        # one value in [0, 1]: sigmoid
     ONE_HOT = "one_hot"  # a category among `width`: (gumbel-)softmax
     BINARY = "binary"    # `width` independent bits of a category code: sigmoid
 
@@ -78,6 +79,12 @@ class Layout:
         return self._positions(SpanKind.BINARY)
 
     @cached_property
+    def sigmoid_index(self) -> torch.Tensor:
+        """Positions activated by a sigmoid: unit scalars and binary code bits."""
+        return torch.tensor([p for s in self.spans if s.kind in (SpanKind.UNIT, SpanKind.BINARY)
+                             for p in range(s.start, s.end)], dtype=torch.long)
+
+    @cached_property
     def softmax_groups(self) -> tuple[SoftmaxGroup, ...]:
         by_width: dict[int, list[Span]] = {}
         for s in self.spans:
@@ -91,7 +98,8 @@ class Layout:
     def to(self, device: torch.device) -> "DeviceLayout":
         return DeviceLayout(self, device)
 
-    def activate(self, raw: torch.Tensor, tau: float = 0.2, generator: torch.Generator | None = None) -> torch.Tensor:
+    def activate(self, raw: torch.Tensor, tau: float | None = 0.2,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
         """See DeviceLayout.activate (convenience for one-off calls; models keep a DeviceLayout)."""
         return self.to(raw.device).activate(raw, tau, generator)
 
@@ -113,6 +121,7 @@ class DeviceLayout:
         self.width = layout.width
         self.scalar_index = layout.scalar_index.to(device)
         self.binary_index = layout.binary_index.to(device)
+        self.sigmoid_index = layout.sigmoid_index.to(device)
         self.position_column = layout.position_column.to(device)
         spans = [s for s in layout.spans if s.kind is SpanKind.ONE_HOT]
         narrow = [s for s in spans if s.width <= self.MAX_PADDED_WIDTH]
@@ -120,7 +129,7 @@ class DeviceLayout:
         groups += [[s] for s in spans if s.width > self.MAX_PADDED_WIDTH]
         # each group: (n_spans, width) positions into [raw | pad column]; pads point at the pad column
         self.groups = []
-        order = layout.scalar_index.tolist() + layout.binary_index.tolist()
+        order = layout.scalar_index.tolist() + layout.sigmoid_index.tolist()
         for group in groups:
             w = max(s.width for s in group)
             rows = [list(range(s.start, s.end)) + [layout.width] * (w - s.width) for s in group]
@@ -136,16 +145,21 @@ class DeviceLayout:
     def _padded(self, x: torch.Tensor, fill: float) -> torch.Tensor:
         return torch.cat([x, x.new_full((x.shape[0], 1), fill)], dim=1)  # (B, D + 1)
 
-    def activate(self, raw: torch.Tensor, tau: float = 0.2, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Generator output → encoded rows: tanh on scalars, sigmoid on bits, gumbel-softmax on one-hots."""
+    def activate(self, raw: torch.Tensor, tau: float | None = 0.2,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        """Generator output → encoded rows: tanh on scalars, sigmoid on unit scalars and bits,
+        gumbel-softmax on one-hots (a plain softmax when `tau` is None)."""
         raw = raw.float()  # under autocast the logits may be bfloat16; the encoded rows are float32
         pieces = [torch.tanh(raw[:, self.scalar_index])]
-        if len(self.binary_index):
-            pieces.append(torch.sigmoid(raw[:, self.binary_index]))
+        if len(self.sigmoid_index):
+            pieces.append(torch.sigmoid(raw[:, self.sigmoid_index]))
         if self.groups:
             logits = self._padded(raw, self.PAD_LOGIT)
             for index in self.groups:
-                probs = gumbel_softmax(logits[:, index], tau, generator)  # (B, n_spans, width)
+                if tau is None:
+                    probs = torch.softmax(logits[:, index], dim=-1)
+                else:
+                    probs = gumbel_softmax(logits[:, index], tau, generator)  # (B, n_spans, width)
                 pieces.append(probs.reshape(len(raw), -1))
         return torch.cat(pieces, dim=1)[:, self.restore]  # (B, D)
 

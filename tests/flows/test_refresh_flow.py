@@ -1,6 +1,8 @@
 """The synthetic-refresh flow end to end: real Prefect engine, real MLflow store, real Parquet."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -97,10 +99,28 @@ def test_same_seed_same_parquet(tmp_path, source, prefect_api, mlflow_store):
     assert pq.read_table(first).equals(pq.read_table(second))
 
 
-def test_dgan_is_refused_clearly(tmp_path, source, prefect_api, mlflow_store, capsys):
-    model = {"kind": "dgan", "epochs": 1, "example_id": "color", "time_column": "sold_at",
-             "feature_columns": ["carat"], "max_sequence_len": 4, "sample_len": 2}
-    output = tmp_path / "out.parquet"
-    assert main(["run", write_config(tmp_path, source, output, model=model)]) != 0
-    assert "not yet available" in capsys.readouterr().err
-    assert not output.exists()
+def test_dgan_refresh_end_to_end(tmp_path, prefect_api, mlflow_store):
+    """A long-format time series through the whole flow: sequences come back with the input's schema."""
+    rng = np.random.default_rng(0)
+    n, steps = 40, 6
+    frame = pd.DataFrame({
+        "sensor": np.repeat([f"s{i:02d}" for i in range(n)], steps),
+        "step": np.tile(np.arange(steps), n),
+        "site": np.repeat(rng.choice(["north", "south"], n), steps),
+        "reading": rng.normal(10, 2, n * steps),
+    })
+    frame.loc[7, "reading"] = np.nan  # one short gap: interpolated, reported
+    source = tmp_path / "series.parquet"
+    frame.to_parquet(source, index=False)
+    output = tmp_path / "series_synth.parquet"
+    model = {"kind": "dgan", "epochs": 2, "example_id": "sensor", "time_column": "step",
+             "attribute_columns": ["site"], "feature_columns": ["reading"], "max_sequence_len": steps,
+             "sample_len": 2, "training": {"batch_size": 20}}
+    assert main(["run", write_config(tmp_path, source, output, model=model)]) == 0
+    synthetic = pq.read_table(output)
+    assert synthetic.schema.equals(pq.read_table(source).schema.remove_metadata(), check_metadata=False)
+    assert synthetic.num_rows == n * steps
+    assert set(synthetic.column("site").to_pylist()) <= {"north", "south"}
+    report = json.loads((tmp_path / "series_synth.report" / "report.json").read_text())
+    assert report["preparation"]["interpolated_values"] == 1
+    assert "sensor" not in [c["name"] for c in report["columns"]]

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from synth.errors import ConfigError, DataError, NotAvailableError
+from synth.errors import ConfigError, DataError
 from synth.models import load_model
 from synth.serialization import MODEL_JSON, WEIGHTS
 from synth.tabular import ACTGAN, ACTGANConfig
@@ -167,7 +167,7 @@ def test_unknown_model_kind(fitted_model, tmp_path):
     with pytest.raises(ConfigError, match="nope"):
         load_model(directory)
     (directory / MODEL_JSON).write_text(json.dumps({**doc, "kind": "dgan"}))
-    with pytest.raises(NotAvailableError):
+    with pytest.raises(DataError, match="not that of a dgan model"):
         load_model(directory)
 
 

@@ -1,0 +1,272 @@
+"""SequenceTransformer: Sequences ↔ the three encoded blocks DGAN trains on.
+
+- attributes (N, Da): the attribute table through a TableTransformer (the tabular encoders: modes
+  for numbers, one-hot or binary codes for categories, missing values modelled);
+- additional attributes (N, Dx): with per-example scaling, each continuous feature's midpoint and
+  half-range within its example, min-max scaled over the examples;
+- features (N, T, Df): per step, each continuous feature min-max scaled (globally, then within its
+  example), each discrete one one-hot or binary; with variable lengths a two-way generation flag
+  [continues, ends here]. Steps past an example's end are all zeros.
+
+Scaled values live in [0, 1] (sigmoid outputs) or [-1, 1] (tanh outputs), as `normalization` says.
+"""
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from synth.schema import ColumnKind, column_kind
+from synth.timeseries.sequences import Sequences
+from synth.transforms import TableTransformer
+from synth.transforms.columns import CategoricalColumn
+from synth.transforms.layout import Layout, Span, SpanKind
+
+FLAG = "__generation_flag__"
+
+
+class Normalization(str, Enum):
+    ZERO_ONE = "zero_one"            # scaled values in [0, 1]
+    MINUS_ONE_ONE = "minus_one_one"  # scaled values in [-1, 1]
+
+
+@dataclass
+class ScaledFeature:
+    """A continuous feature, min-max scaled over all steps, optionally re-scaled within each example."""
+
+    name: str
+    arrow_type: pa.DataType
+    low_: float = 0.0
+    high_: float = 1.0
+    mid_range_: tuple[float, float] = (0.0, 1.0)   # per-example midpoints seen in fit (unit scale)
+    half_range_: tuple[float, float] = (0.0, 0.5)  # per-example half-ranges seen in fit (unit scale)
+
+    def unit(self, column: pa.ChunkedArray) -> np.ndarray:
+        x = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
+        span = self.high_ - self.low_
+        return (x - self.low_) / span if span > 0 else np.zeros_like(x)
+
+    def values(self, unit: np.ndarray) -> pa.Array:
+        x = np.clip(self.low_ + np.clip(unit, 0.0, 1.0) * (self.high_ - self.low_), self.low_, self.high_)
+        if pa.types.is_integer(self.arrow_type):
+            return pa.array(np.round(x).astype(np.int64)).cast(self.arrow_type)
+        return pa.array(x).cast(self.arrow_type)
+
+    def state(self) -> dict:
+        return {"low": self.low_, "high": self.high_, "mid_range": list(self.mid_range_),
+                "half_range": list(self.half_range_)}
+
+    def load_state(self, state: dict) -> None:
+        self.low_, self.high_ = state["low"], state["high"]
+        self.mid_range_, self.half_range_ = tuple(state["mid_range"]), tuple(state["half_range"])
+
+
+class SequenceTransformer:
+    def __init__(self, max_sequence_len: int, normalization: Normalization = Normalization.ZERO_ONE,
+                 feature_scaling: bool = True, example_scaling: bool = True, binary_cutoff: int = 150,
+                 seed: int = 0):
+        self.max_sequence_len = max_sequence_len
+        self.normalization = Normalization(normalization)
+        self.feature_scaling = feature_scaling
+        self.example_scaling = example_scaling
+        self.binary_cutoff = binary_cutoff
+        self.seed = seed
+
+    # -- fit ---------------------------------------------------------------------------------------
+    def fit(self, seqs: Sequences) -> "SequenceTransformer":
+        self.attributes_ = TableTransformer(seed=self.seed, binary_cutoff=self.binary_cutoff).fit(seqs.attributes)
+        self.feature_schema_ = seqs.features.schema.remove_metadata()
+        self.features_ = [self._make_feature(f) for f in self.feature_schema_]
+        rng = np.random.default_rng(self.seed)
+        offsets = seqs.offsets
+        for feature in self.features_:
+            column = seqs.features.column(feature.name)
+            if isinstance(feature, CategoricalColumn):
+                feature.fit(column, rng)
+                continue
+            x = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+            if self.feature_scaling:
+                feature.low_, feature.high_ = float(np.nanmin(x)), float(np.nanmax(x))
+            else:
+                feature.low_, feature.high_ = 0.0, 1.0
+            if self.example_scaling:
+                mid, half = _example_ranges(feature.unit(column), offsets)
+                feature.mid_range_ = (float(mid.min()), float(mid.max()))
+                feature.half_range_ = (float(half.min()), float(half.max()))
+        self.variable_length_ = bool((seqs.lengths < self.max_sequence_len).any())
+        self._build_layouts()
+        return self
+
+    def _make_feature(self, f: pa.Field):
+        if column_kind(f.name, f.type) in (ColumnKind.DISCRETE, ColumnKind.BOOLEAN):
+            return CategoricalColumn(f.name, f.type, self.binary_cutoff)
+        return ScaledFeature(f.name, f.type)
+
+    @property
+    def _scalar(self) -> SpanKind:
+        return SpanKind.UNIT if self.normalization is Normalization.ZERO_ONE else SpanKind.SCALAR
+
+    @property
+    def continuous(self) -> list[ScaledFeature]:
+        return [f for f in self.features_ if isinstance(f, ScaledFeature)]
+
+    def _build_layouts(self) -> None:
+        spans, start = [], 0
+        for feature in self.features_:
+            blocks = feature.spans if isinstance(feature, CategoricalColumn) else [None]
+            for b in blocks:
+                kind, width, role = (self._scalar, 1, "value") if b is None else (b.kind, b.width, b.role)
+                spans.append(Span(feature.name, kind, start, width, role))
+                start += width
+        if self.variable_length_:
+            spans.append(Span(FLAG, SpanKind.ONE_HOT, start, 2, "flag"))
+        self.feature_layout_ = Layout(tuple(spans))
+        extra = []
+        if self.example_scaling:
+            for i, feature in enumerate(self.continuous):
+                extra += [Span(feature.name, self._scalar, 2 * i, 1, "midpoint"),
+                          Span(feature.name, self._scalar, 2 * i + 1, 1, "half_range")]
+        self.additional_layout_ = Layout(tuple(extra))
+
+    @property
+    def attribute_dim(self) -> int:
+        return self.attributes_.output_dim
+
+    @property
+    def additional_dim(self) -> int:
+        return self.additional_layout_.width
+
+    @property
+    def feature_dim(self) -> int:
+        return self.feature_layout_.width
+
+    # -- transform ---------------------------------------------------------------------------------
+    def transform(self, seqs: Sequences) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(attributes (N, Da), additional attributes (N, Dx), features (N, T, Df)), float32."""
+        n, T = len(seqs.lengths), self.max_sequence_len
+        offsets = seqs.offsets
+        attributes = (self.attributes_.transform(seqs.attributes) if self.attributes_.columns_
+                      else np.zeros((n, 0), dtype=np.float32))
+        rows = np.zeros((int(seqs.lengths.sum()), self.feature_dim), dtype=np.float32)
+        additional = np.zeros((n, self.additional_dim), dtype=np.float32)
+        rng = np.random.default_rng(self.seed)
+        k = 0
+        for feature in self.features_:
+            column = seqs.features.column(feature.name)
+            if isinstance(feature, CategoricalColumn):
+                block = feature.transform(column, rng)
+                rows[:, k:k + block.shape[1]] = block
+                k += block.shape[1]
+                continue
+            u = feature.unit(column)
+            if self.example_scaling:
+                mid, half = _example_ranges(u, offsets)
+                step_mid, step_half = np.repeat(mid, seqs.lengths), np.repeat(half, seqs.lengths)
+                s = np.where(step_half > 0, (u - step_mid) / np.where(step_half > 0, step_half, 1), 0.0)
+                value = s if self._scalar is SpanKind.SCALAR else (s + 1) / 2
+                j = self.continuous.index(feature)
+                additional[:, 2 * j] = self._to_range(_minmax(mid, feature.mid_range_))
+                additional[:, 2 * j + 1] = self._to_range(_minmax(half, feature.half_range_))
+            else:
+                value = self._to_range(u)
+            rows[:, k] = value
+            k += 1
+        if self.variable_length_:
+            last = offsets[1:] - 1
+            rows[:, k] = 1.0
+            rows[last, k], rows[last, k + 1] = 0.0, 1.0
+        features = np.zeros((n, T, self.feature_dim), dtype=np.float32)
+        features[seqs.example_index, seqs.step_index] = rows
+        return attributes.astype(np.float32), additional, features
+
+    def _to_range(self, unit: np.ndarray) -> np.ndarray:
+        return unit if self.normalization is Normalization.ZERO_ONE else 2 * unit - 1
+
+    def _from_range(self, value: np.ndarray) -> np.ndarray:
+        return value if self.normalization is Normalization.ZERO_ONE else (value + 1) / 2
+
+    # -- inverse -----------------------------------------------------------------------------------
+    def lengths(self, features: np.ndarray) -> np.ndarray:
+        """(N,) sequence lengths read from the generation flag: up to and including the first 'ends'."""
+        n, T, _ = features.shape
+        if not self.variable_length_:
+            return np.full(n, T, dtype=np.int64)
+        ends = features[:, :, -2:].argmax(-1) == 1
+        return np.where(ends.any(1), ends.argmax(1) + 1, T).astype(np.int64)
+
+    def inverse_transform(self, attributes: np.ndarray, additional: np.ndarray, features: np.ndarray,
+                          lengths: np.ndarray) -> tuple[pa.Table, pa.Table]:
+        """(attribute table (N rows), feature table (sum(lengths) rows, example-major))."""
+        attribute_table = self.attributes_.inverse_transform(attributes)
+        example = np.repeat(np.arange(len(lengths)), lengths)
+        step = np.arange(int(lengths.sum())) - np.repeat(np.r_[0, np.cumsum(lengths)[:-1]], lengths)
+        rows = features[example, step]  # (sum(lengths), Df)
+        arrays, k = [], 0
+        for feature in self.features_:
+            if isinstance(feature, CategoricalColumn):
+                width = sum(s.width for s in feature.spans)
+                arrays.append(feature.inverse(rows[:, k:k + width]))
+                k += width
+                continue
+            value = rows[:, k].astype(np.float64)
+            k += 1
+            if self.example_scaling:
+                j = self.continuous.index(feature)
+                mid = _unminmax(self._from_range(np.clip(additional[:, 2 * j], *self._bounds)), feature.mid_range_)
+                half = _unminmax(self._from_range(np.clip(additional[:, 2 * j + 1], *self._bounds)),
+                                 feature.half_range_)
+                s = value if self._scalar is SpanKind.SCALAR else 2 * value - 1
+                unit = np.clip(s, -1, 1) * half[example] + mid[example]
+            else:
+                unit = self._from_range(value)
+            arrays.append(feature.values(unit))
+        return attribute_table, pa.Table.from_arrays(arrays, schema=self.feature_schema_)
+
+    @property
+    def _bounds(self) -> tuple[float, float]:
+        return (0.0, 1.0) if self.normalization is Normalization.ZERO_ONE else (-1.0, 1.0)
+
+    # -- state -------------------------------------------------------------------------------------
+    def state(self) -> dict:
+        return {
+            "max_sequence_len": self.max_sequence_len, "normalization": self.normalization.value,
+            "feature_scaling": self.feature_scaling, "example_scaling": self.example_scaling,
+            "binary_cutoff": self.binary_cutoff, "seed": self.seed, "variable_length": self.variable_length_,
+            "attributes": self.attributes_.state(),
+            "feature_schema": base64.b64encode(self.feature_schema_.serialize().to_pybytes()).decode(),
+            "features": {f.name: f.state() for f in self.features_},
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> "SequenceTransformer":
+        self = cls(state["max_sequence_len"], Normalization(state["normalization"]), state["feature_scaling"],
+                   state["example_scaling"], state["binary_cutoff"], state["seed"])
+        self.variable_length_ = state["variable_length"]
+        self.attributes_ = TableTransformer.from_state(state["attributes"])
+        self.feature_schema_ = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(state["feature_schema"])))
+        self.features_ = [self._make_feature(f) for f in self.feature_schema_]
+        for feature in self.features_:
+            feature.load_state(state["features"][feature.name])
+        self._build_layouts()
+        return self
+
+
+def _example_ranges(unit: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-example midpoint and half-range of unit-scaled values (NaN-free, every example non-empty)."""
+    low = np.minimum.reduceat(unit, offsets[:-1])
+    high = np.maximum.reduceat(unit, offsets[:-1])
+    return (high + low) / 2, (high - low) / 2
+
+
+def _minmax(x: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
+    low, high = bounds
+    return (x - low) / (high - low) if high > low else np.zeros_like(x)
+
+
+def _unminmax(x: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
+    low, high = bounds
+    return low + np.clip(x, 0, 1) * (high - low)

@@ -1,0 +1,308 @@
+"""DGAN: learns class-dependent periods and length distributions, conditions on attributes,
+reproduces with a seed, saves as data, reads long and wide input, refuses bad input clearly."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from synth.errors import ConfigError, DataError
+from synth.models import load_model
+from synth.timeseries import DGAN, DGANConfig, Normalization
+from synth.timeseries.sequences import GapWarning, Sequences, SequenceSpec
+from synth.timeseries.transform import SequenceTransformer
+from synth.training import WGANConfig
+
+PERIOD = {"fast": 4, "slow": 8}
+
+
+def periodic(examples: int = 400, length: int = 16, seed: int = 0) -> pd.DataFrame:
+    """Long format: class fast → period 4, slow → period 8; random phase and amplitude, a little noise."""
+    rng = np.random.default_rng(seed)
+    cls = rng.choice(list(PERIOD), examples)
+    period = np.array([PERIOD[c] for c in cls])[:, None]
+    t = np.arange(length)[None, :]
+    phase = rng.uniform(0, 2 * np.pi, (examples, 1))
+    amp = rng.uniform(1.0, 2.0, (examples, 1))
+    x = amp * np.sin(2 * np.pi * t / period + phase) + rng.normal(0, 0.05, (examples, length)) + 10
+    return pd.DataFrame({
+        "id": np.repeat(np.arange(examples), length),
+        "t": np.tile(np.arange(length), examples),
+        "cls": np.repeat(cls, length),
+        "x": x.ravel(),
+    })
+
+
+def config(**kw) -> DGANConfig:
+    training = {"epochs": 2, "batch_size": 50, "generator_lr": 1e-3, "critic_lr": 1e-3, "betas": (0.5, 0.999),
+                **kw.pop("training", {})}
+    base = dict(example_id="id", time_column="t", attribute_columns=("cls",), feature_columns=("x",),
+                max_sequence_len=16, sample_len=4, attribute_num_units=32, feature_num_units=32,
+                critic_num_layers=3, critic_num_units=64, training=WGANConfig(**training))
+    return DGANConfig(**{**base, **kw})
+
+
+def acf(x: np.ndarray, lag: int) -> float:
+    x = x - x.mean(axis=1, keepdims=True)
+    return float(((x[:, lag:] * x[:, :-lag]).sum(1) / ((x ** 2).sum(1) + 1e-12)).mean())
+
+
+def series(table: pa.Table, length: int = 16) -> np.ndarray:
+    df = table.to_pandas().sort_values(["id", "t"])
+    return df["x"].to_numpy().reshape(-1, length)
+
+
+def failed_checks(model: DGAN) -> list[str]:
+    """Per class: the ACF at lag 4 is strongly positive for period 4 and strongly negative for period 8."""
+    failed = []
+    for cls, sign in (("fast", 1), ("slow", -1)):
+        out = model.generate(attributes=pd.DataFrame({"cls": [cls] * 200}), seed=1)
+        value = acf(series(out), 4)
+        if not sign * value > 0.4:
+            failed.append(f"acf(lag 4 | {cls})={value:.2f}")
+    return failed
+
+
+# -- learning --------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def periodic_data() -> pd.DataFrame:
+    return periodic()
+
+
+@pytest.fixture(scope="module")
+def trained(periodic_data) -> DGAN:
+    return DGAN(config(training={"epochs": 120})).fit(periodic_data)
+
+
+@pytest.mark.slow
+def test_learns_a_period_that_depends_on_the_class(trained, periodic_data):
+    real = pa.Table.from_pandas(periodic_data)
+    assert acf(series(real.filter(pc.equal(real["cls"], "fast"))), 4) > 0.6  # the check itself is sound
+    assert acf(series(real.filter(pc.equal(real["cls"], "slow"))), 4) < -0.6
+    assert failed_checks(trained) == []
+    untrained = DGAN(config(training={"epochs": 1})).fit(periodic_data)
+    assert failed_checks(untrained) != []
+
+
+def test_conditional_generation_returns_the_given_attributes(trained):
+    wanted = ["slow", "fast", "fast", "slow", "slow"]
+    out = trained.generate(attributes=pd.DataFrame({"cls": wanted}), seed=3).to_pandas()
+    firsts = out.groupby("id", sort=True)["cls"].first()
+    assert firsts.tolist() == wanted
+    assert out.groupby("id").size().tolist() == [16] * 5
+
+
+def test_time_continues_at_the_observed_cadence(trained):
+    out = trained.generate(10, seed=0).to_pandas()
+    for _, steps in out.groupby("id")["t"]:
+        assert steps.tolist() == list(range(16))  # every real example starts at 0, cadence 1
+
+
+def test_seed_gives_identical_output_and_fit(periodic_data, trained):
+    assert trained.generate(20, seed=5).equals(trained.generate(20, seed=5))
+    assert not trained.generate(20, seed=5).equals(trained.generate(20, seed=6))
+    a = DGAN(config()).fit(periodic_data).generate(20, seed=1)
+    b = DGAN(config()).fit(periodic_data).generate(20, seed=1)
+    assert a.equals(b)
+
+
+def test_save_load_round_trip(trained, tmp_path):
+    trained.save(tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    assert isinstance(loaded, DGAN)
+    assert loaded.generate(30, seed=2).equals(trained.generate(30, seed=2))
+    assert len(loaded.history_) == 120
+
+
+def test_unknown_condition_values_and_columns_are_refused(trained):
+    with pytest.raises(ConfigError, match="'cls'.*'medium' never occurs"):
+        trained.generate(attributes=pd.DataFrame({"cls": ["medium"]}))
+    with pytest.raises(ConfigError, match="'colour': not an attribute"):
+        trained.generate(attributes=pd.DataFrame({"colour": ["red"]}))
+    with pytest.raises(ConfigError, match="n=3 but 1 attribute row"):
+        trained.generate(3, attributes=pd.DataFrame({"cls": ["fast"]}))
+
+
+# -- variable lengths --------------------------------------------------------------------------------
+
+def varying(examples: int = 300, seed: int = 0) -> pd.DataFrame:
+    """Lengths 4 (30 %) or 8 (70 %); the level depends on the length class."""
+    rng = np.random.default_rng(seed)
+    lengths = np.where(rng.random(examples) < 0.3, 4, 8)
+    rows = []
+    for i, n in enumerate(lengths):
+        level = 1.0 if n == 4 else 5.0
+        rows.append(pd.DataFrame({"id": i, "t": np.arange(n), "x": level + rng.normal(0, 0.3, n),
+                                  "kind": rng.choice(["a", "b"], n)}))
+    return pd.concat(rows, ignore_index=True)
+
+
+@pytest.mark.slow
+def test_learns_the_length_distribution_and_masks_the_end():
+    data = varying()
+    model = DGAN(config(attribute_columns=(), feature_columns=("x", "kind"), max_sequence_len=8, sample_len=2,
+                        training={"epochs": 150})).fit(data)
+    out = model.generate(400, seed=0).to_pandas()
+    lengths = out.groupby("id").size()
+    assert set(lengths.unique()) <= set(range(1, 9))
+    share_short = (lengths <= 5).mean()
+    assert abs(share_short - 0.3) < 0.15, share_short
+    assert abs((lengths == 8).mean() - 0.7) < 0.15
+    # no values past the end: every generated row belongs to a step before its sequence's length
+    assert out.groupby("id")["t"].max().add(1).equals(lengths)
+
+
+# -- transform ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("normalization", list(Normalization))
+def test_transform_round_trip_with_example_scaling_and_flag(normalization):
+    rng = np.random.default_rng(0)
+    lengths = [5, 8, 3, 8]
+    df = pd.concat([pd.DataFrame({
+        "id": f"e{i}", "t": np.arange(n), "site": ["x", "y", "x", "z"][i], "size": [1.5, 2.5, None, 4.0][i],
+        "temp": rng.normal(20, 5, n), "count": rng.integers(0, 100, n),
+        "state": rng.choice(["on", "off", None], n)}) for i, n in enumerate(lengths)], ignore_index=True)
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    spec = SequenceSpec("long", "id", "t", ("site", "size"), ("temp", "count", "state"))
+    seqs = Sequences.from_table(table, spec, max_len=8, max_gap=0)
+    t = SequenceTransformer(8, normalization).fit(seqs)
+    attributes, additional, features = t.transform(seqs)
+    assert features.shape == (4, 8, t.feature_dim) and additional.shape == (4, 4)  # 2 continuous × (mid, half)
+    low, high = (0, 1) if normalization is Normalization.ZERO_ONE else (-1, 1)
+    assert additional.min() >= low - 1e-6 and additional.max() <= high + 1e-6
+    assert np.all(features[2, 3:] == 0)  # past the end: all zeros
+    lengths_back = t.lengths(features)
+    assert lengths_back.tolist() == lengths
+    attrs, feats = t.inverse_transform(attributes, additional, features, lengths_back)
+    assert attrs.column("site").equals(seqs.attributes.column("site"))
+    np.testing.assert_allclose(attrs.column("size").to_numpy(zero_copy_only=False).astype(float),
+                               seqs.attributes.column("size").to_numpy(zero_copy_only=False).astype(float), atol=1e-5)
+    assert feats.column("count").equals(seqs.features.column("count"))
+    assert feats.column("state").equals(seqs.features.column("state"))
+    np.testing.assert_allclose(feats.column("temp").to_numpy(), seqs.features.column("temp").to_numpy(), atol=1e-4)
+
+
+def test_fixed_length_data_has_no_generation_flag(periodic_data):
+    seqs = Sequences.from_table(pa.Table.from_pandas(periodic_data), config().spec, 16, 3)
+    t = SequenceTransformer(16).fit(seqs)
+    assert not t.variable_length_ and t.feature_dim == 1
+
+
+# -- input layouts and time types -----------------------------------------------------------------------
+
+def test_wide_input_round_trips_through_the_model():
+    rng = np.random.default_rng(0)
+    n, steps = 60, 6
+    values = rng.normal(0, 1, (n, steps))
+    values[::3, 4:] = np.nan  # every third example is 4 steps long (trailing nulls)
+    wide = pd.DataFrame(values, columns=[f"s{i}" for i in range(steps)])
+    wide.insert(0, "region", rng.choice(["n", "s"], n))
+    model = DGAN(DGANConfig(layout="wide", attribute_columns=("region",), sample_len=2,
+                            training=WGANConfig(epochs=2, batch_size=20))).fit(wide)
+    out = model.generate(25, seed=0)
+    assert out.column_names == wide.columns.tolist() and out.num_rows == 25
+    assert out.schema.equals(pa.Table.from_pandas(wide, preserve_index=False).schema.remove_metadata())
+    # nulls only at the end of a row
+    valid = np.stack([out.column(f"s{i}").is_valid().to_numpy(zero_copy_only=False) for i in range(steps)], 1)
+    assert np.all(np.diff(valid.astype(int), axis=1) <= 0)
+
+
+def test_timestamps_continue_from_a_real_start_at_the_real_cadence():
+    rng = np.random.default_rng(0)
+    starts = [dt.datetime(2024, 1, d, tzinfo=dt.timezone.utc) for d in (1, 2, 3)]
+    rows = []
+    for i in range(30):
+        start = starts[i % 3]
+        rows += [{"id": i, "at": start + dt.timedelta(minutes=15 * k), "v": float(rng.normal())} for k in range(8)]
+    table = pa.Table.from_pylist(rows).cast(pa.schema([("id", pa.int64()), ("at", pa.timestamp("us", tz="UTC")),
+                                                        ("v", pa.float64())]))
+    model = DGAN(DGANConfig(example_id="id", time_column="at", sample_len=2,
+                            training=WGANConfig(epochs=1, batch_size=10))).fit(table)
+    out = model.generate(12, seed=0)
+    assert out.schema.field("at").type == pa.timestamp("us", tz="UTC")
+    df = out.to_pandas()
+    for _, at in df.groupby("id")["at"]:
+        assert at.iloc[0].to_pydatetime() in starts
+        assert (at.diff().dropna() == pd.Timedelta(minutes=15)).all()
+
+
+# -- missing values ------------------------------------------------------------------------------------
+
+def test_short_gaps_are_interpolated_and_long_gaps_dropped(periodic_data):
+    data = periodic_data.copy()
+    x = data["x"].to_numpy().copy()
+    x[[3, 4]] = np.nan                      # example 0: a gap of 2 → interpolated
+    x[16 * 1 + 5: 16 * 1 + 10] = np.nan     # example 1: a gap of 5 → dropped
+    x[16 * 2 + 15] = np.nan                 # example 2: a missing last value → filled
+    data["x"] = x
+    with pytest.warns(GapWarning, match="3 interpolated.*1 example"):
+        seqs = Sequences.from_table(pa.Table.from_pandas(data), config().spec, 16, max_gap=3)
+    assert seqs.preparation.dropped_examples == 1 and seqs.preparation.dropped_ids == [1]
+    assert seqs.preparation.interpolated_values == 3 and len(seqs.lengths) == 399
+    values = seqs.features.column("x").to_numpy()
+    assert not np.isnan(values).any()
+    np.testing.assert_allclose(values[3], (x[2] * 2 + x[5]) / 3)  # linear between the neighbours
+    with pytest.warns(GapWarning):
+        model = DGAN(config()).fit(data)
+    assert model.preparation_.dropped_examples == 1  # kept with the model (and in its saved state)
+
+
+# -- bad input ---------------------------------------------------------------------------------------
+
+def _bad(data: pd.DataFrame, **kw) -> None:
+    DGAN(config(**kw)).fit(data)
+
+
+def test_attribute_that_changes_within_an_example(periodic_data):
+    data = periodic_data.copy()
+    data.loc[20, "cls"] = "slow" if data.loc[20, "cls"] == "fast" else "fast"
+    with pytest.raises(DataError, match="attribute 'cls' changes within example 1"):
+        _bad(data)
+
+
+def test_sequences_longer_than_max_are_refused_or_split(periodic_data):
+    with pytest.raises(DataError, match="400 example\\(s\\) are longer than max_sequence_len=8"):
+        _bad(periodic_data, max_sequence_len=8)
+    model = DGAN(config(max_sequence_len=8, split_sequences=True)).fit(periodic_data)
+    assert model.training_size_ == 800 and model.preparation_.split_examples == 400
+
+
+def test_max_len_not_divisible_by_sample_len():
+    with pytest.raises(ConfigError, match="max_sequence_len=16 is not divisible by sample_len=3"):
+        config(sample_len=3)
+
+
+def test_a_single_example(periodic_data):
+    with pytest.raises(DataError, match="1 usable example"):
+        _bad(periodic_data[periodic_data["id"] == 0], training={"batch_size": 1})
+
+
+def test_duplicate_time_stamps(periodic_data):
+    data = periodic_data.copy()
+    data.loc[33, "t"] = 0  # example 2's second step repeats time 0
+    with pytest.raises(DataError, match="example 2 has two rows at time 0"):
+        _bad(data)
+
+
+def test_feature_column_entirely_missing(periodic_data):
+    data = periodic_data.assign(y=np.nan)
+    with pytest.raises(DataError, match="'y'"):
+        _bad(data, feature_columns=("x", "y"))
+
+
+def test_batch_larger_than_the_data_and_unknown_columns(periodic_data):
+    with pytest.raises(ConfigError, match="batch_size=1000 is larger than the number of examples \\(400\\)"):
+        _bad(periodic_data, training={"batch_size": 1000})
+    with pytest.raises(ConfigError, match="\\['colour'\\] not in the input"):
+        _bad(periodic_data, attribute_columns=("colour",))
+
+
+def test_config_is_plain_data():
+    cfg = config()
+    assert dataclasses.replace(cfg, seed=3).seed == 3
