@@ -100,7 +100,7 @@ class DganModelConfig(_Strict):
     use_attribute_critic: bool = Field(True, description="Train an auxiliary critic on attributes alone.")
     attribute_gp_lambda: float = Field(10.0, ge=0, description="Gradient-penalty coefficient of the attribute critic.")
     attribute_loss_coef: float = Field(1.0, ge=0, description="Weight of the attribute critic in the generator loss.")
-    training: TrainingConfig = Field(default_factory=lambda: TrainingConfig(batch_size=1000, generator_lr=1e-3,
+    training: TrainingConfig = Field(default_factory=lambda: TrainingConfig(batch_size=1024, generator_lr=1e-3,
                                                                             critic_lr=1e-3))
 
     @model_validator(mode="after")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import Any, Callable, Protocol, Sequence
@@ -168,6 +169,7 @@ class CudaGraphStep:
         self.step, self.rng, self.warmup = step, rng, warmup
         self.graph: torch.cuda.CUDAGraph | None = None
         self.calls = 0
+        self.eager = False
 
     def __call__(self) -> torch.Tensor:
         self.calls += 1
@@ -178,12 +180,23 @@ class CudaGraphStep:
                 out = self.step()
             torch.cuda.current_stream().wait_stream(side)
             return out
+        if self.eager:
+            return self.step()
         if self.graph is None:
-            self.graph = torch.cuda.CUDAGraph()
+            graph = torch.cuda.CUDAGraph()
             if self.rng is not None:
-                self.graph.register_generator_state(self.rng)
-            with torch.cuda.graph(self.graph):
-                self.out = self.step()
+                graph.register_generator_state(self.rng)
+            try:
+                with torch.cuda.graph(graph):
+                    self.out = self.step()
+            except RuntimeError as e:  # an op that cannot be captured: train eagerly, slower but right
+                warnings.warn(f"CUDA graph capture failed ({str(e).splitlines()[0]}); training goes on "
+                              "without graphs (set training.cuda_graphs=false to skip the attempt)",
+                              RuntimeWarning, stacklevel=2)
+                torch.cuda.synchronize()
+                self.eager = True
+                return self.step()
+            self.graph = graph
         self.graph.replay()
         return self.out
 

@@ -42,3 +42,30 @@ def test_a_model_trained_on_gpu_loads_and_samples_on_cpu(tmp_path):
     sample = on_cpu.sample(100, seed=0)
     assert list(sample.columns) == list(real.columns) and len(sample) == 100
     assert on_cpu.sample(100, seed=0).equals(sample)
+
+
+# -- DGAN ---------------------------------------------------------------------------------------------
+
+def _dgan_cuda(epochs: int, **training):
+    from tests.synth.test_dgan import config
+    return config(training={"epochs": epochs, "device": "cuda", **training})
+
+
+@pytest.mark.parametrize("graphs", [True, False])
+def test_dgan_cuda_training_learns(graphs):
+    from synth.timeseries import DGAN
+    from tests.synth.test_dgan import failed_checks, periodic
+    model = DGAN(_dgan_cuda(120, cuda_graphs=graphs)).fit(periodic())
+    assert model.device_.type == "cuda"
+    assert failed_checks(model) == []
+
+
+def test_dgan_mixed_precision_and_gpu_to_cpu_load(tmp_path):
+    from synth.timeseries import DGAN
+    from tests.synth.test_dgan import periodic
+    model = DGAN(_dgan_cuda(3, amp=True)).fit(periodic())
+    assert all(math.isfinite(v) for s in model.history_ for v in s.as_dict().values())
+    model.save(tmp_path / "model")
+    on_cpu = load_model(tmp_path / "model")
+    assert on_cpu.device_.type == "cpu"
+    assert on_cpu.generate(10, seed=0).equals(on_cpu.generate(10, seed=0))

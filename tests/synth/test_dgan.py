@@ -306,3 +306,10 @@ def test_batch_larger_than_the_data_and_unknown_columns(periodic_data):
 def test_config_is_plain_data():
     cfg = config()
     assert dataclasses.replace(cfg, seed=3).seed == 3
+
+
+def test_progress_is_reported_every_batch(periodic_data):
+    calls = []
+    model = DGAN(config(training={"epochs": 3})).fit(periodic_data, progress=lambda *a: calls.append(a))
+    assert calls == [(e, s, 8) for e in (1, 2, 3) for s in range(1, 9)]  # 400 examples / batch 50
+    assert len(model.history_) == 3
