@@ -114,6 +114,12 @@ class Sequences:
             seqs = cls._from_long(table, spec)
         seqs = seqs._fit_length(max_len, split, spec)
         seqs = seqs._fill_gaps(max_gap)
+        prep = seqs.preparation
+        if prep.dropped_examples or prep.interpolated_values:
+            warnings.warn(f"missing feature values: {prep.interpolated_values} interpolated (gaps of at most "
+                          f"{max_gap} steps); {prep.dropped_examples} example(s) dropped for longer gaps or "
+                          "no values" + (f" (e.g. {[str(i) for i in prep.dropped_ids]})" if prep.dropped_ids else ""),
+                          GapWarning, stacklevel=2)
         if len(seqs.lengths) < 2:
             raise DataError(f"the input has {len(seqs.lengths)} usable example(s): DGAN needs at least 2 "
                             "sequences to learn anything")
@@ -236,10 +242,6 @@ class Sequences:
             target = features.schema.field(i).type
             array = pa.array(np.round(values) if pa.types.is_integer(target) else values).cast(target)
             features = features.set_column(i, name, array)
-        warnings.warn(f"missing feature values: {prep.interpolated_values} interpolated (gaps of at most "
-                      f"{max_gap} steps); {prep.dropped_examples} example(s) dropped for longer gaps"
-                      + (f" (e.g. {[str(i) for i in prep.dropped_ids]})" if prep.dropped_ids else ""),
-                      GapWarning, stacklevel=3)
         if not bad.any():
             return Sequences(self.ids, self.attributes, features, self.lengths, self.times, prep)
         rows = pa.array(kept_rows)

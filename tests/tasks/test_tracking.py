@@ -227,3 +227,19 @@ def test_create_run_link_publishes_a_prefect_link_artifact(mlflow_store, prefect
 ])
 def test_run_page_links_the_ui_of_a_server_and_names_a_local_store(uri, page):
     assert tracking.run_page(uri, "3", "abc") == page
+
+
+def test_a_logged_dgan_samples_sequences_with_given_attributes(mlflow_store, tmp_path):
+    """num_rows counts sequences for a DGAN; conditions fix attribute values."""
+    from synth.timeseries import DGAN, DGANConfig
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"unit": np.repeat(np.arange(30), 4), "step": np.tile(np.arange(4), 30),
+                          "line": np.repeat(rng.choice(["a", "b"], 30), 4), "load": rng.normal(0, 1, 120)})
+    config = DGANConfig(example_id="unit", time_column="step", attribute_columns=("line",), sample_len=2,
+                        training=WGANConfig(epochs=1, batch_size=10, device="cpu"))
+    directory = DGAN(config).fit(frame).save(tmp_path / "dgan")
+    run_id = tracking.start_run.fn(make_config(), None, None, None)
+    model = mlflow.pyfunc.load_model(tracking.log_model.fn(run_id, directory))
+    rows = model.predict(pd.DataFrame({"num_rows": [5], "seed": [1]}), params={"conditions": '{"line": "b"}'})
+    assert list(rows.columns) == list(frame.columns)
+    assert rows["unit"].nunique() == 5 and len(rows) == 20 and set(rows["line"]) == {"b"}
