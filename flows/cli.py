@@ -1,6 +1,8 @@
 """The `prefect-synth` command line.
 
     prefect-synth run CONFIG.yaml [--set key.path=value ...]
+    prefect-synth report --real REAL.parquet --synthetic SYN.parquet [--holdout H.parquet]
+                         [--config RUN.yaml] [--target COLUMN] --out DIR
 """
 from __future__ import annotations
 
@@ -19,9 +21,18 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("config", help="run configuration (YAML)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a config key, e.g. --set model.epochs=5 (repeatable)")
+    report = commands.add_parser("report", help="write the fidelity and privacy report of any pair of tables")
+    report.add_argument("--real", required=True, help="the real data (Parquet file or directory)")
+    report.add_argument("--synthetic", required=True, help="the synthetic data, with the real data's columns")
+    report.add_argument("--holdout", help="real rows the model never trained on (reference points, privacy)")
+    report.add_argument("--config", help="a run configuration: time-series columns, target, gate, max_rows")
+    report.add_argument("--target", help="a column to predict for the utility section")
+    report.add_argument("--max-rows", type=int, help="rows per side compared (default 50,000 or the config's)")
+    report.add_argument("--seed", type=int, default=0)
+    report.add_argument("--out", required=True, help="folder for report.json and report.html")
     args = parser.parse_args(argv)
     try:
-        return _run(args)
+        return _report(args) if args.command == "report" else _run(args)
     except SynthError as e:
         print(f"prefect-synth: error: {e}", file=sys.stderr)
         return 2
@@ -52,6 +63,54 @@ def _run(args) -> int:
         return 1
     print(f"prefect-synth: run ended in state {state.type.value}", file=sys.stderr)
     return 1
+
+
+def _report(args) -> int:
+    """Report on two (or three) Parquet tables; exit 1 if the config's quality gate fails, 2 on bad input."""
+    from flows.config import load_config
+    from synth.fidelity import build_report, render_html, summary_markdown, write_report
+    from synth.fidelity.gate import GateThresholds, evaluate_gate
+    from synth.fidelity.series import SeriesSpec
+    from synth.io import read_table
+    from synth.schema import schema_specs
+
+    config = load_config(args.config) if args.config else None
+    series = gate = None
+    target, max_rows = args.target, args.max_rows
+    if config is not None:
+        m = config.model
+        if m.kind == "dgan" and m.layout == "long":
+            series = SeriesSpec(m.example_id, m.time_column, tuple(m.attribute_columns), tuple(m.feature_columns))
+        if config.report.gate.enabled:
+            gate = GateThresholds(**config.report.gate.model_dump(exclude={"enabled"}))
+        target = target or config.report.target
+        max_rows = max_rows or config.report.max_rows
+    real, synthetic = read_table(args.real), read_table(args.synthetic)
+    holdout = read_table(args.holdout) if args.holdout else None
+    report = build_report(real, synthetic, holdout, target=target, series=series, max_rows=max_rows or 50_000,
+                          seed=args.seed)
+    verdict = evaluate_gate(report, gate) if gate is not None else None
+    if verdict is not None:
+        report["gate"] = verdict.as_dict()
+    specs = [s for s in schema_specs(real.schema) if series is None or s.name != series.example_id]
+    html = render_html(report, _plotted(real, args.seed), _plotted(synthetic, args.seed), specs)
+    json_path, html_path = write_report(report, html, args.out)  # both rendered before either is written
+    print(summary_markdown(report))
+    print(f"wrote {json_path} and {html_path}")
+    if verdict is not None and not verdict.passed:
+        print(f"prefect-synth: quality gate failed: {'; '.join(verdict.failures)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _plotted(table, seed: int, rows: int = 50_000):
+    """At most `rows` seeded random rows as a DataFrame (the plots need no more)."""
+    import numpy as np
+    import pyarrow as pa
+
+    if table.num_rows > rows:
+        table = table.take(pa.array(np.sort(np.random.default_rng(seed).choice(table.num_rows, rows, replace=False))))
+    return table.to_pandas()
 
 
 class _NoTracebackForUserErrors(logging.Filter):

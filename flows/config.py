@@ -129,8 +129,33 @@ class SampleConfig(_Strict):
                           "sequences with these attribute values (dgan).")
 
 
+class GateConfig(_Strict):
+    """Thresholds that decide whether a refresh publishes (and moves the MLflow `champion` alias).
+    A threshold set to null is not checked."""
+
+    enabled: bool = Field(True, description="Apply the gate; false publishes whatever the scores.")
+    min_overall: float | None = Field(0.7, ge=0, le=1, description="Minimum overall score (shapes and pairs).")
+    min_column_shapes: float | None = Field(0.7, ge=0, le=1, description="Minimum column-shapes score.")
+    min_column_pairs: float | None = Field(0.6, ge=0, le=1, description="Minimum column-pair-trends score.")
+    min_structure: float | None = Field(None, ge=0, le=1, description="Minimum 2-D structure (PCA) score.")
+    min_detection: float | None = Field(None, ge=0, le=1, description="Minimum detection score "
+                                                                      "(1 = a classifier cannot tell).")
+    min_series: float | None = Field(None, ge=0, le=1, description="Minimum time-series overall score (dgan).")
+    max_exact_copy_rate: float | None = Field(0.05, ge=0, le=1, description="Maximum share of synthetic rows "
+                                                                          "that copy a training row exactly.")
+    min_dcr_holdout_share: float | None = Field(
+        0.3, ge=0, le=1, description="Minimum share of synthetic rows that are no closer to the training data "
+                                     "than to the holdout (distance to closest record; 0.5 is ideal).")
+
+
 class ReportConfig(_Strict):
-    max_rows: int = Field(50_000, ge=100, description="Rows of real and synthetic data compared in the report.")
+    max_rows: int = Field(50_000, ge=100, description="Rows of each side compared in the table sections.")
+    holdout_fraction: float = Field(0.1, ge=0, lt=0.5, description="Share of the real data (of the examples, "
+                                    "for time series) held back from training, for reference points and privacy.")
+    target: str | None = Field(None, description="A column to predict for the utility section "
+                                                 "(train on synthetic, test on real).")
+    bootstrap: int = Field(20, ge=0, le=1000, description="Bootstrap resamples for the confidence intervals.")
+    gate: GateConfig = Field(default_factory=GateConfig)
 
 
 class OutputConfig(_Strict):

@@ -12,3 +12,7 @@ class DataError(SynthError):
 class ConfigError(SynthError):
     """A configuration value is missing, misspelt or out of range."""
 
+
+
+class QualityGateFailed(SynthError):
+    """The synthetic data missed a threshold of the quality gate: nothing was published."""

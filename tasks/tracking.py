@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 MAX_PARAM_VALUE = 6000  # MLflow rejects longer param values
 PARAMS_PER_BATCH = 100  # MLflow's limit on params in one log_batch
 RUN_STATUSES = ("FINISHED", "FAILED", "KILLED")
+CHAMPION = "champion"  # the registered-model alias of the last version that passed the quality gate
 MODEL_CODE = Path(__file__).with_name("mlflow_model.py")  # logged as code, so nothing is pickled
 MODEL_ARTIFACT = "model"  # the saved-model folder's key; read by tasks/mlflow_model.py (same name)
 # What loading the pyfunc needs besides the `synth` package itself (which is not on PyPI).
@@ -168,6 +169,29 @@ def log_model(run_id: str, model_dir: str | Path, registered_name: str | None = 
         signature=MODEL_SIGNATURE, input_example=MODEL_INPUT_EXAMPLE, pip_requirements=_model_requirements(),
         registered_model_name=registered_name)
     return info.model_uri
+
+
+@task(name="tracking-register-champion", **_STORE_CALL)
+def register_champion(run_id: str, model_uri: str, name: str) -> str:
+    """Register the run's logged model as a new version of `name` and point the `champion` alias at it.
+
+    Returns:
+        The new version number (as text).
+    """
+    client = MlflowClient(tracking_uri())
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(name, description="Synthetic data generator published by prefect-synth")
+    version = client.create_model_version(name, source=model_uri, run_id=run_id)
+    client.set_registered_model_alias(name, CHAMPION, version.version)
+    client.set_tag(run_id, "synth.registered_version", f"{name}/{version.version}")
+    return str(version.version)
+
+
+def registered_name(config: RefreshConfig) -> str:
+    """The registered model of a dataset: its experiment name."""
+    return config.tracking.experiment or Path(config.output.path).stem
 
 
 @task(name="tracking-end-run", **_STORE_CALL)

@@ -13,13 +13,13 @@ import numpy as np
 import pandas as pd
 
 from synth.fidelity.metrics import NUMERIC_KINDS, numeric_values
-from synth.fidelity.report import subsample_pair
 from synth.schema import ColumnKind, ColumnSpec
 
 MAX_PLOTTED_COLUMNS = 24  # one histogram or bar chart each; beyond that the page gets heavy
 MAX_HEATMAP_COLUMNS = 40  # tick labels stop being readable past this
 MAX_LISTED_NOTES = 30  # skipped pairs listed on the page; report.json has them all
 MAX_BARS = 15  # most frequent categories shown per discrete column
+MAX_PLOTTED_ROWS = 50_000  # rows per side behind the distribution plots
 HISTOGRAM_BINS = 30
 MICROSECONDS_PER_DAY = 86_400e6
 REAL_COLOR, SYNTHETIC_COLOR = "#1f77b4", "#ff7f0e"
@@ -38,42 +38,84 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 
 
 def render_html(report: dict, real: pd.DataFrame, synthetic: pd.DataFrame, specs: list[ColumnSpec]) -> str:
-    """Render `report` (from `fidelity_report`) as one self-contained HTML page.
+    """Render `report` (from `build_report`) as one self-contained HTML page.
 
-    `real` and `synthetic` are subsampled with the report's own `max_rows` and `seed`, so the
-    plots show the rows the scores were computed on.
+    `real` and `synthetic` feed the distribution plots only (seeded subsamples of at most
+    MAX_PLOTTED_ROWS rows); every number on the page comes from the report.
     """
-    settings = report["settings"]
-    real_rows, synthetic_rows = subsample_pair(real, synthetic, specs, settings["max_rows"], settings["seed"])
-    body = "\n".join([
-        "<h1>Synthetic data fidelity report</h1>",
+    rng = np.random.default_rng(report["settings"]["seed"])
+    names = [s.name for s in specs]
+    real_rows, synthetic_rows = (_subsample(frame[names], rng) for frame in (real, synthetic))
+    sections = [
+        "<h1>Synthetic data fidelity and privacy report</h1>",
+        _gate_section(report),
         _scores_section(report),
+        _notes_section(report),
         _preparation_section(report),
+        _training_section(report),
         _columns_section(report),
         _distributions_section(real_rows, synthetic_rows, specs),
         _correlations_section(report, specs),
-    ])
+        _learned_sections(report),
+        _privacy_section(report),
+        _series_section(report),
+    ]
+    body = "\n".join(part for part in sections if part)
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         f"<title>Fidelity report</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
     )
 
 
+def _subsample(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    if len(frame) <= MAX_PLOTTED_ROWS:
+        return frame.reset_index(drop=True)
+    return frame.iloc[np.sort(rng.choice(len(frame), MAX_PLOTTED_ROWS, replace=False))].reset_index(drop=True)
+
+
+SCORE_LABELS = {"overall": "overall (shapes and pairs)", "column_shapes": "column shapes",
+                "column_pairs": "column pair trends", "structure": "2-D structure (PCA)",
+                "detection": "detection (1 = indistinguishable)"}
+
+
 def _scores_section(report: dict) -> str:
-    summary, counts = report["summary"], report["counts"]
-    boxes = "".join(
-        f'<div class="score"><div class="value">{_fmt(summary[key])}</div><div>{label}</div></div>'
-        for key, label in (("overall", "overall"), ("column_shapes", "column shapes"),
-                           ("column_pairs", "column pairs"))
-    )
+    counts = report["counts"]
+    rows = []
+    for key, label in SCORE_LABELS.items():
+        s = report["scores"][key]
+        interval = f"{_fmt(s['ci_low'])} – {_fmt(s['ci_high'])}" if s["ci_low"] is not None else "—"
+        rows.append(f"<tr><td>{label}</td><td class=\"num\" style=\"background:{_score_color(s['synthetic'])}\">"
+                    f"<b>{_fmt(s['synthetic'])}</b></td><td class=\"num\">{interval}</td>"
+                    f"<td class=\"num\">{_fmt(s['holdout'])}</td><td class=\"num\">{_fmt(s['independent'])}</td></tr>")
     return (
-        f'<div class="scores">{boxes}</div>\n'
-        f"<p>Compared {counts['rows_real']} of {counts['rows_real_total']} real rows and "
-        f"{counts['rows_synthetic']} of {counts['rows_synthetic_total']} synthetic rows; "
-        f"{counts['columns']} columns, {counts['pairs_compared']} column pairs "
-        f"({counts['pairs_skipped']} skipped). Scores run from 0 to 1; 1 means indistinguishable "
-        "by these metrics.</p>"
+        "<h2>Scores and their reference points</h2>\n<table>\n<tr><th>score</th><th>synthetic</th>"
+        "<th>90 % bootstrap interval</th><th>holdout (real vs real: the best achievable)</th>"
+        "<th>independent columns (marginals only)</th></tr>\n" + "\n".join(rows) + "\n</table>\n"
+        f"<p>Compared {counts['rows_real']} of {counts.get('rows_real_total', counts['rows_real'])} real (training) "
+        f"rows, {counts['rows_synthetic']} of {counts.get('rows_synthetic_total', counts['rows_synthetic'])} "
+        f"synthetic rows and {counts['rows_holdout']} holdout rows; {counts['columns']} columns, "
+        f"{counts['pairs_compared']} column pairs ({counts['pairs_skipped']} skipped). Scores run from 0 to 1. "
+        "A synthetic score near the holdout's means the model is as close as fresh real data; near the "
+        "independent-columns baseline means it learned the marginals and little else.</p>"
     )
+
+
+def _gate_section(report: dict) -> str:
+    gate = report.get("gate")
+    if not gate:
+        return ""
+    rows = "".join(f"<tr><td>{escape(c['name'])}</td><td class=\"num\">{_fmt(c['value'])}</td>"
+                   f"<td>{c['bound']} {c['threshold']:g}</td><td>{c['status']}</td></tr>" for c in gate["checks"])
+    verdict = "PASSED: published" if gate["passed"] else "FAILED: not published"
+    return (f"<h2>Quality gate: {verdict}</h2>\n<table><tr><th>check</th><th>value</th><th>threshold</th>"
+            f"<th>status</th></tr>{rows}</table>")
+
+
+def _notes_section(report: dict) -> str:
+    notes = list(report.get("notes", []))
+    if not notes:
+        return ""
+    return "<ul class=\"note\">" + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>"
 
 
 def _preparation_section(report: dict) -> str:
@@ -93,15 +135,16 @@ def _preparation_section(report: dict) -> str:
 
 def _columns_section(report: dict) -> str:
     header = ("<tr><th>column</th><th>kind</th><th>metric</th><th>similarity</th><th>missing (real)</th>"
-              "<th>missing (synthetic)</th><th>score</th></tr>")
+              "<th>missing (synthetic)</th><th>score</th><th>holdout</th><th>independent</th></tr>")
     rows = "\n".join(
         f"<tr><td>{escape(c['name'])}</td><td>{c['kind']}</td><td>{c['metric']}</td>"
         f"<td class=\"num\">{_fmt(c['similarity'])}</td><td class=\"num\">{_fmt(c['missing_rate_real'])}</td>"
         f"<td class=\"num\">{_fmt(c['missing_rate_synthetic'])}</td>"
-        f"<td class=\"num\" style=\"background:{_score_color(c['score'])}\">{_fmt(c['score'])}</td></tr>"
+        f"<td class=\"num\" style=\"background:{_score_color(c['score'])}\">{_fmt(c['score'])}</td>"
+        f"<td class=\"num\">{_fmt(c['score_holdout'])}</td><td class=\"num\">{_fmt(c['score_independent'])}</td></tr>"
         for c in report["columns"]
     )
-    return f"<h2>Columns</h2>\n<table>\n{header}\n{rows}\n</table>"
+    return f"<h2>Column shapes</h2>\n<table>\n{header}\n{rows}\n</table>"
 
 
 def _distributions_section(real: pd.DataFrame, synthetic: pd.DataFrame, specs: list[ColumnSpec]) -> str:
@@ -165,10 +208,11 @@ def _plot_bars(axes, real: pd.Series, synthetic: pd.Series) -> None:
 def _correlations_section(report: dict, specs: list[ColumnSpec]) -> str:
     names = [s.name for s in specs if s.kind in NUMERIC_KINDS][:MAX_HEATMAP_COLUMNS]
     if len(names) < 2:
-        return "<h2>Correlations</h2>\n<p class=\"note\">Fewer than two numeric columns: no correlations.</p>"
+        return ("<h2>Column pair trends</h2>\n<p class=\"note\">Fewer than two numeric columns: no correlation "
+                f"heatmaps.</p>\n{_weakest_pairs(report)}")
     import matplotlib
 
-    matrices = _pearson_matrices(report["correlations"], names)
+    matrices = _pearson_matrices([p for p in report["pairs"] if p["metric"] == "correlation"], names)
     size = max(3.0, 0.18 * len(names) + 1.5)  # inches per panel: room for 7-point tick labels
     figure = _figure(3 * size, size, constrained=True)
     panels = (("real", "RdBu_r", -1.0, 1.0), ("synthetic", "RdBu_r", -1.0, 1.0),
@@ -184,7 +228,8 @@ def _correlations_section(report: dict, specs: list[ColumnSpec]) -> str:
         figure.colorbar(image, ax=axes, shrink=0.8)
     note = (f'<p class="note">Showing the first {len(names)} numeric columns.</p>'
             if len(names) == MAX_HEATMAP_COLUMNS else "")
-    return f"<h2>Correlations</h2>\n{note}\n{_img(figure, 'correlation heatmaps')}\n{_skipped_pairs(report)}"
+    return (f"<h2>Column pair trends</h2>\n{note}\n{_img(figure, 'correlation heatmaps')}\n{_weakest_pairs(report)}\n"
+            f"{_skipped_pairs(report)}")
 
 
 def _pearson_matrices(correlations: list[dict], names: list[str]) -> list[np.ndarray]:
@@ -198,15 +243,15 @@ def _pearson_matrices(correlations: list[dict], names: list[str]) -> list[np.nda
         a, b = pair["columns"]
         if a not in index or b not in index:
             continue
-        for matrix, key in ((real, "pearson_real"), (synthetic, "pearson_synthetic"),
-                            (difference, "pearson_difference")):
-            value = np.nan if pair[key] is None else pair[key]
+        gap = None if pair["real"] is None or pair["synthetic"] is None else abs(pair["real"] - pair["synthetic"])
+        for matrix, value in ((real, pair["real"]), (synthetic, pair["synthetic"]), (difference, gap)):
+            value = np.nan if value is None else value
             matrix[index[a], index[b]] = matrix[index[b], index[a]] = value
     return [real, synthetic, difference]
 
 
 def _skipped_pairs(report: dict) -> str:
-    notes = [(p["columns"], p["note"]) for p in report["correlations"] + report["associations"] if p["note"]]
+    notes = [(p["columns"], p["note"]) for p in report["pairs"] if p["note"]]
     if not notes:
         return ""
     items = "\n".join(f"<li>{escape(a)} × {escape(b)}: {escape(note)}</li>"
@@ -214,6 +259,40 @@ def _skipped_pairs(report: dict) -> str:
     if len(notes) > MAX_LISTED_NOTES:
         items += f"\n<li>... and {len(notes) - MAX_LISTED_NOTES} more (see report.json)</li>"
     return f"<h3>Skipped pairs</h3>\n<ul class=\"note\">\n{items}\n</ul>"
+
+
+def _weakest_pairs(report: dict, count: int = 15) -> str:
+    scored = sorted((p for p in report["pairs"] if p["score"] is not None), key=lambda p: p["score"])[:count]
+    if not scored:
+        return ""
+    rows = "".join(f"<tr><td>{escape(p['columns'][0])} × {escape(p['columns'][1])}</td><td>{p['metric']}</td>"
+                   f"<td class=\"num\" style=\"background:{_score_color(p['score'])}\">{_fmt(p['score'])}</td>"
+                   f"<td class=\"num\">{_fmt(p['score_holdout'])}</td><td class=\"num\">{_fmt(p['score_independent'])}"
+                   "</td></tr>" for p in scored)
+    return ("<h3>Weakest pairs</h3><table><tr><th>pair</th><th>metric</th><th>score</th><th>holdout</th>"
+            f"<th>independent</th></tr>{rows}</table>")
+
+
+def _learned_sections(report: dict) -> str:
+    from synth.fidelity.html_sections import learned_html
+    return learned_html(report)
+
+
+def _privacy_section(report: dict) -> str:
+    from synth.fidelity.html_sections import privacy_html
+    return privacy_html(report)
+
+
+def _training_section(report: dict) -> str:
+    from synth.fidelity.html_sections import training_html
+    return training_html(report)
+
+
+def _series_section(report: dict) -> str:
+    if not report.get("series"):
+        return ""
+    from synth.fidelity.series import render_series_html
+    return render_series_html(report["series"])
 
 
 def _figure(width: float, height: float, constrained: bool):
@@ -237,7 +316,9 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def _score_color(score: float) -> str:
-    """Red (0) through yellow to green (1), pale enough for black text."""
+def _score_color(score: float | None) -> str:
+    """Red (0) through yellow to green (1), pale enough for black text; gray when undefined."""
+    if score is None:
+        return "#eee"
     hue = int(120 * max(0.0, min(1.0, score)))
     return f"hsl({hue}, 70%, 85%)"

@@ -1,252 +1,314 @@
-"""The fidelity report: how closely a synthetic table matches the real one, as a JSON-ready dict."""
+"""The fidelity and privacy report: every score beside its reference points, as a JSON-ready dict.
+
+    report = build_report(real, synthetic, holdout=holdout_table, target="price", history=model.history_)
+
+Reference points, so a reader sees whether the model learned anything beyond marginals:
+- `holdout`: real rows the model never trained on, scored like the synthetic ones (the best
+  achievable on this data, sampling noise included);
+- `independent`: each real column drawn on its own (marginals kept, every relation destroyed);
+- `ci_low`/`ci_high`: a 90 % interval of the synthetic score, ± 1.645 bootstrap standard errors
+  (rows of both sides resampled).
+
+Keys of the report (version 2; stable, documented in README):
+- `version`, `kind` ("table" or "series"), `summary` (headline numbers, also what the gate reads),
+  `scores` ({name: {synthetic, ci_low, ci_high, holdout, independent}} for overall, column_shapes,
+  column_pairs, structure, detection), `counts`, `settings`, `notes` (plain-words caveats);
+- `columns` (per column: kind, metric, similarity, missing rates, score, score_holdout,
+  score_independent), `pairs` (per pair: metric, real and synthetic correlation where numeric,
+  score, score_holdout, score_independent, note), `structure`, `detection` (each {synthetic,
+  holdout, independent}), `utility` (None without a target), `privacy`, `series` (None for
+  tables), `training` (None without a history).
+"""
 from __future__ import annotations
 
 import json
 import os
 import tempfile
-from itertools import combinations
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from synth.errors import ConfigError, DataError
-from synth.fidelity.metrics import (
-    CATEGORICAL_KINDS,
-    MAX_CATEGORIES_FOR_ASSOCIATION,
-    NUMERIC_KINDS,
-    column_shape,
-    correlation_matrices,
-    correlation_note,
-    cramers_v,
-    numeric_values,
-    optional_float,
-    too_many_categories,
-)
-from synth.schema import ColumnKind, ColumnSpec
+from synth.fidelity import tabular
+from synth.fidelity.encode import EncodedTable, TableEncoder
+from synth.fidelity.health import training_health
+from synth.fidelity.learned import detection, structure, utility
+from synth.fidelity.privacy import privacy_report, privacy_summary
+from synth.schema import ColumnSpec, schema_specs
 
-REPORT_VERSION = 1
+REPORT_VERSION = 2
+SCORES = ("overall", "column_shapes", "column_pairs", "structure", "detection")
 
 
-def fidelity_report(
-    real: pd.DataFrame,
-    synthetic: pd.DataFrame,
-    specs: list[ColumnSpec],
-    max_rows: int = 50_000,
-    seed: int = 0,
-) -> dict:
-    """Compare a synthetic table with the real one, column by column and pair by pair.
-
-    Both tables are first subsampled to at most `max_rows` rows (without replacement, from
-    `numpy.random.default_rng(seed)`), so the report is deterministic for a given seed.
-
-    Every number is a plain float or int; a value that is undefined is None, never NaN, so
-    `json.dumps(report, allow_nan=False)` works. Keys (stable; a change bumps `version`):
-
-    - `version` (int): 1.
-    - `summary`: scores in [0, 1], 1 meaning indistinguishable by these metrics.
-        - `column_shapes`: mean of `columns[*].score`.
-        - `column_pairs`: mean of the `score` of every defined entry of `correlations` and
-          `associations`; None when no pair could be compared.
-        - `overall`: mean of `column_shapes` and `column_pairs` (just `column_shapes` when
-          `column_pairs` is None).
-    - `counts`: `rows_real`, `rows_synthetic` (rows compared), `rows_real_total`,
-      `rows_synthetic_total` (rows given), `columns`, `pairs_compared`, `pairs_skipped`.
-    - `settings`: `max_rows`, `seed`.
-    - `columns`: one entry per spec, in order:
-        - `name`, `kind` (a ColumnKind value), `metric` (`"ks_complement"` for continuous and
-          datetime columns, `"tv_complement"` for discrete and boolean ones);
-        - `similarity`: 1 − KS statistic or 1 − total variation distance, on non-missing values
-          (datetimes as integer microseconds); 0 when only one side has values, None when neither has;
-        - `missing_rate_real`, `missing_rate_synthetic`, `missing_rate_difference` (absolute);
-        - `score`: `similarity × (1 − missing_rate_difference)` (similarity None counts as 1).
-    - `correlations`: one entry per pair of numeric columns (continuous, boolean as 0/1, datetime):
-        - `columns` ([a, b]); `pearson_real`, `pearson_synthetic`, `pearson_difference` (absolute);
-          `spearman_real`, `spearman_synthetic`, `spearman_difference`; all None where undefined;
-        - `score`: 1 − `pearson_difference` / 2, None when undefined;
-        - `note`: None, or why the pair was skipped (e.g. a constant column).
-    - `associations`: one entry per pair of categorical columns (discrete or boolean) with at least
-      one discrete column:
-        - `columns`; `cramers_v_real`, `cramers_v_synthetic`, `cramers_v_difference` (absolute);
-        - `score`: 1 − `cramers_v_difference`, None when undefined; `note` as above (also set when
-          a column has more than 50 categories, where the pair is skipped).
-
-    Raises:
-        DataError: a side has zero rows or lacks a column named in `specs` (the message says which).
-        ConfigError: `max_rows` is below 1.
-    """
-    if max_rows < 1:
-        raise ConfigError(f"report max_rows must be at least 1, got {max_rows}")
+def check_tables(real: pa.Table, synthetic: pa.Table, holdout: pa.Table | None = None,
+                 ignore: tuple[str, ...] = ()) -> list[ColumnSpec]:
+    """The specs both sides share; DataError naming what differs (missing, extra, retyped columns, empty)."""
+    for side, table in (("real", real), ("synthetic", synthetic), ("holdout", holdout)):
+        if table is None:
+            continue
+        if table.num_rows == 0:
+            raise DataError(f"report: the {side} data has zero rows")
+        if side == "real":
+            continue
+        missing = [n for n in real.column_names if n not in table.column_names]
+        extra = [n for n in table.column_names if n not in real.column_names]
+        if missing:
+            raise DataError(f"report: the {side} data lacks column(s) {missing}")
+        if extra:
+            raise DataError(f"report: the {side} data has column(s) {extra} that the real data does not")
+        retyped = [f"{n} ({table.schema.field(n).type} vs real {real.schema.field(n).type})"
+                   for n in real.column_names
+                   if not _same_kind_of_type(table.schema.field(n).type, real.schema.field(n).type)]
+        if retyped:
+            raise DataError(f"report: the {side} data has column(s) of another type: {', '.join(retyped)}")
+    specs = [s for s in schema_specs(real.schema) if s.name not in ignore]
     if not specs:
-        raise DataError("fidelity report: no columns to compare")
-    for side, frame in (("real", real), ("synthetic", synthetic)):
-        _check_side(side, frame, specs)
-    real_rows, synthetic_rows = subsample_pair(real, synthetic, specs, max_rows, seed)
-
-    columns = [_column_entry(real_rows, synthetic_rows, spec) for spec in specs]
-    correlations = _correlation_entries(real_rows, synthetic_rows, specs)
-    associations = _association_entries(real_rows, synthetic_rows, specs)
-
-    pair_scores = [p["score"] for p in correlations + associations if p["score"] is not None]
-    column_shapes = float(np.mean([c["score"] for c in columns]))
-    column_pairs = float(np.mean(pair_scores)) if pair_scores else None
-    overall = column_shapes if column_pairs is None else (column_shapes + column_pairs) / 2
-    return {
-        "version": REPORT_VERSION,
-        "summary": {"column_shapes": column_shapes, "column_pairs": column_pairs, "overall": overall},
-        "counts": {
-            "rows_real": len(real_rows),
-            "rows_synthetic": len(synthetic_rows),
-            "rows_real_total": len(real),
-            "rows_synthetic_total": len(synthetic),
-            "columns": len(columns),
-            "pairs_compared": len(pair_scores),
-            "pairs_skipped": len(correlations) + len(associations) - len(pair_scores),
-        },
-        "settings": {"max_rows": int(max_rows), "seed": int(seed)},
-        "columns": columns,
-        "correlations": correlations,
-        "associations": associations,
-    }
+        raise DataError("report: no columns to compare")
+    return specs
 
 
-def subsample_pair(
-    real: pd.DataFrame, synthetic: pd.DataFrame, specs: list[ColumnSpec], max_rows: int, seed: int
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The spec columns of both tables, each cut to at most `max_rows` seeded random rows (index reset)."""
+def build_report(real: pa.Table, synthetic: pa.Table, holdout: pa.Table | None = None, *,
+                 target: str | None = None, series: "SeriesSpec | None" = None, history: list | None = None,
+                 max_rows: int = 50_000, bootstrap: int = 20, seed: int = 0, device: str = "auto") -> dict:
+    """Check the tables, then score the synthetic data against the real (training) data.
+
+    Args:
+        real: the data the model was trained on.
+        synthetic: the generated data, with the real data's columns and types.
+        holdout: real rows the model never saw (reference points and privacy); optional.
+        target: a column to predict for the utility section (train on synthetic, test on real).
+        series: for time series, which columns are the id, the time, attributes and features.
+        history: the training run's per-epoch diagnostics (EpochStats or dicts), for training health.
+        max_rows: rows per side the table sections compare (seeded subsample).
+        bootstrap: resamples for the confidence intervals (0: none).
+    """
+    if max_rows < 100:
+        raise ConfigError(f"report max_rows must be at least 100, got {max_rows}")
+    if holdout is not None and holdout.num_rows > real.num_rows:
+        raise DataError(f"report: the holdout ({holdout.num_rows} rows) is larger than the real data "
+                        f"({real.num_rows} rows): it should be a small held-back part of it")
+    ignore = (series.example_id,) if series is not None else ()
+    specs = check_tables(real, synthetic, holdout, ignore)
+    if target is not None and target not in [s.name for s in specs]:
+        raise ConfigError(f"report target '{target}': no such column (columns are {[s.name for s in specs]})")
     rng = np.random.default_rng(seed)
-    names = [spec.name for spec in specs]
-    return _subsample(real[names], max_rows, rng), _subsample(synthetic[names], max_rows, rng)
+    frames = {side: _sample(table, max_rows, rng).to_pandas() for side, table in
+              (("real", real), ("synthetic", synthetic), ("holdout", holdout)) if table is not None}
+    report = fidelity_report(frames["real"], frames["synthetic"], specs, frames.get("holdout"), target=target,
+                             bootstrap=bootstrap, seed=seed, device=device)
+    report["counts"].update(rows_real_total=real.num_rows, rows_synthetic_total=synthetic.num_rows,
+                            rows_holdout_total=holdout.num_rows if holdout is not None else 0)
+    report["settings"]["max_rows"] = max_rows
+    if series is not None:
+        from synth.fidelity.series import series_report
+        report["kind"] = "series"
+        report["series"] = series_report(real.to_pandas(), synthetic.to_pandas(), series,
+                                         holdout.to_pandas() if holdout is not None else None, seed=seed)
+        report["summary"]["series"] = report["series"]["summary"]["overall"]["synthetic"]
+        report["scores"]["series"] = {"synthetic": report["series"]["summary"]["overall"]["synthetic"],
+                                      "ci_low": None, "ci_high": None,
+                                      "holdout": report["series"]["summary"]["overall"]["holdout"],
+                                      "independent": report["series"]["summary"]["overall"]["shuffled"]}
+    if history:
+        report["training"] = training_health(history, report)
+    return report
+
+
+def fidelity_report(real: pd.DataFrame, synthetic: pd.DataFrame, specs: list[ColumnSpec],
+                    holdout: pd.DataFrame | None = None, *, target: str | None = None, bootstrap: int = 20,
+                    seed: int = 0, device: str = "auto") -> dict:
+    """The table sections on frames already cut to size (see build_report for the arguments)."""
+    for side, frame in (("real", real), ("synthetic", synthetic), ("holdout", holdout)):
+        if frame is None:
+            continue
+        missing = [s.name for s in specs if s.name not in frame.columns]
+        if missing:
+            raise DataError(f"report: the {side} data lacks column(s) {missing}")
+        if len(frame) == 0:
+            raise DataError(f"report: the {side} data has zero rows")
+    rng = np.random.default_rng(seed)
+    encoder = TableEncoder(specs).fit(real)
+    r, s = encoder.encode(real), encoder.encode(synthetic)
+    h = encoder.encode(holdout) if holdout is not None else None
+    i = tabular.independent_columns(r, len(s), rng)
+    plan = tabular.plan_pairs(encoder, r)
+    sides = {"synthetic": s, "holdout": h, "independent": i}
+    compared = {name: tabular.compare(encoder, plan, r, t) for name, t in sides.items() if t is not None}
+    learned = {name: {"structure": structure(r, t, encoder, seed=seed), "detection": detection(r, t, encoder, seed=seed)}
+               for name, t in sides.items() if t is not None}
+    notes = []
+    if h is None:
+        notes.append("no holdout: scores have no real-vs-real reference, and the privacy section cannot "
+                     "tell memorized rows from typical ones")
+    intervals = _bootstrap(encoder, plan, r, s, compared["synthetic"]["summary"], bootstrap, rng)
+    scores = _scores(compared, learned, intervals)
+    report = {
+        "version": REPORT_VERSION,
+        "kind": "table",
+        "summary": {key: scores[key]["synthetic"] for key in SCORES},
+        "scores": scores,
+        "counts": {"rows_real": len(real), "rows_synthetic": len(synthetic),
+                   "rows_holdout": len(holdout) if holdout is not None else 0, "columns": len(specs),
+                   "pairs_compared": sum(p["score"] is not None for p in compared["synthetic"]["pairs"]),
+                   "pairs_skipped": len(plan.skipped)
+                   + sum(p["score"] is None for p in compared["synthetic"]["pairs"])},
+        "settings": {"seed": int(seed), "bootstrap": int(bootstrap)},
+        "notes": notes,
+        "columns": _merge_columns(specs, compared),
+        "pairs": _merge_pairs(compared, plan),
+        "structure": {name: parts["structure"] for name, parts in learned.items()},
+        "detection": {name: parts["detection"] for name, parts in learned.items()},
+        "utility": _utility(encoder, r, s, h, target, seed, notes) if target else None,
+        "privacy": privacy_report(r, s, h, encoder, seed=seed, device=device),
+        "series": None,
+        "training": None,
+    }
+    report["summary"]["privacy"] = privacy_summary(report["privacy"])
+    return report
+
+
+def _scores(compared: dict, learned: dict, intervals: dict) -> dict:
+    out = {}
+    for key in SCORES:
+        values = {}
+        for name in ("synthetic", "holdout", "independent"):
+            if name not in compared:
+                values[name] = None
+            elif key in ("structure", "detection"):
+                values[name] = learned[name][key]["score"]
+            else:
+                values[name] = compared[name]["summary"][key]
+        low, high = intervals.get(key, (None, None))
+        out[key] = {"synthetic": values["synthetic"], "ci_low": low, "ci_high": high,
+                    "holdout": values["holdout"], "independent": values["independent"]}
+    return out
+
+
+def _bootstrap(encoder, plan, real: EncodedTable, synthetic: EncodedTable, point: dict, rounds: int,
+               rng: np.random.Generator) -> dict:
+    """90 % intervals of the shape, pair and overall scores: the point ± 1.645 bootstrap standard errors.
+
+    Resampling with replacement adds ties that bias these similarity scores downwards, so the
+    percentiles of the resampled scores need not bracket the point; their spread is what is used.
+    """
+    if rounds < 2:
+        return {}
+    draws = {key: [] for key in ("overall", "column_shapes", "column_pairs")}
+    for _ in range(rounds):
+        r = real.take(rng.integers(0, len(real), len(real)))
+        s = synthetic.take(rng.integers(0, len(synthetic), len(synthetic)))
+        summary = tabular.compare(encoder, plan, r, s)["summary"]
+        for key in draws:
+            if summary[key] is not None:
+                draws[key].append(summary[key])
+    out = {}
+    for key, values in draws.items():
+        if len(values) >= 2 and point.get(key) is not None:
+            half = 1.645 * float(np.std(values, ddof=1))
+            out[key] = (max(point[key] - half, 0.0), min(point[key] + half, 1.0))
+    return out
+
+
+def _merge_columns(specs: list[ColumnSpec], compared: dict) -> list[dict]:
+    kinds = {s.name: s.kind.value for s in specs}
+    by_side = {name: {c["name"]: c for c in part["columns"]} for name, part in compared.items()}
+    out = []
+    for c in compared["synthetic"]["columns"]:
+        entry = {"name": c["name"], "kind": kinds[c["name"]], "metric": c["metric"], "similarity": c["similarity"],
+                 "missing_rate_real": c["missing_rate_real"], "missing_rate_synthetic": c["missing_rate_other"],
+                 "missing_rate_difference": c["missing_rate_difference"], "score": c["score"],
+                 "categories_real": c.get("categories_real"), "categories_synthetic": c.get("categories_other")}
+        for side in ("holdout", "independent"):
+            entry[f"score_{side}"] = by_side[side][c["name"]]["score"] if side in by_side else None
+        out.append(entry)
+    order = {s.name: k for k, s in enumerate(specs)}
+    return sorted(out, key=lambda c: order[c["name"]])
+
+
+def _merge_pairs(compared: dict, plan) -> list[dict]:
+    out = []
+    others = {side: part["pairs"] for side, part in compared.items() if side != "synthetic"}
+    for k, p in enumerate(compared["synthetic"]["pairs"]):
+        entry = {"columns": p["columns"], "metric": p["metric"], "real": p["real"], "synthetic": p["other"],
+                 "score": p["score"], "note": p["note"]}
+        for side in ("holdout", "independent"):
+            entry[f"score_{side}"] = others[side][k]["score"] if side in others else None
+        out.append(entry)
+    out += [{"columns": [a, b], "metric": None, "real": None, "synthetic": None, "score": None, "note": note,
+             "score_holdout": None, "score_independent": None} for a, b, note in plan.skipped]
+    return out
+
+
+def _utility(encoder, real, synthetic, holdout, target, seed, notes) -> dict:
+    if holdout is None:
+        # without rows the generator never saw, test on a part of the training data: say so
+        rng = np.random.default_rng(seed)
+        order = rng.permutation(len(real))
+        cut = int(0.7 * len(real))
+        notes.append("utility: no holdout, so models are tested on training rows the generator saw; "
+                     "train-on-synthetic scores may be optimistic")
+        return utility(real.take(order[:cut]), synthetic, real.take(order[cut:]), encoder, target, seed=seed)
+    return utility(real, synthetic, holdout, encoder, target, seed=seed)
+
+
+def _sample(table: pa.Table, rows: int, rng: np.random.Generator) -> pa.Table:
+    if table.num_rows <= rows:
+        return table
+    return table.take(pa.array(np.sort(rng.choice(table.num_rows, size=rows, replace=False))))
+
+
+def _same_kind_of_type(a: pa.DataType, b: pa.DataType) -> bool:
+    """Equal up to representation: string/large_string/dictionary of strings, and int widths, count as one."""
+    def family(t: pa.DataType) -> str:
+        if pa.types.is_dictionary(t):
+            t = t.value_type
+        if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+            return "string"
+        if pa.types.is_integer(t):
+            return "integer"
+        if pa.types.is_floating(t) or pa.types.is_decimal(t):
+            return "float"
+        return str(t)
+    return a == b or family(a) == family(b)
 
 
 def write_report(report: dict, html: str, out_dir: str | os.PathLike) -> tuple[Path, Path]:
     """Write `report.json` and `report.html` into `out_dir`, each atomically; returns both paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    json_path = _write_text_atomic(out_dir / "report.json", json.dumps(report, indent=2, allow_nan=False) + "\n")
+    text = json.dumps(report, indent=2, allow_nan=False) + "\n"  # serialize first: a failure writes nothing
+    json_path = _write_text_atomic(out_dir / "report.json", text)
     html_path = _write_text_atomic(out_dir / "report.html", html)
     return json_path, html_path
 
 
 def summary_markdown(report: dict, max_columns: int = 20) -> str:
-    """A short Markdown summary: the three scores and the lowest-scoring columns."""
-    summary, counts = report["summary"], report["counts"]
-    lines = [
-        "# Fidelity summary",
-        "",
-        "| score | value |",
-        "|---|---|",
-        *(f"| {key} | {_fmt(summary[key])} |" for key in ("overall", "column_shapes", "column_pairs")),
-        "",
-        f"Compared {counts['rows_real']} real and {counts['rows_synthetic']} synthetic rows, "
-        f"{counts['columns']} columns, {counts['pairs_compared']} column pairs "
-        f"({counts['pairs_skipped']} skipped).",
-        "",
-    ]
+    """A short Markdown summary: each score beside its reference points, and the weakest columns."""
+    lines = ["# Fidelity summary", "", "| score | synthetic | 90 % interval | holdout (best) | independent columns |",
+             "|---|---|---|---|---|"]
+    for key in SCORES:
+        s = report["scores"][key]
+        interval = f"{_fmt(s['ci_low'])} – {_fmt(s['ci_high'])}" if s["ci_low"] is not None else "—"
+        lines.append(f"| {key} | {_fmt(s['synthetic'])} | {interval} | {_fmt(s['holdout'])} | {_fmt(s['independent'])} |")
+    privacy = report["summary"]["privacy"]
+    lines += ["", f"Privacy: exact copies of training rows {_fmt(privacy['exact_copy_rate'])}; "
+              f"share of synthetic rows closer to the training data than to the holdout "
+              f"{_fmt(privacy['dcr_share_closer_to_train'])} (0.5 is ideal); membership-inference AUC "
+              f"{_fmt(privacy['membership_auc'])} (0.5: no leakage).", ""]
+    if report.get("series"):
+        lines += [f"Time series overall: {_fmt(report['summary'].get('series'))}.", ""]
     worst = sorted(report["columns"], key=lambda c: c["score"])[:max_columns]
     if len(worst) < len(report["columns"]):
         lines += [f"The {len(worst)} lowest-scoring of {len(report['columns'])} columns:", ""]
-    lines += ["| column | kind | similarity | missing-rate difference | score |", "|---|---|---|---|---|"]
-    lines += [
-        f"| {_md_cell(c['name'])} | {c['kind']} | {_fmt(c['similarity'])} | "
-        f"{_fmt(c['missing_rate_difference'])} | {_fmt(c['score'])} |"
-        for c in worst
-    ]
+    lines += ["| column | kind | similarity | missing-rate difference | score | holdout |", "|---|---|---|---|---|---|"]
+    lines += [f"| {_md_cell(c['name'])} | {c['kind']} | {_fmt(c['similarity'])} | "
+              f"{_fmt(c['missing_rate_difference'])} | {_fmt(c['score'])} | {_fmt(c['score_holdout'])} |"
+              for c in worst]
+    for diagnosis in (report.get("training") or {}).get("diagnoses", []):
+        lines += ["", f"**Training:** {diagnosis['message']}"]
     return "\n".join(lines) + "\n"
-
-
-def _check_side(side: str, frame: pd.DataFrame, specs: list[ColumnSpec]) -> None:
-    missing = [spec.name for spec in specs if spec.name not in frame.columns]
-    if missing:
-        raise DataError(f"fidelity report: the {side} data lacks column(s) {missing}")
-    if len(frame) == 0:
-        raise DataError(f"fidelity report: the {side} data has zero rows")
-
-
-def _subsample(frame: pd.DataFrame, max_rows: int, rng: np.random.Generator) -> pd.DataFrame:
-    if len(frame) <= max_rows:
-        return frame.reset_index(drop=True)
-    rows = np.sort(rng.choice(len(frame), size=max_rows, replace=False))
-    return frame.iloc[rows].reset_index(drop=True)
-
-
-def _column_entry(real: pd.DataFrame, synthetic: pd.DataFrame, spec: ColumnSpec) -> dict:
-    shape = column_shape(real[spec.name], synthetic[spec.name], spec)
-    return {
-        "name": spec.name,
-        "kind": spec.kind.value,
-        "metric": shape.metric,
-        "similarity": shape.similarity,
-        "missing_rate_real": shape.missing_rate_real,
-        "missing_rate_synthetic": shape.missing_rate_synthetic,
-        "missing_rate_difference": shape.missing_rate_difference,
-        "score": shape.score,
-    }
-
-
-def _correlation_entries(real: pd.DataFrame, synthetic: pd.DataFrame, specs: list[ColumnSpec]) -> list[dict]:
-    numeric = [spec for spec in specs if spec.kind in NUMERIC_KINDS]
-    if len(numeric) < 2:
-        return []
-    real_numeric = pd.DataFrame({s.name: numeric_values(real[s.name], s.kind) for s in numeric})
-    synthetic_numeric = pd.DataFrame({s.name: numeric_values(synthetic[s.name], s.kind) for s in numeric})
-    pearson_real, spearman_real = correlation_matrices(real_numeric)
-    pearson_synthetic, spearman_synthetic = correlation_matrices(synthetic_numeric)
-
-    entries = []
-    for a, b in combinations([s.name for s in numeric], 2):
-        pearson = (optional_float(pearson_real.at[a, b]), optional_float(pearson_synthetic.at[a, b]))
-        spearman = (optional_float(spearman_real.at[a, b]), optional_float(spearman_synthetic.at[a, b]))
-        pearson_difference = _abs_difference(*pearson)
-        entries.append({
-            "columns": [a, b],
-            "pearson_real": pearson[0],
-            "pearson_synthetic": pearson[1],
-            "pearson_difference": pearson_difference,
-            "spearman_real": spearman[0],
-            "spearman_synthetic": spearman[1],
-            "spearman_difference": _abs_difference(*spearman),
-            "score": None if pearson_difference is None else 1.0 - pearson_difference / 2,
-            "note": None if pearson_difference is not None
-            else correlation_note(real_numeric, synthetic_numeric, a, b),
-        })
-    return entries
-
-
-def _association_entries(real: pd.DataFrame, synthetic: pd.DataFrame, specs: list[ColumnSpec]) -> list[dict]:
-    categorical = [spec for spec in specs if spec.kind in CATEGORICAL_KINDS]
-    too_wide = {s.name for s in categorical
-                if too_many_categories(real[s.name]) or too_many_categories(synthetic[s.name])}
-    entries = []
-    for spec_a, spec_b in combinations(categorical, 2):
-        if ColumnKind.DISCRETE not in (spec_a.kind, spec_b.kind):
-            continue  # two booleans are already compared by their correlation
-        a, b = spec_a.name, spec_b.name
-        wide = next((n for n in (a, b) if n in too_wide), None)
-        if wide is None:
-            v_real, v_synthetic = cramers_v(real[a], real[b]), cramers_v(synthetic[a], synthetic[b])
-        else:
-            v_real = v_synthetic = None
-        difference = _abs_difference(v_real, v_synthetic)
-        if wide is not None:
-            note = f"skipped: column '{wide}' has more than {MAX_CATEGORIES_FOR_ASSOCIATION} categories"
-        elif difference is None:
-            note = "skipped: a column is constant or empty where both are present"
-        else:
-            note = None
-        entries.append({
-            "columns": [a, b],
-            "cramers_v_real": v_real,
-            "cramers_v_synthetic": v_synthetic,
-            "cramers_v_difference": difference,
-            "score": None if difference is None else 1.0 - difference,
-            "note": note,
-        })
-    return entries
-
-
-def _abs_difference(real: float | None, synthetic: float | None) -> float | None:
-    return None if real is None or synthetic is None else abs(real - synthetic)
 
 
 def _write_text_atomic(path: Path, text: str) -> Path:

@@ -32,6 +32,8 @@ def mixed_table(n: int = 400, seed: int = 0) -> pa.Table:
 
 
 def write_config(tmp_path, source, output, model=None, **extra) -> str:
+    # tiny models fail the default gate; the gate has tests of its own below
+    extra.setdefault("report", {"gate": {"enabled": False}, "bootstrap": 0})
     tree = {"source": {"path": str(source)}, "model": model or dict(TINY_MODEL), "output": {"path": str(output)},
             **extra}
     path = tmp_path / "run.yaml"
@@ -124,3 +126,33 @@ def test_dgan_refresh_end_to_end(tmp_path, prefect_api, mlflow_store):
     report = json.loads((tmp_path / "series_synth.report" / "report.json").read_text())
     assert report["preparation"]["interpolated_values"] == 1
     assert "sensor" not in [c["name"] for c in report["columns"]]
+
+
+def test_a_failed_gate_publishes_nothing_and_keeps_the_champion(tmp_path, source, prefect_api, mlflow_store,
+                                                                 capsys):
+    import mlflow
+
+    output = tmp_path / "gated.parquet"
+    lenient = {"gate": {"min_overall": 0.05, "min_column_shapes": 0.05, "min_column_pairs": 0.05,
+                        "max_exact_copy_rate": 0.5, "min_dcr_holdout_share": 0.0}, "bootstrap": 0}
+    assert main(["run", write_config(tmp_path, source, output, report=lenient)]) == 0
+    client = mlflow.MlflowClient()
+    champion = client.get_model_version_by_alias("gated", "champion")
+    before = output.read_bytes()
+    model = mlflow.pyfunc.load_model("models:/gated@champion")
+    assert len(model.predict(pd.DataFrame({"num_rows": [7]}))) == 7
+
+    strict = {"gate": {"min_overall": 0.999}, "bootstrap": 0}
+    assert main(["run", write_config(tmp_path, source, output, report=strict)]) != 0
+    err = capsys.readouterr().err
+    assert "quality gate failed, nothing published (overall " in err and "< 0.999" in err
+    assert output.read_bytes() == before
+    assert client.get_model_version_by_alias("gated", "champion").version == champion.version
+    [failed] = client.search_runs([client.get_experiment_by_name("gated").experiment_id],
+                                  "tags.`synth.quality_gate` = 'failed'")
+    assert failed.info.status == "FAILED"
+    report = json.loads((tmp_path / "gated.report" / "report.json").read_text())
+    assert report["gate"]["passed"] is False  # the report of the failed run says why
+
+    assert main(["run", write_config(tmp_path, source, output, report=lenient)]) == 0
+    assert int(client.get_model_version_by_alias("gated", "champion").version) == int(champion.version) + 1

@@ -7,10 +7,11 @@ import sys
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from synth.errors import DataError
-from synth.fidelity import fidelity_report, render_html, summary_markdown, write_report
+from synth.fidelity import build_report, fidelity_report, render_html, summary_markdown, write_report
 from synth.schema import ColumnKind, ColumnSpec
 
 ROWS = 2_000
@@ -58,121 +59,175 @@ def _column(report: dict, name: str) -> dict:
     return next(c for c in report["columns"] if c["name"] == name)
 
 
-def test_identical_data_scores_one(real, specs):
-    report = fidelity_report(real, real.copy(), specs)
-    assert report["summary"] == pytest.approx({"column_shapes": 1.0, "column_pairs": 1.0, "overall": 1.0})
+def _pair(report: dict, a: str, b: str) -> dict:
+    return next(p for p in report["pairs"] if set(p["columns"]) == {a, b})
+
+
+def _fresh(rows: int = ROWS, seed: int = 7) -> pd.DataFrame:
+    """Another draw from the real data's generator (what a perfect model would produce)."""
+    rng = np.random.default_rng(seed)
+    income = rng.normal(50.0, 10.0, rows)
+    return pd.DataFrame({
+        "income": income, "spend": 0.8 * income + rng.normal(0.0, 2.0, rows),
+        "segment": np.where(income > 60, "gold", np.where(income > 45, "silver", "bronze")),
+        "member": income + rng.normal(0.0, 3.0, rows) > 52,
+        "joined": pd.Timestamp("2020-01-01", tz="UTC") + pd.to_timedelta(income * 10, unit="D"),
+        "customer_id": [f"cust-{i:06d}" for i in range(rows)],
+    })
+
+
+def test_identical_data_scores_one_on_shapes_and_pairs(real, specs):
+    report = fidelity_report(real, real, specs, bootstrap=0)
+    assert report["summary"]["column_shapes"] == pytest.approx(1.0)
+    assert report["summary"]["column_pairs"] == pytest.approx(1.0)
     assert all(c["score"] == pytest.approx(1.0) for c in report["columns"])
     assert report["counts"]["pairs_compared"] > 0
 
 
+def test_holdout_scores_near_the_top_and_independent_columns_fall_on_pairs_and_detection(real, specs):
+    holdout = _fresh(seed=8)
+    report = fidelity_report(real, _fresh(), specs, holdout)
+    scores = report["scores"]
+    for key in ("overall", "column_shapes", "column_pairs", "structure", "detection"):
+        assert scores[key]["holdout"] > 0.85, (key, scores[key])
+        assert scores[key]["synthetic"] > 0.85, (key, scores[key])  # a fresh draw is as good as real
+    assert scores["column_shapes"]["independent"] > 0.9  # marginals kept...
+    assert scores["column_pairs"]["independent"] < scores["column_pairs"]["holdout"] - 0.1  # ...relations gone
+    assert scores["detection"]["independent"] < scores["detection"]["holdout"] - 0.3
+    ci = scores["overall"]
+    assert ci["ci_low"] <= ci["synthetic"] <= ci["ci_high"]
+
+
 def test_shifted_continuous_column_scores_lower_on_that_column(real, specs):
     synthetic = real.assign(income=real["income"] + 10.0)
-    report = fidelity_report(real, synthetic, specs)
+    report = fidelity_report(real, synthetic, specs, bootstrap=0)
     assert _column(report, "income")["similarity"] < 0.7
     assert all(c["score"] == pytest.approx(1.0) for c in report["columns"] if c["name"] != "income")
     assert report["summary"]["column_shapes"] < 0.96
+    assert report["detection"]["synthetic"]["giveaways"][0]["column"] == "income"
 
 
 def test_permuted_categories_score_lower_on_that_column(real, specs):
-    relabel = {"gold": "silver", "silver": "bronze", "bronze": "gold"}
-    report = fidelity_report(real, real.assign(segment=real["segment"].map(relabel)), specs)
+    relabel = {"gold": "bronze", "silver": "gold", "bronze": "silver"}
+    report = fidelity_report(real, real.assign(segment=real["segment"].map(relabel)), specs, bootstrap=0)
     assert _column(report, "segment")["similarity"] < 0.8
     assert _column(report, "member")["similarity"] == pytest.approx(1.0)
 
 
 def test_shifted_datetime_column_scores_lower(real, specs):
-    report = fidelity_report(real, real.assign(joined=real["joined"] + pd.Timedelta(days=200)), specs)
+    report = fidelity_report(real, real.assign(joined=real["joined"] + pd.Timedelta(days=200)), specs, bootstrap=0)
     assert _column(report, "joined")["similarity"] < 0.7
 
 
 def test_independent_columns_keep_shapes_but_lose_pairs(real, specs):
-    report = fidelity_report(real, _independent_columns(real), specs)
+    report = fidelity_report(real, _independent_columns(real), specs, bootstrap=0)
     assert report["summary"]["column_shapes"] > 0.98
     assert report["summary"]["column_pairs"] < 0.8
-    income_spend = next(p for p in report["correlations"] if p["columns"] == ["income", "spend"])
-    assert income_spend["pearson_real"] > 0.9 and income_spend["pearson_difference"] > 0.8
-    segment_member = next(p for p in report["associations"] if p["columns"] == ["segment", "member"])
-    assert segment_member["cramers_v_difference"] > 0.3
+    income_spend = _pair(report, "income", "spend")
+    assert income_spend["metric"] == "correlation" and income_spend["real"] > 0.9
+    assert abs(income_spend["real"] - income_spend["synthetic"]) > 0.8
+    assert _pair(report, "segment", "member")["score"] < 0.8           # contingency
+    assert _pair(report, "income", "segment")["metric"] == "binned_contingency"
+    assert _pair(report, "income", "segment")["score"] < 0.7
 
 
 def test_json_keys_are_stable_and_nan_free(real, specs):
-    synthetic = _independent_columns(real).assign(spend=np.nan)  # forces None similarities and notes
-    report = fidelity_report(real, synthetic, specs)
+    report = fidelity_report(real, _independent_columns(real), specs, _fresh(500), target="segment")
     json.dumps(report, allow_nan=False)
-    assert list(report) == ["version", "summary", "counts", "settings", "columns", "correlations", "associations"]
-    assert report["version"] == 1
-    assert set(report["summary"]) == {"column_shapes", "column_pairs", "overall"}
-    assert set(report["counts"]) == {"rows_real", "rows_synthetic", "rows_real_total", "rows_synthetic_total",
-                                     "columns", "pairs_compared", "pairs_skipped"}
-    assert set(report["settings"]) == {"max_rows", "seed"}
-    assert {tuple(c) for c in report["columns"]} == {(
-        "name", "kind", "metric", "similarity", "missing_rate_real", "missing_rate_synthetic",
-        "missing_rate_difference", "score")}
-    assert {tuple(p) for p in report["correlations"]} == {(
-        "columns", "pearson_real", "pearson_synthetic", "pearson_difference", "spearman_real",
-        "spearman_synthetic", "spearman_difference", "score", "note")}
-    assert {tuple(p) for p in report["associations"]} == {(
-        "columns", "cramers_v_real", "cramers_v_synthetic", "cramers_v_difference", "score", "note")}
-    numbers = [v for c in report["columns"] for v in c.values() if not isinstance(v, str)]
-    assert all(v is None or type(v) is float for v in numbers)  # plain floats, not numpy scalars
+    assert list(report) == ["version", "kind", "summary", "scores", "counts", "settings", "notes", "columns",
+                            "pairs", "structure", "detection", "utility", "privacy", "series", "training"]
+    assert report["version"] == 2
+    assert set(report["scores"]) == {"overall", "column_shapes", "column_pairs", "structure", "detection"}
+    assert set(report["scores"]["overall"]) == {"synthetic", "ci_low", "ci_high", "holdout", "independent"}
+    assert set(report["summary"]["privacy"]) == {"exact_copy_rate", "dcr_share_closer_to_train", "membership_auc"}
+    assert report["utility"]["target"] == "segment"
 
 
 def test_constant_column_pair_is_skipped_with_a_note(real, specs):
+    real = real.assign(rate=1.5)
     specs = specs + [ColumnSpec("rate", ColumnKind.CONTINUOUS, "double")]
-    report = fidelity_report(real.assign(rate=1.5), real.assign(rate=1.5), specs)
+    report = fidelity_report(real, real, specs, bootstrap=0)
     assert _column(report, "rate")["score"] == pytest.approx(1.0)
-    rate_pairs = [p for p in report["correlations"] if "rate" in p["columns"]]
-    assert rate_pairs and all(p["score"] is None and "'rate'" in p["note"] for p in rate_pairs)
+    rate_pairs = [p for p in report["pairs"] if "rate" in p["columns"] and p["metric"] == "correlation"]
+    assert rate_pairs and all(p["score"] is None and "constant" in p["note"] for p in rate_pairs)
     assert report["summary"]["column_pairs"] == pytest.approx(1.0)
-    assert report["counts"]["pairs_skipped"] >= len(rate_pairs)
-    json.dumps(report, allow_nan=False)
 
 
 def test_column_all_missing_in_synthetic_scores_zero(real, specs):
-    report = fidelity_report(real, real.assign(spend=np.nan), specs)
+    report = fidelity_report(real, real.assign(spend=np.nan), specs, bootstrap=0)
     spend = _column(report, "spend")
     assert spend["similarity"] == 0.0 and spend["score"] == 0.0
     assert spend["missing_rate_real"] == pytest.approx(0.05)
     assert spend["missing_rate_synthetic"] == 1.0
-    assert all(p["score"] is None for p in report["correlations"] if "spend" in p["columns"])
-    json.dumps(report, allow_nan=False)
+    assert all(p["score"] is None for p in report["pairs"] if "spend" in p["columns"] and p["metric"] == "correlation")
 
 
 def test_missing_rate_gap_lowers_the_score(real, specs):
     synthetic = real.copy()
-    synthetic.loc[::4, "income"] = np.nan
-    income = _column(fidelity_report(real, synthetic, specs), "income")
+    synthetic.loc[: ROWS // 4 - 1, "income"] = np.nan
+    report = fidelity_report(real, synthetic, specs, bootstrap=0)
+    income = _column(report, "income")
     assert income["missing_rate_difference"] == pytest.approx(0.25)
     assert income["score"] < 0.8
 
 
+def test_copied_training_rows_fail_the_privacy_gate(real, specs):
+    from synth.fidelity.gate import GateThresholds, evaluate_gate
+    report = fidelity_report(real, real.sample(frac=1.0, random_state=0), specs, _fresh(500), bootstrap=0)
+    assert report["summary"]["privacy"]["exact_copy_rate"] > 0.99
+    result = evaluate_gate(report, GateThresholds())
+    assert not result.passed
+    assert any(f.startswith("exact_copy_rate 1 >") for f in result.failures), result.failures
+    fresh = fidelity_report(real, _fresh(), specs, _fresh(500, seed=9), bootstrap=0)
+    assert evaluate_gate(fresh, GateThresholds()).passed, evaluate_gate(fresh, GateThresholds()).failures
+
+
 @pytest.mark.parametrize("side", ["real", "synthetic"])
 def test_zero_rows_is_a_data_error_naming_the_side(real, specs, side):
-    frames = {"real": real, "synthetic": real.copy()}
-    frames[side] = frames[side].iloc[:0]
-    with pytest.raises(DataError, match=f"the {side} data has zero rows"):
+    frames = {"real": real, "synthetic": real}
+    frames[side] = real.iloc[:0]
+    with pytest.raises(DataError, match=side):
         fidelity_report(frames["real"], frames["synthetic"], specs)
 
 
 def test_missing_column_is_a_data_error_naming_the_side(real, specs):
-    with pytest.raises(DataError, match="synthetic data lacks column.*segment"):
-        fidelity_report(real, real.drop(columns="segment"), specs)
+    with pytest.raises(DataError, match="synthetic.*spend"):
+        fidelity_report(real, real.drop(columns=["spend"]), specs)
 
 
-def test_subsampling_is_seeded(real, specs):
-    synthetic = _independent_columns(real)
-    first = fidelity_report(real, synthetic, specs, max_rows=300, seed=1)
+def test_subsampling_is_seeded(real):
+    table = pa.Table.from_pandas(real, preserve_index=False)
+    other = pa.Table.from_pandas(_independent_columns(real), preserve_index=False)
+    first = build_report(table, other, max_rows=300, seed=1, bootstrap=0)
     assert first["counts"]["rows_real"] == 300 and first["counts"]["rows_real_total"] == ROWS
-    assert fidelity_report(real, synthetic, specs, max_rows=300, seed=1) == first
-    assert fidelity_report(real, synthetic, specs, max_rows=300, seed=2) != first
+    assert build_report(table, other, max_rows=300, seed=1, bootstrap=0) == first
+    assert build_report(table, other, max_rows=300, seed=2, bootstrap=0) != first
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda t: t.drop_columns(["spend"]), "synthetic data lacks column\\(s\\) \\['spend'\\]"),
+    (lambda t: t.append_column("extra", pa.array([1] * t.num_rows)), "has column\\(s\\) \\['extra'\\]"),
+    (lambda t: t.set_column(0, "income", pa.array(["x"] * t.num_rows)), "another type: income"),
+    (lambda t: t.slice(0, 0), "synthetic data has zero rows"),
+])
+def test_bad_synthetic_tables_are_refused_by_name(real, change, message):
+    table = pa.Table.from_pandas(real, preserve_index=False)
+    with pytest.raises(DataError, match=message):
+        build_report(table, change(table))
+
+
+def test_a_holdout_larger_than_the_data_is_refused(real):
+    table = pa.Table.from_pandas(real, preserve_index=False)
+    with pytest.raises(DataError, match="holdout .* is larger than the real data"):
+        build_report(table.slice(0, 100), table, holdout=table)
 
 
 def test_html_is_self_contained_and_shows_no_raw_values(real, specs):
     synthetic = _independent_columns(real)
-    report = fidelity_report(real, synthetic, specs)
+    report = fidelity_report(real, synthetic, specs, _fresh(500), bootstrap=0)
     html = render_html(report, real, synthetic, specs)
     assert '<img src="data:image/png;base64,' in html
-    assert html.count("<img ") == len(specs) + 1  # one plot per column, one set of heatmaps
+    assert html.count("<img ") == len(specs) + 2  # a plot per column, the heatmaps, the PCA densities
     for external in ("<script", "<link", 'src="http', "url("):
         assert external not in html
     for name in ("income", "customer_id", "segment"):
@@ -185,14 +240,14 @@ def test_html_is_self_contained_and_shows_no_raw_values(real, specs):
 def test_html_caps_the_number_of_plots(real):
     wide = pd.DataFrame({f"c{i}": real["income"] + i for i in range(25)})
     specs = [ColumnSpec(name, ColumnKind.CONTINUOUS, "double") for name in wide]
-    report = fidelity_report(wide, wide, specs, max_rows=200)
+    report = fidelity_report(wide.iloc[:200], wide.iloc[:200], specs, bootstrap=0)
     html = render_html(report, wide, wide, specs)
-    assert html.count("<img ") == 24 + 1
+    assert html.count("<img ") == 24 + 2
     assert "first 24 of 25 columns" in html
 
 
 def test_write_report_writes_both_files_atomically(real, specs, tmp_path):
-    report = fidelity_report(real, real, specs, max_rows=200)
+    report = fidelity_report(real.iloc[:200], real.iloc[:200], specs, bootstrap=0)
     out_dir = tmp_path / "nested" / "report"
     write_report(report, "<html>old</html>", out_dir)
     json_path, html_path = write_report(report, "<html>new</html>", out_dir)
@@ -202,8 +257,9 @@ def test_write_report_writes_both_files_atomically(real, specs, tmp_path):
 
 
 def test_summary_markdown_lists_scores_and_columns(real, specs):
-    markdown = summary_markdown(fidelity_report(real, _independent_columns(real), specs))
+    markdown = summary_markdown(fidelity_report(real, _independent_columns(real), specs, bootstrap=0))
     assert "| column_pairs |" in markdown and "| customer_id | discrete |" in markdown
+    assert "holdout (best)" in markdown and "Privacy:" in markdown
 
 
 def test_fidelity_package_imports_no_orchestration_or_plotting():

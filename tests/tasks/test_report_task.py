@@ -5,11 +5,11 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 from prefect import flow
 
-from synth.schema import ColumnKind, ColumnSpec
-from tasks.report import ARTIFACT_KEY, ReportResult, report
+from synth.fidelity.gate import GateThresholds
+from tasks.report import ARTIFACT_KEY, GATE_ARTIFACT_KEY, ReportResult, report
 
 
 def test_report_task_writes_files_and_markdown_artifact(prefect_api, tmp_path):
@@ -17,15 +17,16 @@ def test_report_task_writes_files_and_markdown_artifact(prefect_api, tmp_path):
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
     rng = np.random.default_rng(0)
-    real = pd.DataFrame({"amount": rng.normal(size=300), "kind": rng.choice(["a", "b"], 300)})
-    synthetic = pd.DataFrame({"amount": rng.normal(size=300), "kind": rng.choice(["a", "b"], 300)})
-    specs = [ColumnSpec("amount", ColumnKind.CONTINUOUS, "double"),
-             ColumnSpec("kind", ColumnKind.DISCRETE, "string")]
+    def draw(n: int) -> pa.Table:
+        return pa.table({"amount": rng.normal(size=n), "kind": rng.choice(["a", "b"], n)})
+
+    real, synthetic, holdout = draw(300), draw(300), draw(100)
     out_dir = tmp_path / "report"
 
     @flow
     def tiny_flow() -> ReportResult:
-        return report(real, synthetic, specs, str(out_dir), max_rows=200, seed=0)
+        return report(real, synthetic, str(out_dir), holdout, max_rows=200, bootstrap=5,
+                      gate=GateThresholds(min_overall=0.99), seed=0)
 
     state = tiny_flow(return_state=True)
     result = state.result()
@@ -44,3 +45,10 @@ def test_report_task_writes_files_and_markdown_artifact(prefect_api, tmp_path):
     assert artifacts[0].type == "markdown"
     assert f"| overall | {result.report['summary']['overall']:.3f} |" in artifacts[0].data
     assert "| amount | continuous |" in artifacts[0].data
+    assert not result.passed and result.gate["failures"][0].startswith("overall ")  # 0.99 is out of reach
+    with get_client(sync_client=True) as client:
+        [gate] = client.read_artifacts(artifact_filter=ArtifactFilter(
+            key=ArtifactFilterKey(any_=[GATE_ARTIFACT_KEY]),
+            flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]),
+        ))
+    assert "Quality gate: FAILED" in gate.data
