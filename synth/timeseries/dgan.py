@@ -14,6 +14,7 @@ cadence from starts drawn from the data, and short gaps interpolated / long-gap 
 from __future__ import annotations
 
 import base64
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -118,9 +119,11 @@ class DGAN:
         if T % cfg.sample_len:
             raise ConfigError(f"max_sequence_len={T} (the longest sequence) is not divisible by "
                               f"sample_len={cfg.sample_len}: set max_sequence_len to a multiple of sample_len")
-        if cfg.training.batch_size > len(seqs.lengths):
-            raise ConfigError(f"training.batch_size={cfg.training.batch_size} is larger than the number of "
-                              f"examples ({len(seqs.lengths)}): lower it")
+        self.batch_size_ = min(cfg.training.batch_size, len(seqs.lengths))
+        if self.batch_size_ < cfg.training.batch_size:  # as gretel does: a batch is at most all examples
+            warnings.warn(f"training.batch_size={cfg.training.batch_size} is larger than the number of training "
+                          f"examples ({len(seqs.lengths)}): each step uses all {self.batch_size_}", UserWarning,
+                          stacklevel=2)
         self.spec_, self.max_sequence_len_, self.preparation_ = spec, T, seqs.preparation
         self.schema_ = table.select(used).schema.remove_metadata()
         self.training_size_ = len(seqs.lengths)
@@ -372,7 +375,7 @@ class _SequenceGame:
         self.attributes, self.additional, self.features = attributes, additional, features
         self.generator = model.generator_
         n = len(features)
-        self.batch = cfg.training.batch_size
+        self.batch = model.batch_size_
         self.steps_per_epoch = max(round(n / self.batch), 1)  # about one pass over the examples
         width = attributes.shape[1] + additional.shape[1]
         critic = CriticNet(width + features.shape[1] * features.shape[2], cfg.critic_num_layers,

@@ -296,9 +296,10 @@ def test_feature_column_entirely_missing(periodic_data):
         _bad(data, feature_columns=("x", "y"))
 
 
-def test_batch_larger_than_the_data_and_unknown_columns(periodic_data):
-    with pytest.raises(ConfigError, match="batch_size=1000 is larger than the number of examples \\(400\\)"):
-        _bad(periodic_data, training={"batch_size": 1000})
+def test_batch_larger_than_the_data_uses_all_examples_and_unknown_columns_are_refused(periodic_data):
+    with pytest.warns(UserWarning, match="batch_size=1000 is larger than the number of training examples \\(400\\)"):
+        model = DGAN(config(training={"batch_size": 1000, "epochs": 1})).fit(periodic_data)
+    assert model.batch_size_ == 400
     with pytest.raises(ConfigError, match="\\['colour'\\] not in the input"):
         _bad(periodic_data, attribute_columns=("colour",))
 

@@ -43,7 +43,7 @@ def _history(wasserstein, critic=None):
 
 
 def test_health_names_an_overpowering_critic_and_the_knobs():
-    rising = list(np.linspace(0.1, 3.0, 40))
+    rising = list(np.linspace(0.1, 3.0, 40))  # 40 epochs: past the warm-up the check ignores
     codes = [d["code"] for d in training_health(_history(rising))["diagnoses"]]
     assert "critic_overpowering" in codes
     diagnosis = next(d for d in training_health(_history(rising))["diagnoses"] if d["code"] == "critic_overpowering")
