@@ -46,6 +46,7 @@ from torch.nn import functional as F
 
 from synth.errors import ConfigError, DataError
 from synth.fidelity.encode import EncodedTable, TableEncoder
+from synth.fidelity.metrics import rank_auc
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -103,7 +104,7 @@ def detection(real: EncodedTable, other: EncodedTable, encoder: TableEncoder, ma
     test_labels = np.repeat([False, True], n_test)
     with _intra_op_threads(probe.threads):
         network = _train(train_x, labels, F.binary_cross_entropy_with_logits, 1, seed, probe)
-        auc = _auc(_predict(network, test_x)[:, 0], test_labels)
+        auc = rank_auc(_predict(network, test_x)[:, 0], test_labels)
         drops = _permutation_drops(network, test_x, test_labels, auc, encoder.feature_columns(), rng, probe)
     ranked = sorted(drops.items(), key=lambda item: -item[1])[: probe.top_giveaways]
     return {
@@ -276,14 +277,6 @@ def _features(encoder: TableEncoder, table: EncodedTable, clip: float, keep: np.
 # --- detection ---
 
 
-def _auc(scores: np.ndarray, positive: np.ndarray) -> float:
-    """ROC AUC by the rank-sum formula, tied scores sharing their average rank."""
-    ranks = stats.rankdata(scores)
-    n_pos = int(positive.sum())
-    n_neg = len(positive) - n_pos
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
 def _permutation_drops(network: nn.Module, test_x: torch.Tensor, labels: np.ndarray, auc: float,
                        feature_columns: list[str], rng: np.random.Generator, probe: ProbeConfig) -> dict[str, float]:
     """For each source column: the mean AUC lost when all its feature positions are shuffled together."""
@@ -296,7 +289,7 @@ def _permutation_drops(network: nn.Module, test_x: torch.Tensor, labels: np.ndar
             shuffled = test_x.clone()
             order = torch.from_numpy(rng.permutation(len(test_x)))
             shuffled[:, positions] = test_x[:, positions][order]  # rows of this column moved as one block
-            shuffled_aucs.append(_auc(_predict(network, shuffled)[:, 0], labels))
+            shuffled_aucs.append(rank_auc(_predict(network, shuffled)[:, 0], labels))
         drops[name] = auc - float(np.mean(shuffled_aucs))
     return drops
 

@@ -134,6 +134,15 @@ def cramers_v(a: pd.Series, b: pd.Series) -> float | None:
     return float(min(np.sqrt(chi2 / table.sum() / smaller_side), 1.0))
 
 
+def rank_auc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """ROC AUC by the rank-sum (Mann–Whitney) formula: the chance a random positive outscores a random
+    negative, tied scores sharing their average rank. Both classes must be present."""
+    ranks = stats.rankdata(scores)
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
 def too_many_categories(series: pd.Series) -> bool:
     return series.nunique(dropna=True) > MAX_CATEGORIES_FOR_ASSOCIATION
 

@@ -42,7 +42,7 @@ from scipy import stats
 
 from synth.errors import ConfigError, DataError
 from synth.fidelity.html import REAL_COLOR, SYNTHETIC_COLOR, _figure, _fmt, _img, _score_color
-from synth.fidelity.metrics import MAX_CATEGORIES_FOR_ASSOCIATION, total_variation
+from synth.fidelity.metrics import MAX_CATEGORIES_FOR_ASSOCIATION, rank_auc, total_variation
 
 REPORT_VERSION = 1
 SIDES = ("synthetic", "holdout", "shuffled")  # what each score compares with real
@@ -427,9 +427,7 @@ def _discriminator_auc(real: np.ndarray, other: np.ndarray, max_examples: int,
         train[offset + rng.permutation(n)[: int(TRAIN_FRACTION * n)]] = True
     scores = _classifier_scores(vectors[train], labels[train], vectors[~train], int(rng.integers(2**31)))
     positive = labels[~train] == 1
-    ranks = stats.rankdata(scores)  # AUC by the rank (Mann-Whitney) formula; ties share their mean rank
-    n_positive, n_negative = int(positive.sum()), int((~positive).sum())
-    return float((ranks[positive].sum() - n_positive * (n_positive + 1) / 2) / (n_positive * n_negative))
+    return rank_auc(scores, positive)
 
 
 @contextmanager
