@@ -126,6 +126,8 @@ def test_dgan_refresh_end_to_end(tmp_path, prefect_api, mlflow_store):
     report = json.loads((tmp_path / "series_synth.report" / "report.json").read_text())
     assert report["preparation"]["interpolated_values"] == 1
     assert "sensor" not in [c["name"] for c in report["columns"]]
+    assert report["kind"] == "series" and report["series"]["acf"]  # the time-series section
+    assert report["counts"]["rows_holdout"] > 0  # whole examples held back
 
 
 def test_a_failed_gate_publishes_nothing_and_keeps_the_champion(tmp_path, source, prefect_api, mlflow_store,
