@@ -10,6 +10,8 @@ Models are trained on the CPU from `seed` alone (a forked torch RNG): the same s
     - `auc`: test ROC AUC (0.5 = chance); `score`: 1 − 2·max(auc − 0.5, 0), 1 = indistinguishable;
     - `giveaways`: up to 10 `{"column", "auc_drop"}`, largest drop first: the test AUC lost when all the
       feature positions of that column are shuffled together across rows (permutation importance);
+    - `auc_ci`: 5th and 95th percentiles of the test AUC over 200 resamples of the test rows (the model
+      fixed); `score_ci`: the score at those two AUCs;
     - `rows_per_side` (rows used from each side), `test_rows_per_side`.
 
 `utility(train, synthetic, test, encoder, target)` — train on synthetic and on real, test on real:
@@ -30,6 +32,7 @@ Models are trained on the CPU from `seed` alone (a forked torch RNG): the same s
       between the two `bins`×`bins` histograms; `score`: mean of the two KS complements and the TV one;
     - `histogram`: `{"edges": [x edges, y edges], "real": rows of densities, "other": ...}` (equal-width
       bins over real's 0.5–99.5 % range, values beyond it counted in the outer bins);
+    - `score_ci`: score ± 1.645 standard errors over 20 resamples of both projected sides;
     - `rows_real`, `rows_other`.
 """
 from __future__ import annotations
@@ -49,6 +52,7 @@ from synth.fidelity.encode import EncodedTable, TableEncoder
 from synth.fidelity.metrics import rank_auc
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+BOOTSTRAP_ROUNDS = 20  # resamples behind the structure score's interval
 
 
 @dataclass(frozen=True)
@@ -104,12 +108,16 @@ def detection(real: EncodedTable, other: EncodedTable, encoder: TableEncoder, ma
     test_labels = np.repeat([False, True], n_test)
     with _intra_op_threads(probe.threads):
         network = _train(train_x, labels, F.binary_cross_entropy_with_logits, 1, seed, probe)
-        auc = rank_auc(_predict(network, test_x)[:, 0], test_labels)
+        test_scores = _predict(network, test_x)[:, 0]
+        auc = rank_auc(test_scores, test_labels)
+        auc_ci = _auc_interval(test_scores, test_labels, rng)
         drops = _permutation_drops(network, test_x, test_labels, auc, encoder.feature_columns(), rng, probe)
     ranked = sorted(drops.items(), key=lambda item: -item[1])[: probe.top_giveaways]
     return {
         "auc": auc,
-        "score": 1.0 - 2.0 * max(auc - 0.5, 0.0),
+        "score": _detection_score(auc),
+        "auc_ci": list(auc_ci),
+        "score_ci": [_detection_score(auc_ci[1]), _detection_score(auc_ci[0])],
         "giveaways": [{"column": name, "auc_drop": drop} for name, drop in ranked],
         "rows_per_side": int(per_side),
         "test_rows_per_side": int(n_test),
@@ -208,8 +216,10 @@ def structure(real: EncodedTable, other: EncodedTable, encoder: TableEncoder, ma
     real_mass, other_mass = _histogram(real_p, edges), _histogram(other_p, edges)  # (bins, bins)
     tv = 1.0 - 0.5 * float(np.abs(real_mass - other_mass).sum())
     area = np.outer(np.diff(edges[0]), np.diff(edges[1]))
+    score = float(np.mean(ks + [tv]))
     return {
-        "score": float(np.mean(ks + [tv])),
+        "score": score,
+        "score_ci": _structure_interval(real_p, other_p, edges, score, rng),
         "explained_variance_ratio": {
             "real": [_ratio(v, total) for v in real_var],
             "other": [_ratio(v, total) for v in other_var],
@@ -225,6 +235,38 @@ def structure(real: EncodedTable, other: EncodedTable, encoder: TableEncoder, ma
         "rows_real": len(real_x),
         "rows_other": len(other_x),
     }
+
+
+def _plane_score(real_p: np.ndarray, other_p: np.ndarray, edges: list[np.ndarray]) -> float:
+    ks = [1.0 - float(stats.ks_2samp(real_p[:, k], other_p[:, k], method="asymp").statistic) for k in range(2)]
+    tv = 1.0 - 0.5 * float(np.abs(_histogram(real_p, edges) - _histogram(other_p, edges)).sum())
+    return float(np.mean(ks + [tv]))
+
+
+def _structure_interval(real_p: np.ndarray, other_p: np.ndarray, edges: list[np.ndarray], score: float,
+                        rng: np.random.Generator, rounds: int = BOOTSTRAP_ROUNDS) -> list[float]:
+    """score ± 1.645 standard errors over resamples of both projected sides (the axes stay fixed)."""
+    draws = [_plane_score(real_p[rng.integers(0, len(real_p), len(real_p))],
+                          other_p[rng.integers(0, len(other_p), len(other_p))], edges) for _ in range(rounds)]
+    half = 1.645 * float(np.std(draws, ddof=1))
+    return [max(score - half, 0.0), min(score + half, 1.0)]
+
+
+def _auc_interval(scores: np.ndarray, positive: np.ndarray, rng: np.random.Generator,
+                  rounds: int = 200) -> tuple[float, float]:
+    """5th and 95th percentiles of the test AUC over resamples of the test rows (the model stays fixed)."""
+    n = len(scores)
+    draws = []
+    for _ in range(rounds):
+        rows = rng.integers(0, n, n)
+        if positive[rows].all() or not positive[rows].any():
+            continue
+        draws.append(rank_auc(scores[rows], positive[rows]))
+    return float(np.percentile(draws, 5)), float(np.percentile(draws, 95))
+
+
+def _detection_score(auc: float) -> float:
+    return 1.0 - 2.0 * max(auc - 0.5, 0.0)
 
 
 # --- the probe network ---

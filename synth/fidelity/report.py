@@ -180,7 +180,10 @@ def _scores(compared: dict, learned: dict, intervals: dict) -> dict:
                 values[name] = learned[name][key]["score"]
             else:
                 values[name] = compared[name]["summary"][key]
-        low, high = intervals.get(key, (None, None))
+        if key in ("structure", "detection"):
+            low, high = learned["synthetic"][key]["score_ci"]
+        else:
+            low, high = intervals.get(key, (None, None))
         out[key] = {"synthetic": values["synthetic"], "ci_low": low, "ci_high": high,
                     "holdout": values["holdout"], "independent": values["independent"]}
     return out

@@ -94,8 +94,9 @@ def test_holdout_scores_near_the_top_and_independent_columns_fall_on_pairs_and_d
     assert scores["column_shapes"]["independent"] > 0.9  # marginals kept...
     assert scores["column_pairs"]["independent"] < scores["column_pairs"]["holdout"] - 0.1  # ...relations gone
     assert scores["detection"]["independent"] < scores["detection"]["holdout"] - 0.3
-    ci = scores["overall"]
-    assert ci["ci_low"] <= ci["synthetic"] <= ci["ci_high"]
+    for key in ("overall", "column_shapes", "column_pairs", "structure", "detection"):
+        assert scores[key]["ci_low"] <= scores[key]["synthetic"] <= scores[key]["ci_high"], (key, scores[key])
+    assert scores["detection"]["ci_high"] - scores["detection"]["ci_low"] > 0  # a real interval, not a point
 
 
 def test_shifted_continuous_column_scores_lower_on_that_column(real, specs):
