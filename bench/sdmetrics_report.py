@@ -39,8 +39,9 @@ for name, metric, kwargs in (("dcr_overfitting_protection", DCROverfittingProtec
                               {"real_validation_data": holdout}),
                              ("dcr_baseline_protection", DCRBaselineProtection, {})):
     t = time.perf_counter()
-    try:
-        out[name] = round(float(metric.compute(train, synthetic[train.columns], metadata=metadata, **kwargs)), 4)
+    try:  # the DCR metrics want multi-table metadata and a table name
+        out[name] = round(float(metric.compute(train, synthetic[train.columns], metadata={"tables": {"t": metadata}},
+                                               table_name="t", **kwargs)), 4)
     except Exception as e:  # report what happened rather than stop
         out[name] = f"failed: {type(e).__name__}: {str(e)[:200]}"
     out[f"{name}_s"] = round(time.perf_counter() - t, 2)
