@@ -12,7 +12,8 @@ from html import escape
 import numpy as np
 import pandas as pd
 
-from synth.fidelity.metrics import NUMERIC_KINDS, numeric_values
+from synth.fidelity.encode import NUMERIC_KINDS
+from synth.fidelity.metrics import numeric_values
 from synth.schema import ColumnKind, ColumnSpec
 
 MAX_PLOTTED_COLUMNS = 24  # one histogram or bar chart each; beyond that the page gets heavy
