@@ -70,11 +70,15 @@ def privacy_html(report: dict) -> str:
     if not privacy:
         return ""
     summary = report["summary"].get("privacy") or {}
-    lines = [("exact copies of training rows (share of synthetic rows)", summary.get("exact_copy_rate")),
+    lines = [("exact copies of training rows (share of synthetic rows)", summary.get("exact_copy_rate"),
+              privacy["exact_copies"].get("synthetic_in_train_ci"), privacy["exact_copies"].get("holdout_in_train")),
              ("synthetic rows closer to training than to holdout rows (ideal 0.5)",
-              summary.get("dcr_share_closer_to_train")),
-             ("membership-inference AUC (0.5: no leakage)", summary.get("membership_auc"))]
-    rows = "".join(f"<tr><td>{label}</td><td class=\"num\">{_fmt(value)}</td></tr>" for label, value in lines)
+              summary.get("dcr_share_closer_to_train"), privacy["closer_to_train"].get("ci"), 0.5),
+             ("membership-inference AUC (0.5: no leakage)", summary.get("membership_auc"),
+              privacy["membership_inference"].get("auc_ci"), 0.5)]
+    rows = "".join(f"<tr><td>{label}</td><td class=\"num\">{_fmt(value)}</td><td class=\"num\">{_interval(ci)}</td>"
+                   f"<td class=\"num\">{_fmt(reference)}</td></tr>" for label, value, ci, reference in lines)
+    rows = "<tr><th>measure</th><th>synthetic</th><th>90 % interval</th><th>reference (holdout / ideal)</th></tr>" + rows
     details = "".join(f"<tr><td>{escape(key)}</td><td class=\"num\">{_fmt(value)}</td></tr>"
                       for key, value in _flat(privacy) if isinstance(value, float))
     notes = "".join(f"<li>{escape(n)}</li>" for n in privacy.get("notes", []))
@@ -102,6 +106,10 @@ def training_html(report: dict) -> str:
     verdict = ("<ul>" + "".join(f"<li><b>{escape(d['code'])}</b>: {escape(d['message'])}</li>" for d in diagnoses)
                + "</ul>") if diagnoses else "<p>No known failure pattern in the curves or the data.</p>"
     return f"<h2>Training health</h2>\n{_img(figure, 'training curves')}\n{verdict}"
+
+
+def _interval(ci: list | None) -> str:
+    return "—" if not ci else f"{_fmt(ci[0])} – {_fmt(ci[1])}"
 
 
 def _flat(tree: dict, prefix: str = ""):

@@ -15,6 +15,8 @@ the output, only aggregates. Keys (stable; a change bumps `version`):
     - `holdout_to_train`: the same from holdout rows, what a fresh real row looks like; None without holdout.
     - `ratio`: `p5`, `p50`, `mean`, synthetic over holdout (below 1: synthetic rows sit closer to the
       training rows than fresh real rows do); None without holdout, a value None where the holdout's is 0.
+- Intervals (90 %): `closer_to_train.ci` and `exact_copies.synthetic_in_train_ci` (normal approximation of
+  a share), `membership_inference.auc_ci` (Hanley–McNeil standard error); None where the number is.
 - `closer_to_train`: `share` of sampled synthetic rows whose nearest training row is nearer than their
   nearest holdout row (ties count half), the training rows cut to as many as the holdout rows
   (`reference_rows` each); `ideal` 0.5; a model that copies its training rows scores 1. None without holdout.
@@ -256,7 +258,8 @@ def _exact_copies(train: EncodedTable, synthetic: EncodedTable, holdout: Encoded
         found = seen[np.searchsorted(seen, hashes).clip(max=len(seen) - 1)] == hashes
         return float(found.mean())
 
-    return {"synthetic_in_train": share_in_train(synthetic),
+    rate = share_in_train(synthetic)
+    return {"synthetic_in_train": rate, "synthetic_in_train_ci": _proportion_interval(rate, len(synthetic)),
             "holdout_in_train": share_in_train(holdout) if holdout is not None else None}
 
 
@@ -276,19 +279,38 @@ def _dcr(synthetic: np.ndarray, holdout: np.ndarray | None) -> dict:
 
 def _closer_to_train(distances: dict, samples: dict) -> dict:
     if "holdout" not in samples:
-        return {"share": None, "ideal": 0.5, "reference_rows": 0}
+        return {"share": None, "ci": None, "ideal": 0.5, "reference_rows": 0}
     to_train, to_holdout = distances["synthetic_to_equal_train"], distances["synthetic_to_equal_holdout"]
     share = np.mean(to_train < to_holdout) + 0.5 * np.mean(to_train == to_holdout)
-    return {"share": float(share), "ideal": 0.5,
+    return {"share": float(share), "ci": _proportion_interval(float(share), len(to_train)), "ideal": 0.5,
             "reference_rows": min(samples["train"].reference, samples["holdout"].reference)}
 
 
 def _membership(members: np.ndarray | None, non_members: np.ndarray | None) -> dict:
     if members is None or non_members is None:
-        return {"auc": None, "advantage": None, "members": 0, "non_members": 0}
+        return {"auc": None, "auc_ci": None, "advantage": None, "members": 0, "non_members": 0}
     auc = membership_auc(members, non_members)
-    return {"auc": auc, "advantage": None if auc is None else 2 * abs(auc - 0.5),
+    return {"auc": auc, "auc_ci": _auc_interval(auc, len(members), len(non_members)),
+            "advantage": None if auc is None else 2 * abs(auc - 0.5),
             "members": len(members), "non_members": len(non_members)}
+
+
+def _proportion_interval(share: float, n: int) -> list[float] | None:
+    """90 % normal-approximation interval of a share measured on n rows."""
+    if n < 1:
+        return None
+    half = 1.645 * float(np.sqrt(share * (1 - share) / n))
+    return [max(share - half, 0.0), min(share + half, 1.0)]
+
+
+def _auc_interval(auc: float | None, n_pos: int, n_neg: int) -> list[float] | None:
+    """90 % interval of an AUC from the Hanley–McNeil (1982) standard error."""
+    if auc is None or n_pos < 1 or n_neg < 1:
+        return None
+    q1, q2 = auc / (2 - auc), 2 * auc ** 2 / (1 + auc)
+    variance = (auc * (1 - auc) + (n_pos - 1) * (q1 - auc ** 2) + (n_neg - 1) * (q2 - auc ** 2)) / (n_pos * n_neg)
+    half = 1.645 * float(np.sqrt(max(variance, 0.0)))
+    return [max(auc - half, 0.0), min(auc + half, 1.0)]
 
 
 def _notes(samples: dict[str, _Sample], exact: dict) -> list[str]:

@@ -137,3 +137,13 @@ def test_bad_settings_are_config_errors(encoder, train):
         report(encoder, train, train, None, max_rows=0)
     with pytest.raises(ConfigError, match="chunk_rows"):
         report(encoder, train, train, None, chunk_rows=0)
+
+
+def test_privacy_numbers_carry_intervals_that_shrink_with_more_rows():
+    from synth.fidelity.privacy import _auc_interval, _proportion_interval
+    small, large = _proportion_interval(0.5, 100), _proportion_interval(0.5, 10_000)
+    assert small[0] < 0.5 < small[1] and large[1] - large[0] < (small[1] - small[0]) / 5
+    assert _proportion_interval(1.0, 50) == [1.0, 1.0]
+    narrow, wide = _auc_interval(0.6, 5000, 5000), _auc_interval(0.6, 50, 50)
+    assert narrow[0] < 0.6 < narrow[1] and narrow[1] - narrow[0] < wide[1] - wide[0]
+    assert _auc_interval(None, 10, 10) is None
