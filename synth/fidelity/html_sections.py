@@ -59,8 +59,9 @@ def _utility_html(utility: dict) -> str:
     baseline = utility.get("majority_baseline", utility.get("mean_baseline"))
     return (f"<h2>Utility: predicting '{escape(utility['target'])}'</h2>\n<table><tr><th>trained on</th>"
             f"<th>{utility['metric']} on real test rows</th></tr>"
-            f"<tr><td>synthetic</td><td class=\"num\">{_fmt(utility['synthetic'])}</td></tr>"
-            f"<tr><td>real</td><td class=\"num\">{_fmt(utility['real'])}</td></tr>"
+            f"<tr><td>synthetic</td><td class=\"num\">{_fmt(utility['synthetic'])} "
+            f"({_interval(utility.get('synthetic_ci'))})</td></tr>"
+            f"<tr><td>real</td><td class=\"num\">{_fmt(utility['real'])} ({_interval(utility.get('real_ci'))})</td></tr>"
             f"<tr><td>trivial predictor</td><td class=\"num\">{_fmt(baseline)}</td></tr></table>"
             f"<p>Synthetic / real: {_fmt(utility.get('ratio'))}.</p>")
 

@@ -22,6 +22,8 @@ Models are trained on the CPU from `seed` alone (a forked torch RNG): the same s
       `mean_baseline` (regression: R² of always the train mean, about 0);
     - classification only: `macro_f1`: `{"synthetic", "real", "ratio", "majority_baseline"}`, F1 averaged
       over the classes present in the real test rows;
+    - `synthetic_ci`, `real_ci`: 90 % intervals of the two accuracies (normal approximation over the test
+      rows); None for a regression;
     - `rows`: `{"train", "synthetic", "test"}`, rows used (those with a target value).
 
 `structure(real, other, encoder)` — both sides projected on the real data's first 2 principal axes:
@@ -170,7 +172,19 @@ def utility(train: EncodedTable, synthetic: EncodedTable, test: EncodedTable, en
             result = _classification(sides, encoder.n_codes(index), target, seed, probe)
         else:
             result = _regression(sides, target, seed, probe)
+    n_test = len(sides["test"][1])
+    if kind == "classification":  # an accuracy is a share of the test rows: its 90 % normal-approximation interval
+        result["synthetic_ci"], result["real_ci"] = (_share_interval(result[k], n_test) for k in ("synthetic", "real"))
+    else:
+        result["synthetic_ci"] = result["real_ci"] = None
     return {"target": target, "task": kind, **result, "rows": {side: len(y) for side, (_, y) in sides.items()}}
+
+
+def _share_interval(share: float | None, n: int) -> list[float] | None:
+    if share is None or n < 1:
+        return None
+    half = 1.645 * float(np.sqrt(share * (1 - share) / n))
+    return [max(share - half, 0.0), min(share + half, 1.0)]
 
 
 def structure(real: EncodedTable, other: EncodedTable, encoder: TableEncoder, max_rows: int = 50_000,

@@ -142,6 +142,8 @@ def test_json_keys_are_stable_and_nan_free(real, specs):
     assert set(report["scores"]["overall"]) == {"synthetic", "ci_low", "ci_high", "holdout", "independent"}
     assert set(report["summary"]["privacy"]) == {"exact_copy_rate", "dcr_share_closer_to_train", "membership_auc"}
     assert report["utility"]["target"] == "segment"
+    u = report["utility"]
+    assert u["synthetic_ci"][0] <= u["synthetic"] <= u["synthetic_ci"][1] and u["real_ci"][0] <= u["real"]
     low, high = report["privacy"]["closer_to_train"]["ci"]
     assert low <= report["summary"]["privacy"]["dcr_share_closer_to_train"] <= high
 
