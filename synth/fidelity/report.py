@@ -107,8 +107,9 @@ def build_report(real: pa.Table, synthetic: pa.Table, holdout: pa.Table | None =
         report["series"] = series_report(real.to_pandas(), synthetic.to_pandas(), series,
                                          holdout.to_pandas() if holdout is not None else None, seed=seed)
         report["summary"]["series"] = report["series"]["summary"]["overall"]["synthetic"]
+        interval = report["series"]["intervals"]["overall"] or [None, None]
         report["scores"]["series"] = {"synthetic": report["series"]["summary"]["overall"]["synthetic"],
-                                      "ci_low": None, "ci_high": None,
+                                      "ci_low": interval[0], "ci_high": interval[1],
                                       "holdout": report["series"]["summary"]["overall"]["holdout"],
                                       "independent": report["series"]["summary"]["overall"]["shuffled"]}
     if history:

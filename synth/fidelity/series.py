@@ -28,6 +28,9 @@ Keys of `series_report`'s dict (plain floats/ints/None, so `json.dumps(allow_nan
   per-step categories and of the (step, next step) pairs.
 - `discriminative`: `auc` (test AUC of a small MLP telling that side's sequences from real ones; 0.5 is
   best) and `score` (1 - 2 max(AUC - 0.5, 0)).
+- `intervals`: {section: [low, high] or None} for acf, correlation, lengths, per_sequence, attributes,
+  dependence and overall: the synthetic score ± 1.645 standard errors over 10 resamples of whole
+  sequences of both sides (the classifier and discrete-feature scores held at their values).
 """
 from __future__ import annotations
 
@@ -134,6 +137,8 @@ def series_report(real: pd.DataFrame, synthetic: pd.DataFrame, spec: SeriesSpec,
     }
     summary = {name: section["score"] for name, section in sections.items()}
     summary["overall"] = _mean_entry(list(summary.values()))
+    intervals = _intervals(read["real"][0], read["synthetic"][0], spec, kinds, lags, continuous, attribute_kinds,
+                           grouped, summary, np.random.default_rng([seed, 4]))
     return {
         "version": REPORT_VERSION,
         "settings": {"max_lag": max_lag, "lags": lags, "max_examples": max_examples, "seed": seed,
@@ -141,8 +146,62 @@ def series_report(real: pd.DataFrame, synthetic: pd.DataFrame, spec: SeriesSpec,
         "counts": {"sequences": {s: None if p is None else len(p.lengths) for s, p in profiles.items()},
                    "sequences_total": {side: None if r is None else r[2] for side, r in read.items()},
                    "steps": {s: None if p is None else len(p.codes) for s, p in profiles.items()}},
-        "summary": summary, **sections, "notes": notes,
+        "summary": summary, "intervals": intervals, **sections, "notes": notes,
     }
+
+
+BOOTSTRAP_ROUNDS = 10  # resamples of whole sequences behind the intervals
+RESAMPLED = ("acf", "correlation", "lengths", "per_sequence", "attributes", "dependence")
+
+
+def _intervals(real: pd.DataFrame, synthetic: pd.DataFrame, spec: SeriesSpec, kinds: dict, lags: int,
+               continuous: list[str], attribute_kinds: dict, grouped: list[str], summary: dict,
+               rng: np.random.Generator) -> dict:
+    """90 % intervals of the synthetic scores: ± 1.645 standard errors over resamples of whole sequences
+    of both sides. The classifier and discrete-feature sections are held at their values (retraining the
+    classifier per resample would cost more than the rest of the section)."""
+    draws = {name: [] for name in (*RESAMPLED, "overall")}
+    for _ in range(BOOTSTRAP_ROUNDS):
+        r = _profile(_resample(real, spec.example_id, rng), spec, kinds, "real", lags)
+        o = {"synthetic": _profile(_resample(synthetic, spec.example_id, rng), spec, kinds, "synthetic", lags),
+             "holdout": None, "shuffled": None}
+        scores = {
+            "acf": _acf_section(r, o, continuous, lags)["score"],
+            "correlation": _entry(_correlation_score, r, o),
+            "lengths": _length_section(r, o)["score"],
+            "per_sequence": _per_sequence_section(r, o, continuous)["score"],
+            "attributes": _attribute_section(r, o, attribute_kinds)["score"],
+            "dependence": _dependence_section(r, o, grouped, continuous)["score"],
+        }
+        parts = [scores[n]["synthetic"] if n in scores else summary[n]["synthetic"]
+                 for n in summary if n != "overall"]
+        for name, entry in scores.items():
+            if entry["synthetic"] is not None:
+                draws[name].append(entry["synthetic"])
+        defined = [v for v in parts if v is not None]
+        if defined:
+            draws["overall"].append(float(np.mean(defined)))
+    out = {}
+    for name, values in draws.items():
+        point = summary[name]["synthetic"]
+        if point is None or len(values) < 2:
+            out[name] = None
+            continue
+        half = 1.645 * float(np.std(values, ddof=1))
+        out[name] = [max(point - half, 0.0), min(point + half, 1.0)]
+    return out
+
+
+def _resample(frame: pd.DataFrame, example_id: str, rng: np.random.Generator) -> pd.DataFrame:
+    """Whole sequences drawn with replacement, each draw under a new id (the frame is sorted by id, time)."""
+    codes, _ = pd.factorize(frame[example_id])
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    lengths = np.diff(np.r_[starts, len(codes)])
+    chosen = rng.integers(0, len(starts), len(starts))
+    rows = np.concatenate([np.arange(starts[c], starts[c] + lengths[c]) for c in chosen])
+    out = frame.iloc[rows].copy()
+    out[example_id] = np.repeat(np.arange(len(chosen)), lengths[chosen])
+    return out
 
 
 # ---- reading: each side's steps sorted by (id, time), with per-sequence statistics and ACF ----

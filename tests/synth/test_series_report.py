@@ -144,3 +144,11 @@ def test_render_series_html_embeds_plots_and_names_every_feature(fresh):
     assert html.startswith("<h2>") and "<img src=\"data:image/png;base64," in html
     for name in ("signal", "drift", "state", "regime"):
         assert name in html
+
+
+def test_scores_carry_intervals_from_resampled_sequences():
+    real, fresh = make_sequences(seed=0), make_sequences(seed=1)
+    report = series_report(real, fresh, SPEC, seed=0)
+    for name in ("acf", "lengths", "per_sequence", "overall"):
+        low, high = report["intervals"][name]
+        assert low <= report["summary"][name]["synthetic"] <= high and high - low > 0, name
