@@ -71,8 +71,9 @@ def save_model(directory: str | Path, kind: str, meta: dict, modules: dict[str, 
     return directory
 
 
-def read_model(directory: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
-    """The JSON document and the flat tensor dict of a saved model; refuses anything malformed."""
+def read_model(directory: str | Path, kind: str | None = None) -> tuple[dict, dict[str, torch.Tensor]]:
+    """The JSON document and the flat tensor dict of a saved model; refuses anything malformed, and a
+    model of another kind than `kind` (when given)."""
     directory = Path(directory)
     for name in (MODEL_JSON, WEIGHTS):  # safetensors' FileNotFoundError carries no filename
         if not (directory / name).is_file():
@@ -85,6 +86,8 @@ def read_model(directory: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     if doc.get("format_version") != FORMAT_VERSION:
         raise DataError(f"model {directory}: format_version {doc.get('format_version')} "
                         f"(this version reads {FORMAT_VERSION})")
+    if kind is not None and doc.get("kind") != kind:
+        raise DataError(f"model {directory}: kind {doc.get('kind')!r}, expected {kind!r}")
     return doc, tensors
 
 

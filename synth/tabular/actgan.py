@@ -184,9 +184,7 @@ class ACTGAN:
     @classmethod
     def load(cls, directory: str | Path, device: str = "cpu") -> "ACTGAN":
         """Load a saved model (on the CPU by default, wherever it was trained); never unpickles."""
-        doc, tensors = read_model(directory)
-        if doc.get("kind") != cls.kind:
-            raise DataError(f"model {directory}: kind {doc.get('kind')!r}, expected {cls.kind!r}")
+        doc, tensors = read_model(directory, cls.kind)
         with saved_state(directory, cls.kind):
             self = cls(config_from_dict(ACTGANConfig, doc["config"]))
             self.device_ = resolve_device(device)

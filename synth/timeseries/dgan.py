@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 import torch
 
 from synth.device import resolve_device
-from synth.errors import ConfigError, DataError
+from synth.errors import ConfigError
 from synth.io import check_trainable
 from synth.serialization import config_from_dict, config_to_dict, load_state, read_model, save_model, saved_state
 from synth.timeseries.networks import Critic as CriticNet
@@ -341,9 +341,7 @@ class DGAN:
     @classmethod
     def load(cls, directory: str | Path, device: str = "cpu") -> "DGAN":
         """Load a saved model (on the CPU by default, wherever it was trained); never unpickles."""
-        doc, tensors = read_model(directory)
-        if doc.get("kind") != cls.kind:
-            raise DataError(f"model {directory}: kind {doc.get('kind')!r}, expected {cls.kind!r}")
+        doc, tensors = read_model(directory, cls.kind)
         with saved_state(directory, cls.kind):
             self = cls(config_from_dict(DGANConfig, doc["config"]))
             self.device_ = resolve_device(device)
