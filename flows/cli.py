@@ -69,20 +69,18 @@ def _report(args) -> int:
     """Report on two (or three) Parquet tables; exit 1 if the config's quality gate fails, 2 on bad input."""
     from flows.config import load_config
     from synth.fidelity import build_report, render_html, summary_markdown, write_report
-    from synth.fidelity.gate import GateThresholds, evaluate_gate
-    from synth.fidelity.series import SeriesSpec
-    from synth.io import read_table
+    from synth.fidelity.gate import evaluate_gate
+    import numpy as np
+
+    from synth.io import read_table, sample_rows
+    from synth.fidelity.html import MAX_PLOTTED_ROWS
     from synth.schema import schema_specs
 
     config = load_config(args.config) if args.config else None
     series = gate = None
     target, max_rows = args.target, args.max_rows
     if config is not None:
-        m = config.model
-        if m.kind == "dgan" and m.layout == "long":
-            series = SeriesSpec(m.example_id, m.time_column, tuple(m.attribute_columns), tuple(m.feature_columns))
-        if config.report.gate.enabled:
-            gate = GateThresholds(**config.report.gate.model_dump(exclude={"enabled"}))
+        series, gate = config.series_spec(), config.gate_thresholds()
         target = target or config.report.target
         max_rows = max_rows or config.report.max_rows
     real, synthetic = read_table(args.real), read_table(args.synthetic)
@@ -93,7 +91,9 @@ def _report(args) -> int:
     if verdict is not None:
         report["gate"] = verdict.as_dict()
     specs = [s for s in schema_specs(real.schema) if series is None or s.name != series.example_id]
-    html = render_html(report, _plotted(real, args.seed), _plotted(synthetic, args.seed), specs)
+    rng = np.random.default_rng(args.seed)
+    html = render_html(report, sample_rows(real, MAX_PLOTTED_ROWS, rng).to_pandas(),
+                       sample_rows(synthetic, MAX_PLOTTED_ROWS, rng).to_pandas(), specs)
     json_path, html_path = write_report(report, html, args.out)  # both rendered before either is written
     print(summary_markdown(report))
     print(f"wrote {json_path} and {html_path}")
@@ -101,16 +101,6 @@ def _report(args) -> int:
         print(f"prefect-synth: quality gate failed: {'; '.join(verdict.failures)}", file=sys.stderr)
         return 1
     return 0
-
-
-def _plotted(table, seed: int, rows: int = 50_000):
-    """At most `rows` seeded random rows as a DataFrame (the plots need no more)."""
-    import numpy as np
-    import pyarrow as pa
-
-    if table.num_rows > rows:
-        table = table.take(pa.array(np.sort(np.random.default_rng(seed).choice(table.num_rows, rows, replace=False))))
-    return table.to_pandas()
 
 
 class _NoTracebackForUserErrors(logging.Filter):

@@ -183,6 +183,20 @@ class RefreshConfig(_Strict):
         text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
+    def series_spec(self):
+        """The time-series columns of a long-layout dgan run (for the report), else None."""
+        from synth.fidelity.series import SeriesSpec
+        m = self.model
+        if m.kind != "dgan" or m.layout != "long":
+            return None
+        return SeriesSpec(m.example_id, m.time_column, tuple(m.attribute_columns), tuple(m.feature_columns))
+
+    def gate_thresholds(self):
+        """The quality gate's thresholds, or None when the gate is off."""
+        from synth.fidelity.gate import GateThresholds
+        gate = self.report.gate
+        return GateThresholds(**gate.model_dump(exclude={"enabled"})) if gate.enabled else None
+
     def flat(self) -> dict[str, Any]:
         """`{"model.epochs": 300, ...}`: the configuration as dotted keys (MLflow params)."""
         return flatten(self.model_dump(mode="json"))

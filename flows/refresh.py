@@ -12,8 +12,6 @@ from prefect.runtime import deployment, flow_run
 
 from flows.config import RefreshConfig
 from synth.errors import QualityGateFailed
-from synth.fidelity.gate import GateThresholds
-from synth.fidelity.series import SeriesSpec
 from synth.models import model_class
 from tasks import tracking
 from tasks.ingest import ingest
@@ -50,7 +48,7 @@ def _refresh(config: RefreshConfig, run_id: str) -> dict:
     logger = get_run_logger()
     table = ingest(config.source.path, config.source.columns)
     checked = validate(table, config.validation.contract, config.output.path)
-    series = _series_spec(config)
+    series = config.series_spec()
     train_table, holdout = hold_out(table, config.report.holdout_fraction, config.model.seed,
                                     series.example_id if series else None)
     model = train(train_table, config.model, on_epoch=tracking.epoch_logger(run_id))
@@ -61,7 +59,7 @@ def _refresh(config: RefreshConfig, run_id: str) -> dict:
     out_dir = report_dir(config)
     scored = report(train_table, synthetic, str(out_dir), holdout, max_rows=config.report.max_rows,
                     bootstrap=config.report.bootstrap, target=config.report.target, series=series,
-                    history=model.history_, gate=_gate(config), seed=config.model.seed,
+                    history=model.history_, gate=config.gate_thresholds(), seed=config.model.seed,
                     notes={"preparation": preparation.as_dict()} if preparation is not None else None)
     tracking.log_metrics(run_id, _report_metrics(scored.report))
     tracking.log_artifacts(run_id, out_dir, "report")
@@ -85,22 +83,8 @@ def _refresh(config: RefreshConfig, run_id: str) -> dict:
             "gate": scored.gate}
 
 
-def _series_spec(config: RefreshConfig) -> SeriesSpec | None:
-    m = config.model
-    if m.kind != "dgan" or m.layout != "long":
-        return None
-    return SeriesSpec(m.example_id, m.time_column, tuple(m.attribute_columns), tuple(m.feature_columns))
-
-
 def _examples(table, column: str) -> int:
     return int(pc.count_distinct(table.column(column)).as_py())
-
-
-def _gate(config: RefreshConfig) -> GateThresholds | None:
-    gate = config.report.gate
-    if not gate.enabled:
-        return None
-    return GateThresholds(**gate.model_dump(exclude={"enabled"}))
 
 
 def _report_metrics(report: dict) -> dict[str, float]:

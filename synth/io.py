@@ -5,6 +5,8 @@ import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
@@ -99,3 +101,19 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
 def _first_line(e: Exception) -> str:
     return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
+
+
+def as_table(data: pa.Table | pd.DataFrame) -> pa.Table:
+    """A pyarrow Table as it is, or a DataFrame converted without its index."""
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pd.DataFrame):
+        return pa.Table.from_pandas(data, preserve_index=False)
+    raise TypeError(f"expected a pyarrow Table or pandas DataFrame, got {type(data).__name__}")
+
+
+def sample_rows(table: pa.Table, rows: int, rng: np.random.Generator) -> pa.Table:
+    """At most `rows` rows of `table`, drawn without replacement from `rng`, in their original order."""
+    if table.num_rows <= rows:
+        return table
+    return table.take(pa.array(np.sort(rng.choice(table.num_rows, size=rows, replace=False))))

@@ -1,6 +1,7 @@
 """Saving models as data: config and fitted state as JSON, weights as safetensors. No pickle."""
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
 import enum
@@ -10,6 +11,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import torch
 from safetensors.torch import load_file, save_file
 
@@ -57,6 +59,15 @@ def _coerce(hint, value):
             if arg is not type(None):
                 return _coerce(arg, value)
     return value
+
+
+def schema_to_text(schema: pa.Schema) -> str:
+    """An exact Arrow schema as JSON-safe text (its IPC bytes, base64)."""
+    return base64.b64encode(schema.serialize().to_pybytes()).decode()
+
+
+def schema_from_text(text: str) -> pa.Schema:
+    return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(text)))
 
 
 def save_model(directory: str | Path, kind: str, meta: dict, modules: dict[str, torch.nn.Module]) -> Path:

@@ -11,12 +11,13 @@ from prefect.cache_policies import NO_CACHE
 
 from synth.fidelity import build_report, render_html, summary_markdown, write_report
 from synth.fidelity.gate import GateThresholds, evaluate_gate
+from synth.fidelity.html import MAX_PLOTTED_ROWS
+from synth.io import sample_rows
 from synth.schema import schema_specs
 from synth.split import split_holdout
 
 ARTIFACT_KEY = "fidelity-summary"
 GATE_ARTIFACT_KEY = "quality-gate"
-PLOTTED_ROWS = 50_000
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,8 @@ def report(real: pa.Table, synthetic: pa.Table, out_dir: str, holdout: pa.Table 
         result["gate"] = verdict.as_dict()
     specs = [s for s in schema_specs(real.schema) if series is None or s.name != series.example_id]
     rng = np.random.default_rng(seed)
-    html = render_html(result, _rows(real, rng), _rows(synthetic, rng), specs)
+    html = render_html(result, sample_rows(real, MAX_PLOTTED_ROWS, rng).to_pandas(),
+                       sample_rows(synthetic, MAX_PLOTTED_ROWS, rng).to_pandas(), specs)
     json_path, html_path = write_report(result, html, out_dir)
     create_markdown_artifact(markdown=summary_markdown(result), key=ARTIFACT_KEY,
                              description="Synthetic data fidelity scores")
@@ -75,13 +77,6 @@ def report(real: pa.Table, synthetic: pa.Table, out_dir: str, holdout: pa.Table 
         logger.warning("Training health: %s", diagnosis["message"])
     return ReportResult(report=result, json_path=str(json_path), html_path=str(html_path),
                         gate=verdict.as_dict() if verdict is not None else None)
-
-
-def _rows(table: pa.Table, rng: np.random.Generator):
-    """At most PLOTTED_ROWS seeded rows as a DataFrame: the plots need no more."""
-    if table.num_rows > PLOTTED_ROWS:
-        table = table.take(pa.array(np.sort(rng.choice(table.num_rows, PLOTTED_ROWS, replace=False))))
-    return table.to_pandas()
 
 
 def _fmt(value: float | None) -> str:

@@ -36,6 +36,7 @@ from synth.fidelity.encode import EncodedTable, TableEncoder
 from synth.fidelity.health import training_health
 from synth.fidelity.learned import detection, structure, utility
 from synth.fidelity.privacy import privacy_report, privacy_summary
+from synth.io import sample_rows
 from synth.schema import ColumnSpec, schema_specs
 
 REPORT_VERSION = 2
@@ -94,7 +95,7 @@ def build_report(real: pa.Table, synthetic: pa.Table, holdout: pa.Table | None =
     if target is not None and target not in [s.name for s in specs]:
         raise ConfigError(f"report target '{target}': no such column (columns are {[s.name for s in specs]})")
     rng = np.random.default_rng(seed)
-    frames = {side: _sample(table, max_rows, rng).to_pandas() for side, table in
+    frames = {side: sample_rows(table, max_rows, rng).to_pandas() for side, table in
               (("real", real), ("synthetic", synthetic), ("holdout", holdout)) if table is not None}
     report = fidelity_report(frames["real"], frames["synthetic"], specs, frames.get("holdout"), target=target,
                              bootstrap=bootstrap, seed=seed, device=device)
@@ -255,12 +256,6 @@ def _utility(encoder, real, synthetic, holdout, target, seed, notes) -> dict:
                      "train-on-synthetic scores may be optimistic")
         return utility(real.take(order[:cut]), synthetic, real.take(order[cut:]), encoder, target, seed=seed)
     return utility(real, synthetic, holdout, encoder, target, seed=seed)
-
-
-def _sample(table: pa.Table, rows: int, rng: np.random.Generator) -> pa.Table:
-    if table.num_rows <= rows:
-        return table
-    return table.take(pa.array(np.sort(rng.choice(table.num_rows, size=rows, replace=False))))
 
 
 def _same_kind_of_type(a: pa.DataType, b: pa.DataType) -> bool:

@@ -19,7 +19,7 @@ import torch
 
 from synth.device import resolve_device
 from synth.errors import ConfigError, DataError
-from synth.io import check_trainable
+from synth.io import as_table, check_trainable
 from synth.serialization import config_from_dict, config_to_dict, load_state, read_model, save_model, saved_state
 from synth.tabular.conditions import AnyConditions, Condition, ConditionMode, DiscreteConditions
 from synth.tabular.networks import Generator, PackedCritic
@@ -60,7 +60,7 @@ class ACTGAN:
     def fit(self, data: pa.Table | pd.DataFrame,
             callback: Callable[[EpochStats], None] | None = None) -> "ACTGAN":
         """Learn the table. `callback` receives each epoch's diagnostics."""
-        table = _as_table(data)
+        table = as_table(data)
         check_trainable(table)
         if table.num_rows < 2:
             raise DataError(f"the table has {table.num_rows} row: at least 2 are needed to learn anything")
@@ -115,7 +115,7 @@ class ACTGAN:
     def fill(self, partial: pd.DataFrame | pa.Table, seed: int | None = None) -> pd.DataFrame:
         """Complete each row of `partial`: given (non-null) values stay, the other columns are generated."""
         self._check_fitted()
-        table = _as_table(partial)
+        table = as_table(partial)
         if table.num_rows < 1:
             raise ConfigError("fill: the partial table has no rows")
         given = self._given({name: table.column(name) for name in table.column_names})
@@ -232,11 +232,3 @@ class _TableGame:
             loss = model.config.reconstruction_loss_coef * model.layout_.reconstruction_loss(
                 raw, condition.target, condition.mask)
         return [torch.cat([fake, condition.vector], dim=1)], loss
-
-
-def _as_table(data: pa.Table | pd.DataFrame) -> pa.Table:
-    if isinstance(data, pa.Table):
-        return data
-    if isinstance(data, pd.DataFrame):
-        return pa.Table.from_pandas(data, preserve_index=False)
-    raise TypeError(f"expected a pyarrow Table or pandas DataFrame, got {type(data).__name__}")

@@ -13,7 +13,6 @@ cadence from starts drawn from the data, and short gaps interpolated / long-gap 
 """
 from __future__ import annotations
 
-import base64
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +26,9 @@ import torch
 
 from synth.device import resolve_device
 from synth.errors import ConfigError
-from synth.io import check_trainable
-from synth.serialization import config_from_dict, config_to_dict, load_state, read_model, save_model, saved_state
+from synth.io import as_table, check_trainable
+from synth.serialization import (config_from_dict, config_to_dict, load_state, read_model, save_model, saved_state,
+                                 schema_from_text, schema_to_text)
 from synth.timeseries.networks import Critic as CriticNet
 from synth.timeseries.networks import SequenceGenerator
 from synth.timeseries.sequences import WIDE_FEATURE, Preparation, Sequences, SequenceSpec
@@ -102,7 +102,7 @@ class DGAN:
     def fit(self, data: pa.Table | pd.DataFrame, callback: Callable[[EpochStats], None] | None = None,
             progress: Callable[[int, int, int], None] | None = None) -> "DGAN":
         """Learn the sequences. `callback` gets each epoch's diagnostics, `progress` (epoch, step, steps) each batch."""
-        table = _as_table(data)
+        table = as_table(data)
         cfg = self.config
         spec = cfg.spec.resolve(table.schema)
         used = [c for c in (spec.example_id, spec.time_column) if c] + list(spec.attribute_columns) \
@@ -248,7 +248,7 @@ class DGAN:
         return attributes, additional, features
 
     def _given(self, attributes: pd.DataFrame | pa.Table) -> pa.Table:
-        table = _as_table(attributes)
+        table = as_table(attributes)
         schema = self.transformer_.attributes_.schema_
         if table.num_rows < 1:
             raise ConfigError("attributes: no rows given")
@@ -332,7 +332,7 @@ class DGAN:
         self._check_fitted()
         meta = {"config": config_to_dict(self.config), "spec": config_to_dict(self.spec_),
                 "max_sequence_len": self.max_sequence_len_, "training_size": self.training_size_,
-                "schema": _schema_b64(self.schema_), "transformer": self.transformer_.state(),
+                "schema": schema_to_text(self.schema_), "transformer": self.transformer_.state(),
                 "times": {"cadence": self.cadence_, "starts": self.starts_, "counts": self.start_counts_},
                 "preparation": self.preparation_.as_dict(),
                 "history": [{"epoch": s.epoch, **s.as_dict()} for s in self.history_]}
@@ -347,12 +347,11 @@ class DGAN:
             self.device_ = resolve_device(device)
             self.spec_ = config_from_dict(SequenceSpec, doc["spec"])
             self.max_sequence_len_, self.training_size_ = doc["max_sequence_len"], doc["training_size"]
-            self.schema_ = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(doc["schema"])))
+            self.schema_ = schema_from_text(doc["schema"])
             self.transformer_ = SequenceTransformer.from_state(doc["transformer"])
             times = doc["times"]
             self.cadence_, self.starts_, self.start_counts_ = times["cadence"], times["starts"], times["counts"]
-            prep = dict(doc.get("preparation", {}))
-            self.preparation_ = Preparation(**prep)
+            self.preparation_ = Preparation(**doc.get("preparation", {}))
             self._build()
             load_state(self.generator_, tensors, "generator")
             self.history_ = [EpochStats(**h) for h in doc.get("history", [])]
@@ -401,14 +400,6 @@ class _SequenceGame:
         return self._inputs(*self.model._fake(self.batch, self.rng)), None
 
 
-def _as_table(data: pa.Table | pd.DataFrame) -> pa.Table:
-    if isinstance(data, pa.Table):
-        return data
-    if isinstance(data, pd.DataFrame):
-        return pa.Table.from_pandas(data, preserve_index=False)
-    raise TypeError(f"expected a pyarrow Table or pandas DataFrame, got {type(data).__name__}")
-
-
 def _time_ticks(times: pa.Array) -> np.ndarray:
     """Times as numbers: int64 ticks of their own unit for dates and timestamps, else as they are."""
     t = times.type
@@ -427,7 +418,3 @@ def _from_ticks(ticks: np.ndarray, target: pa.DataType) -> pa.Array:
     if pa.types.is_timestamp(target) or pa.types.is_date64(target) or pa.types.is_integer(target):
         return pa.array(ticks.astype(np.int64)).cast(target)
     return pa.array(ticks.astype(np.float64)).cast(target)
-
-
-def _schema_b64(schema: pa.Schema) -> str:
-    return base64.b64encode(schema.serialize().to_pybytes()).decode()

@@ -12,7 +12,6 @@ Scaled values live in [0, 1] (sigmoid outputs) or [-1, 1] (tanh outputs), as `no
 """
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from enum import Enum
 
@@ -21,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from synth.schema import ColumnKind, column_kind
+from synth.serialization import schema_from_text, schema_to_text
 from synth.timeseries.sequences import Sequences
 from synth.transforms import TableTransformer
 from synth.transforms.columns import CategoricalColumn
@@ -237,7 +237,7 @@ class SequenceTransformer:
             "feature_scaling": self.feature_scaling, "example_scaling": self.example_scaling,
             "binary_cutoff": self.binary_cutoff, "seed": self.seed, "variable_length": self.variable_length_,
             "attributes": self.attributes_.state(),
-            "feature_schema": base64.b64encode(self.feature_schema_.serialize().to_pybytes()).decode(),
+            "feature_schema": schema_to_text(self.feature_schema_),
             "features": {f.name: f.state() for f in self.features_},
         }
 
@@ -247,7 +247,7 @@ class SequenceTransformer:
                    state["example_scaling"], state["binary_cutoff"], state["seed"])
         self.variable_length_ = state["variable_length"]
         self.attributes_ = TableTransformer.from_state(state["attributes"])
-        self.feature_schema_ = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(state["feature_schema"])))
+        self.feature_schema_ = schema_from_text(state["feature_schema"])
         self.features_ = [self._make_feature(f) for f in self.feature_schema_]
         for feature in self.features_:
             feature.load_state(state["features"][feature.name])

@@ -1,12 +1,11 @@
 """TableTransformer: an Arrow table ↔ the encoded float matrix, with one Layout for all of it."""
 from __future__ import annotations
 
-import base64
-
 import numpy as np
 import pyarrow as pa
 
 from synth.schema import ColumnKind, column_kind
+from synth.serialization import schema_from_text, schema_to_text
 from synth.transforms.columns import CategoricalColumn, NumericColumn
 from synth.transforms.layout import Layout, Span
 
@@ -80,7 +79,7 @@ class TableTransformer:
         return {
             "max_modes": self.max_modes, "weight_threshold": self.weight_threshold,
             "fit_rows": self.fit_rows, "seed": self.seed, "binary_cutoff": self.binary_cutoff,
-            "schema": base64.b64encode(self.schema_.serialize().to_pybytes()).decode(),
+            "schema": schema_to_text(self.schema_),
             "columns": {c.name: c.state() for c in self.columns_},
         }
 
@@ -88,7 +87,7 @@ class TableTransformer:
     def from_state(cls, state: dict) -> "TableTransformer":
         self = cls(state["max_modes"], state["weight_threshold"], state["fit_rows"], state["seed"],
                    state["binary_cutoff"])
-        self.schema_ = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(state["schema"])))
+        self.schema_ = schema_from_text(state["schema"])
         self.columns_ = [self._make_column(f) for f in self.schema_]
         for column in self.columns_:
             column.load_state(state["columns"][column.name])
