@@ -3,10 +3,12 @@
     prefect-synth run CONFIG.yaml [--set key.path=value ...]
     prefect-synth report --real REAL.parquet --synthetic SYN.parquet [--holdout H.parquet]
                          [--config RUN.yaml] [--target COLUMN] --out DIR
+    prefect-synth compare DATASET [--last N] [--tracking-uri URI] [--json]
 """
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -30,9 +32,17 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--max-rows", type=int, help="rows per side compared (default 50,000 or the config's)")
     report.add_argument("--seed", type=int, default=0)
     report.add_argument("--out", required=True, help="folder for report.json and report.html")
+    compare = commands.add_parser("compare", help="list a dataset's last MLflow runs: scores, gate, champion")
+    compare.add_argument("dataset", help="the dataset's MLflow experiment: the output file's stem, unless the "
+                                         "config sets tracking.experiment")
+    compare.add_argument("--last", type=_positive_int, default=10, metavar="N", help="runs to list (default 10)")
+    compare.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, "
+                                                "else sqlite:///mlflow.db in this folder)")
+    compare.add_argument("--json", action="store_true", help="print the runs as JSON")
     args = parser.parse_args(argv)
+    handlers = {"run": _run, "report": _report, "compare": _compare}
     try:
-        return _report(args) if args.command == "report" else _run(args)
+        return handlers[args.command](args)
     except SynthError as e:
         print(f"prefect-synth: error: {e}", file=sys.stderr)
         return 2
@@ -101,6 +111,22 @@ def _report(args) -> int:
         print(f"prefect-synth: quality gate failed: {'; '.join(verdict.failures)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _compare(args) -> int:
+    """Print a dataset's last runs; exit 2 if the store or the dataset's experiment does not exist."""
+    from flows.compare import compare, format_comparison
+    from tasks.tracking import tracking_uri
+
+    comparison = compare(args.dataset, args.last, args.tracking_uri or tracking_uri())
+    print(json.dumps(comparison.as_dict(), indent=1) if args.json else format_comparison(comparison))
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
 
 
 class _NoTracebackForUserErrors(logging.Filter):

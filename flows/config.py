@@ -42,6 +42,8 @@ class TrainingConfig(_Strict):
 
 
 class ActganModelConfig(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, title="ACTGAN (tables)")
+
     kind: Literal["actgan"] = Field("actgan", description="Model family: actgan for tables.")
     epochs: int = Field(300, ge=1, le=100_000, description="Passes over the training data.")
     seed: int = Field(0, ge=0, description="Seed for training and sampling: same seed, same output.")
@@ -62,6 +64,8 @@ class ActganModelConfig(_Strict):
 
 class DganModelConfig(_Strict):
     """DoppelGANger for time series; defaults are gretel's DGANConfig."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="DoppelGANger (time series)")
 
     kind: Literal["dgan"] = Field("dgan", description="Model family: dgan for time series.")
     epochs: int = Field(400, ge=1, le=100_000, description="Passes over the training examples.")
@@ -167,8 +171,22 @@ class TrackingConfig(_Strict):
     experiment: str | None = Field(None, description="MLflow experiment (default: the output file's stem).")
 
 
+def _model_as_form(schema: dict[str, Any]) -> None:
+    """Publish `model` as a plain anyOf: the Prefect UI draws an anyOf of objects as a form with a
+    switch between the two kinds, but a oneOf with a discriminator only as raw JSON. Validation in
+    Python still goes by the discriminator; the server's schema check accepts exactly the same values
+    (each kind's `kind` is a constant and unknown keys are refused)."""
+    model = schema["properties"]["model"]
+    if "oneOf" in model:
+        model["anyOf"] = model.pop("oneOf")
+        model.pop("discriminator", None)
+
+
 class RefreshConfig(_Strict):
     """One synthetic refresh: read `source`, validate, train `model`, sample, report, publish `output`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="Run configuration",
+                              json_schema_extra=_model_as_form)
 
     source: SourceConfig
     model: ModelConfig

@@ -15,6 +15,7 @@ from synth.errors import QualityGateFailed
 from synth.models import model_class
 from tasks import tracking
 from tasks.ingest import ingest
+from tasks.locks import dataset_lock
 from tasks.publish import publish
 from tasks.report import hold_out, report
 from tasks.sample import sample
@@ -33,9 +34,10 @@ def synthetic_refresh(config: RefreshConfig) -> dict:
     logger = get_run_logger()
     model_class(config.model.kind)  # an unavailable kind fails before anything is read or tracked
     run_id = tracking.start_run(config, flow_run_id=flow_run.get_id(), flow_name=flow_run.get_flow_name(),
-                                deployment_name=deployment.get_name())
+                                deployment_name=deployment.get_name(), flow_run_name=flow_run.get_name())
     try:
-        outcome = _refresh(config, run_id)
+        with dataset_lock(tracking.registered_name(config)):
+            outcome = _refresh(config, run_id)
     except BaseException:
         tracking.end_run(run_id, "FAILED")
         raise
@@ -47,6 +49,7 @@ def synthetic_refresh(config: RefreshConfig) -> dict:
 def _refresh(config: RefreshConfig, run_id: str) -> dict:
     logger = get_run_logger()
     table = ingest(config.source.path, config.source.columns)
+    tracking.tag_data(run_id, table)
     checked = validate(table, config.validation.contract, config.output.path)
     series = config.series_spec()
     train_table, holdout = hold_out(table, config.report.holdout_fraction, config.model.seed,

@@ -9,14 +9,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import mlflow
 import pandas as pd
+import pyarrow as pa
 from mlflow import MlflowClient
-from mlflow.entities import Metric, Param
+from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model, ModelSignature
 from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
@@ -25,6 +27,7 @@ from prefect import task
 from prefect.artifacts import create_link_artifact
 from prefect.cache_policies import NO_CACHE
 
+from synth.io import table_fingerprint
 from synth.serialization import MODEL_JSON
 
 if TYPE_CHECKING:
@@ -67,11 +70,11 @@ def tracking_uri() -> str:
 
 @task(name="tracking-start-run", **_STORE_CALL)
 def start_run(config: RefreshConfig, flow_run_id: str | None = None, flow_name: str | None = None,
-              deployment_name: str | None = None) -> str:
+              deployment_name: str | None = None, flow_run_name: str | None = None) -> str:
     """Open the MLflow run of one refresh: tags name the flow run and dataset, params the config.
 
-    A retry of the same flow run reuses its run if that is still RUNNING, so a retried start does not
-    leave an empty run behind.
+    The run is named `<dataset>-<model kind>-<UTC yyyymmdd-HHMM>`. A retry of the same flow run
+    reuses its run if that is still RUNNING, so a retried start does not leave an empty run behind.
 
     Returns:
         The run id, for every other helper here.
@@ -81,18 +84,44 @@ def start_run(config: RefreshConfig, flow_run_id: str | None = None, flow_name: 
     experiment_id = _experiment_id(client, config.tracking.experiment or dataset)
     run_id = _running_run_id(client, experiment_id, flow_run_id) if flow_run_id else None
     if run_id is None:
-        run_id = client.create_run(experiment_id, tags={
+        tags = {
             "prefect.flow_run_id": flow_run_id or "none",
             "prefect.flow_name": flow_name or "none",
             "prefect.deployment_name": deployment_name or "none",
             "synth.model_kind": config.model.kind,
             "synth.config_hash": config.config_hash(),
             "synth.dataset": dataset,
-        }).info.run_id
+        }
+        if flow_run_name:
+            tags["prefect.flow_run_name"] = flow_run_name
+        run_id = client.create_run(experiment_id, tags=tags,
+                                   run_name=run_name(dataset, config.model.kind)).info.run_id
     params = [Param(key, str(value)[:MAX_PARAM_VALUE]) for key, value in config.flat().items()]
     for start in range(0, len(params), PARAMS_PER_BATCH):
         client.log_batch(run_id, params=params[start:start + PARAMS_PER_BATCH])
     return run_id
+
+
+def run_name(dataset: str, model_kind: str, when: datetime | None = None) -> str:
+    """`diamonds_synth-actgan-20261123-0215`: dataset, model kind and start minute (UTC)."""
+    when = when or datetime.now(timezone.utc)
+    return f"{dataset}-{model_kind}-{when.astimezone(timezone.utc):%Y%m%d-%H%M}"
+
+
+@task(name="tracking-tag-data", **_STORE_CALL)
+def tag_data(run_id: str, table: pa.Table) -> str:
+    """Tag the run with its input's fingerprint and size, so runs on the same data can be found.
+
+    Returns:
+        The fingerprint (`synth.data_hash`).
+    """
+    fingerprint = table_fingerprint(table)
+    MlflowClient(tracking_uri()).log_batch(run_id, tags=[
+        RunTag("synth.data_hash", fingerprint),
+        RunTag("synth.data_rows", str(table.num_rows)),
+        RunTag("synth.data_columns", str(table.num_columns)),
+    ])
+    return fingerprint
 
 
 def epoch_logger(run_id: str) -> Callable[[EpochStats], None]:
@@ -183,7 +212,9 @@ def register_champion(run_id: str, model_uri: str, name: str) -> str:
         client.get_registered_model(name)
     except MlflowException:
         client.create_registered_model(name, description="Synthetic data generator published by prefect-synth")
-    version = client.create_model_version(name, source=model_uri, run_id=run_id)
+    # a tracking server checks the source against the logged model it names: pass that model's id
+    model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
+    version = client.create_model_version(name, source=model_uri, run_id=run_id, model_id=model_id)
     client.set_registered_model_alias(name, CHAMPION, version.version)
     client.set_tag(run_id, "synth.registered_version", f"{name}/{version.version}")
     return str(version.version)

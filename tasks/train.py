@@ -1,11 +1,13 @@
 """Train: turn the run's model settings into a synth model and fit it, reporting every epoch."""
 from __future__ import annotations
 
+import time
 import warnings
 from typing import Callable
 
 import pyarrow as pa
 from prefect import get_run_logger, task
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 from tqdm.auto import tqdm
 
@@ -15,6 +17,9 @@ from synth.tabular import ACTGANConfig
 from synth.tabular.conditions import ConditionMode
 from synth.timeseries import DGANConfig, Normalization
 from synth.training import EpochStats, Lipschitz, WGANConfig
+
+PROGRESS_ARTIFACT_KEY = "training-progress"
+PROGRESS_EVERY_SECONDS = 2.0  # at most one progress update per this many seconds (and one at the end)
 
 
 def wgan_config(model: ActganModelConfig | DganModelConfig) -> WGANConfig:
@@ -63,10 +68,12 @@ def train(table: pa.Table, model: ActganModelConfig | DganModelConfig,
     logger = get_run_logger()
     estimator = synth_model(model)
     every = max(model.epochs // 10, 1)
+    progress = _Progress(model.epochs, model.kind)
     with tqdm(total=model.epochs, desc=f"training {model.kind}", unit="epoch", disable=None) as bar:
         def report(stats: EpochStats) -> None:
             if on_epoch is not None:
                 on_epoch(stats)
+            progress.update(stats)
             bar.update(1)
             bar.set_postfix(W=f"{stats.wasserstein:.3f}", G=f"{stats.generator_loss:.3f}",
                             D=f"{stats.critic_loss:.3f}")
@@ -87,3 +94,21 @@ def train(table: pa.Table, model: ActganModelConfig | DganModelConfig,
                     preparation.split_examples, preparation.interpolated_values, preparation.dropped_examples,
                     model.max_gap)
     return estimator
+
+
+class _Progress:
+    """A Prefect progress artifact (key `training-progress`) that follows the epochs as they finish."""
+
+    def __init__(self, epochs: int, kind: str):
+        self.epochs, self.kind, self.last = epochs, kind, time.monotonic()
+        self.id = create_progress_artifact(0.0, key=PROGRESS_ARTIFACT_KEY,
+                                           description=f"Training {kind}: 0 of {epochs} epochs")
+
+    def update(self, stats: EpochStats) -> None:
+        now = time.monotonic()
+        if self.id is None or (now - self.last < PROGRESS_EVERY_SECONDS and stats.epoch < self.epochs):
+            return
+        self.last = now
+        update_progress_artifact(self.id, 100.0 * stats.epoch / self.epochs,
+                                 description=f"Training {self.kind}: {stats.epoch} of {self.epochs} epochs "
+                                             f"(Wasserstein estimate {stats.wasserstein:.3f})")

@@ -26,6 +26,7 @@ from synth.schema import ColumnKind, column_kind
 
 FAILURES_ARTIFACT_KEY = "validation-failures"
 SUMMARY_ARTIFACT_KEY = "validation-summary"
+TABLE_ARTIFACT_KEY = "validation-table"  # one row per column: the rules it was checked against
 _EXAMPLES = 3  # unexpected values quoted per failure
 
 
@@ -219,12 +220,23 @@ def validate(table: pa.Table, contract_path: str | None, output_path: str) -> Va
                     "observed": f.observed} for f in result.failures],
             description=f"{len(result.failures)} of {result.checks} contract checks failed ({path})")
         raise ValidationFailed(result.failures, str(path))
+    create_table_artifact(key=TABLE_ARTIFACT_KEY, table=_contract_rows(contract),
+                          description=f"Schema contract `{path}`: every check passed on {result.rows} rows")
     create_markdown_artifact(
         key=SUMMARY_ARTIFACT_KEY,
         markdown=f"All {result.checks} checks of the {'inferred ' if inferred else ''}contract `{path}` "
                  f"passed on {result.rows} rows and {len(contract.columns)} columns.")
     logger.info("validation passed: %d checks", result.checks)
     return result
+
+
+def _contract_rows(contract: Contract) -> list[dict]:
+    def text(value) -> str:
+        return "" if value is None else str(value)
+
+    return [{"column": c.name, "arrow type": c.arrow_type, "nulls allowed": c.nullable, "min": text(c.min),
+             "max": text(c.max), "allowed values": "" if c.allowed is None else f"{len(c.allowed)} values",
+             "result": "passed"} for c in contract.columns]
 
 
 @task(name="store-contract")

@@ -292,7 +292,7 @@ def _training_section(report: dict) -> str:
 def _series_section(report: dict) -> str:
     if not report.get("series"):
         return ""
-    from synth.fidelity.series import render_series_html
+    from synth.fidelity.html_series import render_series_html
     return render_series_html(report["series"])
 
 

@@ -58,7 +58,7 @@ def _structure_html(structure: dict) -> str:
 def _utility_html(utility: dict) -> str:
     baseline = utility.get("majority_baseline", utility.get("mean_baseline"))
     return (f"<h2>Utility: predicting '{escape(utility['target'])}'</h2>\n<table><tr><th>trained on</th>"
-            f"<th>{utility['metric']} on real test rows</th></tr>"
+            f"<th>{utility['metric']} on real test rows (90 % interval)</th></tr>"
             f"<tr><td>synthetic</td><td class=\"num\">{_fmt(utility['synthetic'])} "
             f"({_interval(utility.get('synthetic_ci'))})</td></tr>"
             f"<tr><td>real</td><td class=\"num\">{_fmt(utility['real'])} ({_interval(utility.get('real_ci'))})</td></tr>"

@@ -22,8 +22,9 @@ Models are trained on the CPU from `seed` alone (a forked torch RNG): the same s
       `mean_baseline` (regression: R² of always the train mean, about 0);
     - classification only: `macro_f1`: `{"synthetic", "real", "ratio", "majority_baseline"}`, F1 averaged
       over the classes present in the real test rows;
-    - `synthetic_ci`, `real_ci`: 90 % intervals of the two accuracies (normal approximation over the test
-      rows); None for a regression;
+    - `synthetic_ci`, `real_ci`: 90 % intervals of the two `metric` values, each [low, high] or None:
+      accuracy ± 1.645 standard errors of a share of the test rows (normal approximation); R²: its 5th
+      and 95th percentiles over 200 resamples of the test rows (the models fixed);
     - `rows`: `{"train", "synthetic", "test"}`, rows used (those with a target value).
 
 `structure(real, other, encoder)` — both sides projected on the real data's first 2 principal axes:
@@ -55,6 +56,7 @@ from synth.fidelity.metrics import rank_auc
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 BOOTSTRAP_ROUNDS = 20  # resamples behind the structure score's interval
+TEST_RESAMPLES = 200  # resamples of the test rows behind the detection AUC's and the utility R²'s intervals
 
 
 @dataclass(frozen=True)
@@ -145,8 +147,9 @@ def utility(train: EncodedTable, synthetic: EncodedTable, test: EncodedTable, en
         probe: the network and its training.
 
     Returns:
-        `target`, `task`, `metric`, `synthetic`, `real`, `ratio`, `majority_baseline` or `mean_baseline`,
-        `rows`, and `macro_f1` for a classification (see the module docstring).
+        `target`, `task`, `metric`, `synthetic`, `real`, `ratio`, `synthetic_ci`, `real_ci`,
+        `majority_baseline` or `mean_baseline`, `rows`, and `macro_f1` for a classification (see the
+        module docstring).
 
     Raises:
         ConfigError: `target` is not a column of the encoder, or `max_rows` is below 1.
@@ -171,20 +174,8 @@ def utility(train: EncodedTable, synthetic: EncodedTable, test: EncodedTable, en
         if kind == "classification":
             result = _classification(sides, encoder.n_codes(index), target, seed, probe)
         else:
-            result = _regression(sides, target, seed, probe)
-    n_test = len(sides["test"][1])
-    if kind == "classification":  # an accuracy is a share of the test rows: its 90 % normal-approximation interval
-        result["synthetic_ci"], result["real_ci"] = (_share_interval(result[k], n_test) for k in ("synthetic", "real"))
-    else:
-        result["synthetic_ci"] = result["real_ci"] = None
+            result = _regression(sides, target, seed, probe, rng)
     return {"target": target, "task": kind, **result, "rows": {side: len(y) for side, (_, y) in sides.items()}}
-
-
-def _share_interval(share: float | None, n: int) -> list[float] | None:
-    if share is None or n < 1:
-        return None
-    half = 1.645 * float(np.sqrt(share * (1 - share) / n))
-    return [max(share - half, 0.0), min(share + half, 1.0)]
 
 
 def structure(real: EncodedTable, other: EncodedTable, encoder: TableEncoder, max_rows: int = 50_000,
@@ -267,7 +258,7 @@ def _structure_interval(real_p: np.ndarray, other_p: np.ndarray, edges: list[np.
 
 
 def _auc_interval(scores: np.ndarray, positive: np.ndarray, rng: np.random.Generator,
-                  rounds: int = 200) -> tuple[float, float]:
+                  rounds: int = TEST_RESAMPLES) -> tuple[float, float]:
     """5th and 95th percentiles of the test AUC over resamples of the test rows (the model stays fixed)."""
     n = len(scores)
     draws = []
@@ -378,33 +369,57 @@ def _classification(sides: dict, n_classes: int, target: str, seed: int, probe: 
     return {
         "metric": "accuracy",
         **_comparison(accuracy["synthetic"], accuracy["train"]),
+        # an accuracy is a share of the test rows: its 90 % normal-approximation interval
+        "synthetic_ci": _share_interval(accuracy["synthetic"], len(test_y)),
+        "real_ci": _share_interval(accuracy["train"], len(test_y)),
         "majority_baseline": float(np.mean(majority == test_y)),
         "macro_f1": {**_comparison(f1["synthetic"], f1["train"]), "majority_baseline": _macro_f1(majority, test_y)},
     }
 
 
-def _regression(sides: dict, target: str, seed: int, probe: ProbeConfig) -> dict:
+def _regression(sides: dict, target: str, seed: int, probe: ProbeConfig, rng: np.random.Generator) -> dict:
     train_y = sides["train"][1]
     mean, std = float(train_y.mean()), float(train_y.std())
     if not std > 0:
         raise DataError(f"utility target '{target}' has no variance in the real train rows")
     test_y = (sides["test"][1] - mean) / std
-    scores = {}
+    predictions = {}
     for side in ("synthetic", "train"):
         features, values = sides[side]
         standardized = np.clip((values - mean) / std, -probe.feature_clip, probe.feature_clip)
         targets = torch.from_numpy(standardized.astype(np.float32))[:, None]  # (n, 1)
         network = _train(features, targets, F.mse_loss, 1, seed, probe)
-        scores[side] = _r2(_predict(network, sides["test"][0])[:, 0], test_y)
+        predictions[side] = _predict(network, sides["test"][0])[:, 0]  # (n_test,)
+    scores = {side: _r2(p, test_y) for side, p in predictions.items()}
     return {
         "metric": "r2",
         **_comparison(scores["synthetic"], scores["train"]),
+        "synthetic_ci": _r2_interval(predictions["synthetic"], test_y, rng),
+        "real_ci": _r2_interval(predictions["train"], test_y, rng),
         "mean_baseline": _r2(np.zeros_like(test_y), test_y),
     }
 
 
 def _comparison(synthetic: float | None, real: float | None) -> dict:
     return {"synthetic": synthetic, "real": real, "ratio": None if real is None else _ratio(synthetic, real)}
+
+
+def _share_interval(share: float, n: int) -> list[float]:
+    """share ± 1.645 standard errors of a share of n rows, within [0, 1]."""
+    half = 1.645 * float(np.sqrt(share * (1 - share) / n))
+    return [max(share - half, 0.0), min(share + half, 1.0)]
+
+
+def _r2_interval(predicted: np.ndarray, truth: np.ndarray, rng: np.random.Generator,
+                 rounds: int = TEST_RESAMPLES) -> list[float] | None:
+    """5th and 95th percentiles of the test R² over resamples of the test rows (the model stays fixed);
+    None when every resample's target is constant."""
+    n = len(truth)
+    draws = [_r2(predicted[rows], truth[rows]) for rows in (rng.integers(0, n, n) for _ in range(rounds))]
+    draws = [d for d in draws if d is not None]
+    if not draws:
+        return None
+    return [float(np.percentile(draws, 5)), float(np.percentile(draws, 95))]
 
 
 def _macro_f1(predicted: np.ndarray, truth: np.ndarray) -> float:

@@ -2,20 +2,25 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from mlflow import MlflowClient
 from mlflow.entities import LoggedModelStatus
 from safetensors import safe_open
 
 from flows.config import RefreshConfig
+from synth.io import read_table, table_fingerprint
 from synth.models import load_model
 from synth.tabular import ACTGAN, ACTGANConfig
 from synth.training import EpochStats, WGANConfig
@@ -58,9 +63,14 @@ def saved_model(training_frame, tmp_path_factory) -> Path:
 
 def test_start_run_tags_the_flow_run_and_logs_the_config_as_params(mlflow_store):
     config = make_config()
-    run_id = tracking.start_run.fn(config, "flow-run-1", "refresh", "nightly")
+    started = datetime.now(timezone.utc)
+    run_id = tracking.start_run.fn(config, "flow-run-1", "refresh", "nightly", flow_run_name="witty-otter")
 
     run = MlflowClient().get_run(run_id)
+    assert re.fullmatch(r"people_synthetic-actgan-\d{8}-\d{4}", run.info.run_name)
+    assert run.info.run_name in {tracking.run_name("people_synthetic", "actgan", started + timedelta(minutes=m))
+                                 for m in (0, 1)}  # the start minute, even if a minute turned meanwhile
+    assert run.data.tags["prefect.flow_run_name"] == "witty-otter"
     experiment = MlflowClient().get_experiment(run.info.experiment_id)
     assert experiment.name == "people_synthetic"  # the output's stem when none is configured
     assert run.info.status == "RUNNING"
@@ -81,6 +91,73 @@ def test_start_run_outside_a_deployment_uses_the_configured_experiment(mlflow_st
     assert MlflowClient().get_experiment(run.info.experiment_id).name == "nightly-people"
     assert run.data.tags["prefect.flow_run_id"] == "none"
     assert run.data.tags["prefect.deployment_name"] == "none"
+    assert "prefect.flow_run_name" not in run.data.tags
+    assert run.info.run_name.startswith("people_synthetic-actgan-")  # named after the dataset, not the experiment
+
+
+def test_run_names_read_dataset_kind_and_utc_start_minute():
+    oslo = timezone(timedelta(hours=1))
+    assert tracking.run_name("diamonds_synth", "actgan", datetime(2026, 11, 23, 3, 15, 59, tzinfo=oslo)) == (
+        "diamonds_synth-actgan-20261123-0215")
+
+
+def test_tag_data_tags_the_run_with_the_input_fingerprint_and_size(mlflow_store):
+    table = pa.table({"id": [1, 2, 3], "city": ["Oslo", None, "Lima"]})
+    run_id = tracking.start_run.fn(make_config(), None, None, None)
+
+    assert tracking.tag_data.fn(run_id, table) == table_fingerprint(table)
+    tags = MlflowClient().get_run(run_id).data.tags
+    assert (tags["synth.data_hash"], tags["synth.data_rows"], tags["synth.data_columns"]) == (
+        table_fingerprint(table), "3", "2")
+
+
+def fingerprint_table(rows: int = 300) -> pa.Table:
+    """Every kind of column the models take, with nulls in each."""
+    rng = np.random.default_rng(0)
+    def holes(values):
+        return [None if i % 7 == 3 else v for i, v in enumerate(values)]
+    return pa.table({
+        "price": pa.array(holes(rng.integers(300, 20_000, rows).tolist()), pa.int32()),
+        "carat": holes(np.round(rng.gamma(2.0, 0.4, rows), 2).tolist()),
+        "cut": pa.array(holes(rng.choice(["Fair", "Good", "Ideal"], rows).tolist())).dictionary_encode(),
+        "color": holes(rng.choice(["D", "E", "F"], rows).tolist()),
+        "certified": holes((rng.random(rows) > 0.4).tolist()),
+        "sold_at": pa.array(pd.date_range("2024-01-01", periods=rows, freq="h", tz="UTC")),
+    })
+
+
+def test_table_fingerprint_follows_the_values_not_the_file_or_the_chunking(tmp_path):
+    table = fingerprint_table()
+    fingerprint = table_fingerprint(table)
+    assert re.fullmatch(r"[0-9a-f]{16}", fingerprint)
+
+    pq.write_table(table, tmp_path / "data.parquet", row_group_size=40)  # read back in 8 chunks
+    assert table_fingerprint(read_table(tmp_path / "data.parquet")) == fingerprint
+    assert table_fingerprint(read_table(tmp_path / "data.parquet")) == fingerprint
+    assert table_fingerprint(pa.Table.from_batches(table.to_batches(max_chunksize=13))) == fingerprint
+    assert table_fingerprint(pa.concat_tables([table.slice(0, 101), table.slice(101)])) == fingerprint
+    assert table_fingerprint(table.replace_schema_metadata({"origin": "elsewhere"})) == fingerprint
+
+
+@pytest.mark.parametrize(("column", "row", "value"), [
+    ("price", 0, 301), ("carat", 5, 9.99), ("cut", 1, "Fair"), ("color", 2, "D"), ("certified", 4, None),
+    ("price", 3, 0),  # a null becomes the zero stored under it
+])
+def test_table_fingerprint_changes_with_one_value(column, row, value):
+    table = fingerprint_table()
+    values = table.column(column).to_pylist()
+    assert values[row] != value
+    values[row] = value
+    changed = table.set_column(table.schema.get_field_index(column), table.schema.field(column),
+                               pa.array(values).cast(table.schema.field(column).type))
+    assert table_fingerprint(changed) != table_fingerprint(table)
+
+
+def test_table_fingerprint_changes_with_a_column_name_or_type():
+    table = fingerprint_table()
+    assert table_fingerprint(table.rename_columns(["cost", *table.column_names[1:]])) != table_fingerprint(table)
+    assert table_fingerprint(table.set_column(0, "price", table.column("price").cast(pa.int64()))) != (
+        table_fingerprint(table))
 
 
 def test_a_retried_start_reuses_the_running_run_and_a_finished_one_is_not_reused(mlflow_store):

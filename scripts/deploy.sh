@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Register the deployments of deployments/prefect.yaml with a Prefect server, creating the work pools
+# they name first (Prefect's `deploy` stops, with no message under --no-prompt, when a pool is missing).
+#
+#   PREFECT_API_URL=http://127.0.0.1:4200/api scripts/deploy.sh
+#   prefect worker start --pool local-process          # then, in the repo root, a worker
+#
+# Pools: local-process (process), docker-pool (docker), k8s-gpu (kubernetes, with the GPU base job
+# template infra/kubernetes/gpu-base-job-template.json). Existing pools are left as they are.
+# Uses the venv's prefect if there is one (scripts/setup.sh), else the one on PATH.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo_root"
+prefect="prefect"
+[[ -x .venv/bin/prefect ]] && prefect=".venv/bin/prefect"
+
+if [[ -z "${PREFECT_API_URL:-}" ]]; then
+    echo "deploy: set PREFECT_API_URL to your Prefect server's API, e.g. http://127.0.0.1:4200/api" >&2
+    exit 2
+fi
+
+pool() {  # name type [base job template]
+    if "$prefect" work-pool inspect "$1" >/dev/null 2>&1; then
+        echo "deploy: work pool $1 exists"
+        return
+    fi
+    "$prefect" work-pool create "$1" --type "$2" ${3:+--base-job-template "$3"} >/dev/null
+    echo "deploy: created work pool $1 ($2)"
+}
+
+pool local-process process
+pool docker-pool docker
+pool k8s-gpu kubernetes infra/kubernetes/gpu-base-job-template.json
+
+exec "$prefect" --no-prompt deploy --prefect-file deployments/prefect.yaml --all

@@ -1,0 +1,178 @@
+"""Real servers on loopback for the deployment tests: a Prefect server (sqlite), an MLflow tracking
+server (sqlite + local artifact root) and process workers, each a child process on a free port,
+stopped at the end of the session. The deployments come from deployments/prefect.yaml via
+scripts/deploy.sh, exactly as a user registers them.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent  # the venv's prefect and mlflow scripts
+START_TIMEOUT_S = 180
+RUN_TIMEOUT_S = 420
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, process: subprocess.Popen, log: Path, timeout_s: float = START_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[:3]} exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} did not answer in {timeout_s} s:\n{log.read_text()[-3000:]}")
+
+
+def start(args: list[str], log: Path, env: dict, cwd: Path) -> subprocess.Popen:
+    with open(log, "wb") as out:
+        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd,
+                                start_new_session=True)  # its own group: stopped with its children
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@dataclass
+class Stack:
+    prefect_api: str
+    prefect_ui: str
+    mlflow_uri: str
+    env: dict  # what a client of these servers needs in its environment
+    home: Path
+    processes: list
+
+    def worker(self, name: str) -> subprocess.Popen:
+        """A process worker of the `local-process` pool, one flow run at a time, started in the repo root."""
+        log = self.home / f"worker-{name}.log"
+        process = start([str(BIN / "prefect"), "worker", "start", "--pool", "local-process", "--name", name,
+                         "--limit", "1"], log, self.env, REPO)
+        self.processes.append(process)
+        return process
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    home = tmp_path_factory.mktemp("servers")
+    prefect_port, mlflow_port = free_port(), free_port()
+    api = f"http://127.0.0.1:{prefect_port}/api"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_"))}
+    env.update(PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", PREFECT_HOME=str(home / "prefect"),
+               PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_API_URL=api, PREFECT_UI_API_URL=api,
+               PREFECT_SERVER_API_PORT=str(prefect_port), PREFECT_WORKER_QUERY_SECONDS="2",
+               PREFECT_WORKER_PREFETCH_SECONDS="0",
+               PREFECT_API_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{home / 'prefect.db'}",
+               MLFLOW_TRACKING_URI=f"http://127.0.0.1:{mlflow_port}", GX_ANALYTICS_ENABLED="false",
+               PYTHONUNBUFFERED="1")
+    server_env = {k: v for k, v in env.items() if k != "PREFECT_API_URL"}
+    processes = []
+    try:
+        prefect = start([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(prefect_port)],
+                        home / "prefect-server.log", server_env, home)
+        processes.append(prefect)
+        mlflow = start([str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(mlflow_port),
+                        "--workers", "1", "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}",
+                        "--artifacts-destination", str(home / "mlflow-artifacts")],
+                       home / "mlflow-server.log", env, home)
+        processes.append(mlflow)
+        wait_http(f"{api}/health", prefect, home / "prefect-server.log")
+        wait_http(f"http://127.0.0.1:{mlflow_port}/health", mlflow, home / "mlflow-server.log")
+        deploy = subprocess.run([str(REPO / "scripts" / "deploy.sh")], env=env, cwd=REPO, capture_output=True,
+                                text=True, timeout=300)
+        assert deploy.returncode == 0, f"deploy.sh failed:\n{deploy.stdout[-3000:]}\n{deploy.stderr[-3000:]}"
+        yield Stack(api, f"http://127.0.0.1:{prefect_port}", env["MLFLOW_TRACKING_URI"], env, home, processes)
+    finally:
+        for process in reversed(processes):
+            stop(process)
+
+
+@pytest.fixture(scope="session")
+def workers(stack):
+    """Two process workers of `local-process`, one run at a time each."""
+    return [stack.worker("worker-a"), stack.worker("worker-b")]
+
+
+@pytest.fixture(scope="session")
+def prefect_client(stack):
+    """A sync Prefect client of the stack's server (not the session's test harness)."""
+    from prefect.client.orchestration import SyncPrefectClient
+
+    with SyncPrefectClient(stack.prefect_api) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> dict[str, Path]:
+    """A small table and a small set of weather-like sequences (the columns the weather deployment names)."""
+    folder = tmp_path_factory.mktemp("data")
+    rng = np.random.default_rng(0)
+    n = 300
+    pq.write_table(pa.table({
+        "carat": np.round(rng.gamma(2.0, 0.4, n), 2),
+        "cut": rng.choice(["Fair", "Good", "Ideal"], n, p=[0.2, 0.3, 0.5]),
+        "price": rng.integers(300, 20000, n).astype(np.int32),
+    }), folder / "table.parquet")
+    days, hours = 40, 8
+    hour = np.tile(np.arange(hours), days)
+    station_day = np.repeat(np.arange(days), hours)
+    phase = rng.uniform(0, 2 * np.pi, days)[station_day]
+    weather = pd.DataFrame({
+        "station_day": station_day, "hour": hour,
+        "origin": np.repeat(rng.choice(["EWR", "JFK", "LGA"], days), hours),
+        "month": np.repeat(rng.integers(1, 13, days), hours),
+        **{name: np.sin(hour / 3 + phase) * scale + rng.normal(0, 0.1, days * hours)
+           for name, scale in [("temp", 10), ("dewp", 8), ("humid", 20), ("wind_speed", 5), ("precip", 0.1),
+                               ("visib", 2)]},
+    })
+    pq.write_table(pa.Table.from_pandas(weather, preserve_index=False), folder / "weather.parquet")
+    return {"table": folder / "table.parquet", "weather": folder / "weather.parquet", "folder": folder}
+
+
+def tiny_actgan_config(source: Path, output: Path, epochs: int = 3) -> dict:
+    return {"source": {"path": str(source)},
+            "model": {"kind": "actgan", "epochs": epochs, "seed": 0, "embedding_dim": 16, "generator_dims": [32],
+                      "critic_dims": [32], "pac": 10, "training": {"batch_size": 100}},
+            "report": {"bootstrap": 0, "gate": {"enabled": False}},
+            "output": {"path": str(output)}}
+
+
+def wait_final(client, flow_run_id, timeout_s: float = RUN_TIMEOUT_S):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        run = client.read_flow_run(flow_run_id)
+        if run.state is not None and run.state.is_final():
+            return run
+        time.sleep(1)
+    raise AssertionError(f"flow run {flow_run_id} not finished after {timeout_s} s (state {run.state})")

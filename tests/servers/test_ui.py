@@ -1,0 +1,98 @@
+"""The Prefect UI in a real browser: a user opens a deployment's custom-run form, changes the epochs,
+submits, and the run completes with that value.
+
+Headless Chromium from Debian (`/usr/bin/chromium`) driven by Playwright; Playwright cannot download
+its own browser here. Without the browser the test skips, unless SYNTH_REQUIRE_BROWSER=1 (set by
+.ci/run, which installs it) makes that a failure. The screenshot of the filled form is saved in
+SYNTH_TEST_ARTIFACTS (default: the test's temporary folder).
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+
+from tests.servers.conftest import tiny_actgan_config, wait_final
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path(os.environ.get("SYNTH_CHROMIUM", "/usr/bin/chromium"))
+# as root in a container: no sandbox; and no calls home, which this closed network refuses
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+                 "--disable-background-networking", "--disable-component-update"]
+
+
+def _browser_or_skip():
+    missing = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing, sync_playwright = "the playwright package is not installed", None
+    if missing is None and not CHROMIUM.is_file():
+        missing = f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    if missing:
+        if os.environ.get("SYNTH_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"browser test required but {missing}")
+        pytest.skip(missing)
+    return sync_playwright
+
+
+def test_custom_run_form_in_the_prefect_ui(stack, workers, prefect_client, tiny_data, tmp_path):
+    sync_playwright = _browser_or_skip()
+    shots = Path(os.environ.get("SYNTH_TEST_ARTIFACTS", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    # a deployment like diamonds-nightly (same flow, pool, pull step, form) whose defaults are a tiny run
+    nightly = prefect_client.read_deployment_by_name("synthetic-refresh/diamonds-nightly")
+    output = tmp_path / "ui_gems_synth.parquet"
+    deployment_id = prefect_client.create_deployment(
+        flow_id=nightly.flow_id, name="ui-check", work_pool_name=nightly.work_pool_name,
+        entrypoint=nightly.entrypoint, pull_steps=nightly.pull_steps, enforce_parameter_schema=True,
+        parameter_openapi_schema=nightly.parameter_openapi_schema,
+        parameters={"config": tiny_actgan_config(tiny_data["table"], output, epochs=5)})
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.goto(f"{stack.prefect_ui}/deployments")
+            page.get_by_text("ui-check", exact=True).first.click()  # the deployment, from the list
+            page.wait_for_function(f"location.pathname.endsWith('/deployments/deployment/{deployment_id}')")
+            page.get_by_role("button", name="Run", exact=True).click()
+            page.get_by_text("Custom run", exact=True).click()
+            epochs_label = page.get_by_text("Epochs (Optional)", exact=True)
+            epochs_label.wait_for(timeout=60_000)
+            epochs = epochs_label.locator("xpath=ancestor::*[.//input][1]").locator("input").first
+            assert epochs.input_value() == "5"  # the deployment's default, shown in the form
+            epochs.fill("2")
+            epochs.scroll_into_view_if_needed()
+            page.screenshot(path=str(shots / "prefect-ui-custom-run-form.png"))
+            page.get_by_role("button", name="Submit").click()
+            created = _first_run(prefect_client, deployment_id)  # the UI's request has reached the server
+        finally:
+            browser.close()
+
+    assert (shots / "prefect-ui-custom-run-form.png").stat().st_size > 10_000
+    run = wait_final(prefect_client, created.id)
+    flow_run_id = str(run.id)
+    assert run.state.is_completed()
+    assert run.parameters["config"]["model"]["epochs"] == 2
+    client = MlflowClient(stack.mlflow_uri)
+    experiment = client.get_experiment_by_name("ui_gems_synth")
+    [mlrun] = client.search_runs([experiment.experiment_id],
+                                 filter_string=f"tags.`prefect.flow_run_id` = '{flow_run_id}'")
+    assert mlrun.data.params["model.epochs"] == "2"
+    assert [m.step for m in client.get_metric_history(mlrun.info.run_id, "wasserstein")] == [1, 2]
+
+
+def _first_run(client, deployment_id, timeout_s: float = 60):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        runs = [r for r in client.read_flow_runs() if r.deployment_id == deployment_id]
+        if runs:
+            return runs[0]
+        time.sleep(0.5)
+    raise AssertionError(f"no flow run of the deployment {timeout_s} s after submitting the form")
