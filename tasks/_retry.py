@@ -15,3 +15,14 @@ def transient_io(task, task_run, state) -> bool:
     except Exception:
         return False
     return False
+
+
+def unless_user_error(task, task_run, state) -> bool:
+    """Retry any failure except a data/config error (e.g. a tracking server that is not there)."""
+    try:
+        state.result()
+    except SynthError:
+        return False
+    except Exception:
+        return True
+    return False

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import logging
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from importlib import metadata
@@ -28,13 +31,19 @@ from prefect.artifacts import create_link_artifact
 from prefect.cache_policies import NO_CACHE
 
 from synth.io import table_fingerprint
+from synth.errors import SynthError
 from synth.serialization import MODEL_JSON
+from tasks._retry import unless_user_error
 
 if TYPE_CHECKING:
     from flows.config import RefreshConfig
     from synth.training import EpochStats
 
 logger = logging.getLogger(__name__)
+
+
+class TrackingUnavailable(SynthError):
+    """The configured MLflow tracking server does not answer."""
 
 MAX_PARAM_VALUE = 6000  # MLflow rejects longer param values
 PARAMS_PER_BATCH = 100  # MLflow's limit on params in one log_batch
@@ -53,7 +62,8 @@ MODEL_INPUT_EXAMPLE = pd.DataFrame({"num_rows": [5], "seed": [0]})
 
 # Prefect task options for calls that reach the tracking store (a server, or a sqlite file that
 # another process may hold locked). No caching: every call is a side effect.
-_STORE_CALL = dict(retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
+_STORE_CALL = dict(retries=2, retry_delay_seconds=2, retry_condition_fn=unless_user_error,
+                   cache_policy=NO_CACHE)
 
 
 def tracking_uri() -> str:
@@ -68,6 +78,36 @@ def tracking_uri() -> str:
     return mlflow.get_tracking_uri()
 
 
+def check_reachable(uri: str | None = None, timeout_s: float = 5.0) -> None:
+    """Fail fast, naming the server, when a tracking *server* does not answer its health check.
+
+    MLflow's own client retries a refused connection for minutes; a nightly run should say at once
+    that the tracking server is down rather than after training. Stores that are files need no check.
+    """
+    uri = uri or tracking_uri()
+    if not is_web_uri(uri):
+        return
+    shown = _without_credentials(uri)
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout_s) as response:
+            if response.status == 200:
+                return
+            reason = f"HTTP {response.status}"
+    except urllib.error.HTTPError as e:
+        reason = f"HTTP {e.code}"
+    except (urllib.error.URLError, OSError) as e:
+        reason = str(getattr(e, "reason", e))
+    raise TrackingUnavailable(f"the MLflow tracking server {shown} is unreachable ({reason}); start it, or point "
+                              f"MLFLOW_TRACKING_URI at one that runs (unset: a local sqlite store)")
+
+
+def _without_credentials(uri: str) -> str:
+    parts = urllib.parse.urlsplit(uri)
+    if parts.username or parts.password:
+        parts = parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else ""))
+    return urllib.parse.urlunsplit(parts)
+
+
 @task(name="tracking-start-run", **_STORE_CALL)
 def start_run(config: RefreshConfig, flow_run_id: str | None = None, flow_name: str | None = None,
               deployment_name: str | None = None, flow_run_name: str | None = None) -> str:
@@ -79,6 +119,7 @@ def start_run(config: RefreshConfig, flow_run_id: str | None = None, flow_name: 
     Returns:
         The run id, for every other helper here.
     """
+    check_reachable()
     client = MlflowClient(tracking_uri())
     dataset = Path(config.output.path).stem
     experiment_id = _experiment_id(client, config.tracking.experiment or dataset)

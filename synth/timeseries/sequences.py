@@ -146,6 +146,7 @@ class Sequences:
             raise DataError(f"example {table.column(eid)[row].as_py()!r} has two rows at time "
                             f"{times[row].as_py()!r} (column '{time}'): time stamps must be unique "
                             f"within an example ({int(same.sum())} duplicate(s) in all)")
+        _check_no_nan_attributes(table, spec, np.repeat(np.asarray(ids, dtype=object), lengths))
         first = pa.array(np.repeat(starts, lengths))
         attributes = table.select(list(spec.attribute_columns)).take(pa.array(starts))
         for name in spec.attribute_columns:
@@ -170,6 +171,7 @@ class Sequences:
         types = {str(table.schema.field(c).type) for c in steps}
         if len({column_kind(c, table.schema.field(c).type) for c in steps}) > 1:
             raise DataError(f"wide input: the step columns {steps} must share one kind of type, found {sorted(types)}")
+        _check_no_nan_attributes(table, spec, np.arange(table.num_rows))  # wide: an example is a row
         matrix_type = table.schema.field(steps[0]).type
         columns = [pc.cast(table.column(c), matrix_type) for c in steps]
         observed = np.stack([c.is_valid().to_numpy(zero_copy_only=False) for c in columns], axis=1)  # (N, T)
@@ -248,6 +250,21 @@ class Sequences:
         times = self.times.filter(rows) if self.times is not None else None
         return Sequences([self.ids[i] for i in np.flatnonzero(keep)], self.attributes.filter(pa.array(keep)),
                          features.filter(rows), self.lengths[keep], times, prep)
+
+
+def _check_no_nan_attributes(table: pa.Table, spec: SequenceSpec, example_of_row) -> None:
+    """A NaN attribute is a computation's accident, not a value (a missing one is a null, which is
+    modelled like any missing value): refuse it, naming the column and the examples."""
+    for name in spec.attribute_columns:
+        column = table.column(name)
+        if not pa.types.is_floating(column.type):
+            continue
+        nan = pc.fill_null(pc.is_nan(column), False).to_numpy(zero_copy_only=False)
+        if nan.any():
+            examples = list(dict.fromkeys(example_of_row[np.flatnonzero(nan)]))
+            raise DataError(f"attribute '{name}' is NaN in {len(examples)} example(s) (first: {examples[0]!r}); "
+                            "an attribute must be a number or null (missing): replace NaN with null, or drop "
+                            "those examples")
 
 
 def _check_kinds(schema: pa.Schema, spec: SequenceSpec) -> None:

@@ -1,0 +1,29 @@
+"""Checks a refresh makes before it spends an hour training: can it write where it will publish?"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from synth.errors import ConfigError
+
+
+def check_writable(path: str | os.PathLike, what: str) -> None:
+    """ConfigError, naming `what` and the obstacle, unless a file can be created in `path`'s folder.
+
+    Object-store URIs (s3://...) are checked by their own storage layer when written.
+    """
+    if "://" in str(path):
+        return
+    folder = Path(path).absolute().parent
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{what} {path}: cannot be written, '{existing}' is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".prefect-synth-check-"):
+            pass
+    except OSError as e:
+        raise ConfigError(f"{what} {path}: cannot be written ({e.strerror or e})") from None
