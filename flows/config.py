@@ -23,6 +23,16 @@ class _Strict(BaseModel):
 class SourceConfig(_Strict):
     path: str = Field(description="Parquet file, or a directory of Parquet files / hive partitions.")
     columns: list[str] | None = Field(None, description="Columns to read (default: all).")
+    sample_rows: int | None = Field(
+        None, ge=2, description="Train on a uniform random sample of this many rows (dgan, long layout: this "
+                                "many whole examples), drawn while the input streams by in record batches, so "
+                                "it never has to fit in memory. The holdout is taken from the sample. Default: "
+                                "read the whole input. An input with fewer rows (examples) is taken whole.")
+    sample_seed: int = Field(0, ge=0, description="Seed of the training sample: the same data and seed give "
+                                                  "the same sample.")
+    batch_rows: int = Field(131_072, ge=100, le=10_000_000,
+                            description="Rows per record batch while the input is streamed (sampling, full "
+                                        "validation): memory grows with it.")
 
 
 class TrainingConfig(_Strict):
@@ -39,6 +49,22 @@ class TrainingConfig(_Strict):
     clip_value: float = Field(0.01, gt=0, description="Weight-clipping bound (weight_clipping only).")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to train: auto = CUDA if present.")
     amp: bool = Field(False, description="Mixed precision (bfloat16 autocast) on CUDA.")
+    checkpoint_every: int = Field(
+        0, ge=0, description="Save a checkpoint every this many epochs (and after the last one); 0 = never. "
+                             "A run that is killed, retried or started again on the same data and settings "
+                             "resumes from the latest checkpoint and still trains `epochs` in all.")
+    checkpoint_dir: str | None = Field(
+        None, description="Where checkpoints go; only the latest is kept (default: <output path without "
+                          "suffix>.checkpoints/).")
+    max_minutes: float | None = Field(
+        None, gt=0, description="Time budget for training, in minutes from its start (transform fit included): "
+                                "training stops after the last epoch that fits and the run goes on to sampling "
+                                "with the model as trained so far. Empty = no limit.")
+    max_critic_grad_norm: float = Field(
+        1e4, gt=0, description="Divergence guard: a critic step whose gradient norm (all critic weights, "
+                               "penalty included) exceeds this stops training with an error naming the epoch, as "
+                               "does a NaN or infinite loss; the last good checkpoint is kept. Healthy runs peak "
+                               "below about 50 (about 100 with gp_lambda 100); exploding ones reach 1e6 and more.")
 
 
 class ActganModelConfig(_Strict):
@@ -122,7 +148,14 @@ ModelConfig = Annotated[Union[ActganModelConfig, DganModelConfig], Field(discrim
 
 class ValidationConfig(_Strict):
     contract: str | None = Field(
-        None, description="Schema contract YAML. Default: inferred on the first run, stored beside the output.")
+        None, description="Schema contract YAML. Default: inferred on the first run (from the whole input), "
+                          "stored beside the output.")
+    scope: Literal["full", "sample"] = Field(
+        "full", description="What is checked when training on a sample (source.sample_rows). full: every row "
+                            "of the input, batch by batch (Arrow types from the schema; nulls, ranges and "
+                            "allowed values added up with pyarrow.compute), plus Great Expectations on the "
+                            "training sample. sample: the training sample only. Without a sample both check "
+                            "the whole input. The validation summary states the scope and rows checked.")
 
 
 class SampleConfig(_Strict):
@@ -131,6 +164,10 @@ class SampleConfig(_Strict):
     conditions: dict[str, str | int | float | bool] | None = Field(
         None, description="Only generate rows with these column values, e.g. {cut: Ideal} (actgan), or "
                           "sequences with these attribute values (dgan).")
+    chunk_rows: int = Field(200_000, ge=100, le=10_000_000,
+                            description="Synthetic rows generated and written per chunk (dgan: as many whole "
+                                        "sequences as fit); memory grows with it, not with num_rows. Each chunk "
+                                        "has a seed of its own: the same seed and chunk_rows give the same file.")
 
 
 class GateConfig(_Strict):
@@ -214,6 +251,20 @@ class RefreshConfig(_Strict):
         from synth.fidelity.gate import GateThresholds
         gate = self.report.gate
         return GateThresholds(**gate.model_dump(exclude={"enabled"})) if gate.enabled else None
+
+    def check_columns(self, names: list[str]) -> None:
+        """Every column the config names must be in the input: one ConfigError naming all that are not."""
+        m = self.model
+        named = {"report.target": [self.report.target] if self.report.target else [],
+                 "sample.conditions": list(self.sample.conditions or {})}
+        if m.kind == "dgan":
+            named.update({"model.example_id": [m.example_id] if m.example_id else [],
+                          "model.time_column": [m.time_column] if m.time_column else [],
+                          "model.attribute_columns": list(m.attribute_columns),
+                          "model.feature_columns": list(m.feature_columns)})
+        missing = [f"{key} '{name}'" for key, columns in named.items() for name in columns if name not in names]
+        if missing:
+            raise ConfigError(f"{', '.join(missing)}: not a column of the input (its columns are {names})")
 
     def flat(self) -> dict[str, Any]:
         """`{"model.epochs": 300, ...}`: the configuration as dotted keys (MLflow params)."""

@@ -1,5 +1,9 @@
 """The `synthetic-refresh` flow: ingest → validate → hold out → train → sample → report → gate → publish,
-tracked in MLflow."""
+tracked in MLflow.
+
+`source.sample_rows` makes ingest stream the input and train on a uniform sample of it; `sample`
+writes the synthetic output chunk by chunk to a staged file beside the output, which `publish`
+renames over it once the gate has passed (any failure deletes it instead)."""
 from __future__ import annotations
 
 import json
@@ -11,16 +15,17 @@ from prefect import flow, get_run_logger
 from prefect.runtime import deployment, flow_run
 
 from flows.config import RefreshConfig
-from synth.errors import QualityGateFailed
+from synth.errors import ConfigError, QualityGateFailed
 from synth.models import model_class
 from tasks import tracking
-from tasks.ingest import ingest
+from tasks.ingest import Ingested, ingest
 from tasks.locks import dataset_lock
-from tasks.publish import publish
+from tasks.preflight import check_writable
+from tasks.publish import discard, publish, stamp
 from tasks.report import hold_out, report
-from tasks.sample import sample
+from tasks.sample import Staged, sample
 from tasks.train import train
-from tasks.validate import store_inferred_contract, validate
+from tasks.validate import ValidationResult, store_inferred_contract, validate
 
 
 def report_dir(config: RefreshConfig) -> Path:
@@ -36,7 +41,9 @@ def synthetic_refresh(config: RefreshConfig) -> dict:
     run_id = tracking.start_run(config, flow_run_id=flow_run.get_id(), flow_name=flow_run.get_flow_name(),
                                 deployment_name=deployment.get_name(), flow_run_name=flow_run.get_name())
     try:
-        with dataset_lock(tracking.registered_name(config)):
+        check_writable(config.output.path, "output.path")  # before an hour of training, not after
+        check_writable(report_dir(config) / "report.json", "output.report_dir")
+        with dataset_lock(tracking.registered_name(config), config.output.path):
             outcome = _refresh(config, run_id)
     except BaseException:
         tracking.end_run(run_id, "FAILED")
@@ -47,23 +54,45 @@ def synthetic_refresh(config: RefreshConfig) -> dict:
 
 
 def _refresh(config: RefreshConfig, run_id: str) -> dict:
-    logger = get_run_logger()
-    table = ingest(config.source.path, config.source.columns)
-    tracking.tag_data(run_id, table)
-    checked = validate(table, config.validation.contract, config.output.path)
     series = config.series_spec()
-    train_table, holdout = hold_out(table, config.report.holdout_fraction, config.model.seed,
-                                    series.example_id if series else None)
-    model = train(train_table, config.model, on_epoch=tracking.epoch_logger(run_id))
+    example_id = series.example_id if series else None
+    source = config.source
+    data = ingest(source.path, source.columns, source.sample_rows, source.sample_seed, example_id,
+                  source.batch_rows)
+    config.check_columns(data.table.column_names)
+    _tag_data(run_id, data)
+    checked = validate(data.table, config.validation.contract, config.output.path, config.validation.scope,
+                       data.source if data.sampled else None, source.batch_rows)
+    train_table, holdout = hold_out(data.table, config.report.holdout_fraction, config.model.seed, example_id)
+    _check_batch(config, train_table, example_id)
+    model = train(train_table, config.model, on_epoch=tracking.epoch_logger(run_id),
+                  output_path=config.output.path)
     # as many rows (actgan) or sequences (dgan) as the whole input has, unless the config says
-    count = config.sample.num_rows or (_examples(table, series.example_id) if series else table.num_rows)
-    synthetic = sample(model, count, config.model.seed, config.sample.conditions)
+    count = config.sample.num_rows or data.units
+    staged = sample(model, count, config.model.seed, config.output.path,
+                    stamp({"mlflow_run_id": run_id, "model_kind": config.model.kind,
+                           "config_hash": config.config_hash()}),
+                    config.sample.conditions, chunk_rows=config.sample.chunk_rows,
+                    keep_rows=config.report.max_rows, example_id=example_id)
+    try:
+        return _score_and_publish(config, run_id, data, checked, train_table, holdout, model, staged)
+    except BaseException:
+        discard(staged.path)  # a failed gate or run leaves the previous output, and no staged file
+        raise
+
+
+def _score_and_publish(config: RefreshConfig, run_id: str, data: Ingested, checked: ValidationResult,
+                       train_table, holdout, model, staged: Staged) -> dict:
+    logger = get_run_logger()
     preparation = getattr(model, "preparation_", None)
+    notes = {"preparation": preparation.as_dict()} if preparation is not None else {}
+    if data.sampled or staged.kept.num_rows < staged.rows:
+        notes["sampling"] = _sampling_notes(data, checked, staged)
     out_dir = report_dir(config)
-    scored = report(train_table, synthetic, str(out_dir), holdout, max_rows=config.report.max_rows,
-                    bootstrap=config.report.bootstrap, target=config.report.target, series=series,
+    scored = report(train_table, staged.kept, str(out_dir), holdout, max_rows=config.report.max_rows,
+                    bootstrap=config.report.bootstrap, target=config.report.target, series=config.series_spec(),
                     history=model.history_, gate=config.gate_thresholds(), seed=config.model.seed,
-                    notes={"preparation": preparation.as_dict()} if preparation is not None else None)
+                    notes=notes or None)
     tracking.log_metrics(run_id, _report_metrics(scored.report))
     tracking.log_artifacts(run_id, out_dir, "report")
     with tempfile.TemporaryDirectory(prefix="prefect-synth-") as tmp:
@@ -76,18 +105,33 @@ def _refresh(config: RefreshConfig, run_id: str) -> dict:
         failures = "; ".join(scored.gate["failures"])
         raise QualityGateFailed(f"quality gate failed, nothing published ({failures}); the report is in "
                                 f"{scored.html_path}")
-    path = publish(synthetic, config.output.path, {"mlflow_run_id": run_id, "model_kind": config.model.kind,
-                                                   "config_hash": config.config_hash()})
+    path = publish(staged.path, config.output.path)
+    logger.info("Published %d synthetic rows to %s", staged.rows, path)
     store_inferred_contract(checked)
     version = tracking.register_champion(run_id, model_uri, tracking.registered_name(config))
     logger.info("Model version %s is now the champion of %s", version, tracking.registered_name(config))
     return {"output": path, "mlflow_run_id": run_id, "model_uri": model_uri, "model_version": version,
-            "report": scored.json_path, "summary": scored.report["summary"], "rows": synthetic.num_rows,
+            "report": scored.json_path, "summary": scored.report["summary"], "rows": staged.rows,
             "gate": scored.gate}
 
 
-def _examples(table, column: str) -> int:
-    return int(pc.count_distinct(table.column(column)).as_py())
+def _tag_data(run_id: str, data: Ingested) -> None:
+    """The input's fingerprint and size as run tags; a sampled input was fingerprinted while streaming."""
+    if not data.sampled:
+        tracking.tag_data(run_id, data.table)
+        return
+    tags = {"synth.data_hash": data.fingerprint, "synth.data_rows": data.source_rows,
+            "synth.data_columns": data.table.num_columns, "synth.training_sample_rows": data.table.num_rows}
+    for key, value in tags.items():
+        tracking.set_tag(run_id, key, str(value))
+
+
+def _sampling_notes(data: Ingested, checked: ValidationResult, staged: Staged) -> dict:
+    """report.json `sampling`: what was trained on, validated and scored, out of how much."""
+    return {"input": data.describe(),
+            "validation": {"scope": checked.scope, "rows_checked": checked.rows},
+            "synthetic": {"rows_written": staged.rows, "units_written": staged.units, "chunks": staged.chunks,
+                          "rows_scored": staged.kept.num_rows}}
 
 
 def _report_metrics(report: dict) -> dict[str, float]:
@@ -104,3 +148,18 @@ def _report_metrics(report: dict) -> dict[str, float]:
 def _write_json(path: Path, data: dict) -> Path:
     path.write_text(json.dumps(data, indent=1, default=str))
     return path
+
+
+def _check_batch(config: RefreshConfig, train_table, example_id: str | None) -> None:
+    """A batch size the user chose that is larger than the training data is a mistake worth naming;
+    the default one is clamped by the model (DoppelGANger's 1,024 examples often exceed small data)."""
+    training = config.model.training
+    if "batch_size" not in training.model_fields_set:
+        return
+    units = (int(pc.count_distinct(train_table.column(example_id)).as_py()) if example_id
+             else train_table.num_rows)
+    if training.batch_size > units:
+        what = "examples" if example_id else "rows"
+        raise ConfigError(f"model.training.batch_size={training.batch_size} is larger than the {units} training "
+                          f"{what} (after holding back report.holdout_fraction={config.report.holdout_fraction}): "
+                          f"lower it, or leave it unset")

@@ -16,3 +16,8 @@ class ConfigError(SynthError):
 
 class QualityGateFailed(SynthError):
     """The synthetic data missed a threshold of the quality gate: nothing was published."""
+
+
+class TrainingDiverged(SynthError):
+    """Training produced a NaN or infinite loss, or an exploding critic gradient: it stopped, naming the
+    epoch and the settings to change; the last good checkpoint (if any) is kept."""

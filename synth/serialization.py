@@ -5,6 +5,7 @@ import base64
 import contextlib
 import dataclasses
 import enum
+import hashlib
 import json
 import types
 import typing
@@ -77,7 +78,7 @@ def save_model(directory: str | Path, kind: str, meta: dict, modules: dict[str, 
     tensors = {f"{name}.{key}": t.detach().cpu().contiguous()
                for name, module in modules.items() for key, t in module.state_dict().items()}
     save_file(tensors, directory / WEIGHTS)
-    doc = {"kind": kind, "format_version": FORMAT_VERSION, **meta}
+    doc = {"kind": kind, "format_version": FORMAT_VERSION, **meta, "weights_sha256": file_digest(directory / WEIGHTS)}
     (directory / MODEL_JSON).write_text(json.dumps(doc, indent=1, allow_nan=False))
     return directory
 
@@ -91,15 +92,33 @@ def read_model(directory: str | Path, kind: str | None = None) -> tuple[dict, di
             raise DataError(f"model {directory}: missing {name}")
     try:
         doc = json.loads((directory / MODEL_JSON).read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise DataError(f"model {directory}: unreadable or corrupted {MODEL_JSON} ({e})") from e
+    if not isinstance(doc, dict):
+        raise DataError(f"model {directory}: {MODEL_JSON} is not a JSON object")
+    expected = doc.get("weights_sha256")  # absent in models saved before it was recorded
+    if expected is not None and file_digest(directory / WEIGHTS) != expected:
+        raise DataError(f"model {directory}: {WEIGHTS} does not match the digest in {MODEL_JSON} "
+                        "(changed or corrupted)")
+    try:
         tensors = load_file(directory / WEIGHTS, device="cpu")
     except Exception as e:  # safetensors raises its own error types on tampered files
-        raise DataError(f"model {directory}: unreadable or corrupted model files ({e})") from e
+        raise DataError(f"model {directory}: unreadable or corrupted {WEIGHTS} ({e})") from e
     if doc.get("format_version") != FORMAT_VERSION:
         raise DataError(f"model {directory}: format_version {doc.get('format_version')} "
                         f"(this version reads {FORMAT_VERSION})")
     if kind is not None and doc.get("kind") != kind:
         raise DataError(f"model {directory}: kind {doc.get('kind')!r}, expected {kind!r}")
     return doc, tensors
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file's bytes, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @contextlib.contextmanager

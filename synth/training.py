@@ -3,7 +3,9 @@
 A model describes its adversarial game as a `WGANProblem` (generator, critics, how to draw a real
 batch and how to make fakes); `train_wgan` runs critic rounds and generator rounds, keeps the
 critics Lipschitz by gradient penalty or weight clipping, and reports per-epoch diagnostics
-through a callback.
+through a callback. It also resumes from a `TrainingState`, hands one to a `Checkpoints` sink every
+few epochs, stops as diverged on a NaN/Inf loss or an exploding critic gradient, and stops early,
+gracefully, when the time budget `max_minutes` is spent.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import torch
 from torch import nn
 
 from synth.device import autocast
-from synth.errors import ConfigError
+from synth.errors import ConfigError, DataError, TrainingDiverged
 
 
 class Lipschitz(str, Enum):
@@ -43,14 +45,18 @@ class WGANConfig:
     device: str = "auto"           # auto = CUDA if present, else CPU
     amp: bool = False              # bfloat16 autocast on CUDA
     cuda_graphs: bool = True       # on CUDA, replay each training step as one captured graph
+    max_minutes: float | None = None      # time budget, counted from the start of fit; None = no limit
+    max_critic_grad_norm: float = 1e4     # a critic step with a larger gradient norm means divergence
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "critic_steps", "generator_steps"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"training.{name}={getattr(self, name)}: must be at least 1")
-        for name in ("generator_lr", "critic_lr"):
+        for name in ("generator_lr", "critic_lr", "max_critic_grad_norm"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"training.{name}={getattr(self, name)}: must be positive")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise ConfigError(f"training.max_minutes={self.max_minutes}: must be positive (or unset: no limit)")
 
 
 @dataclass
@@ -99,6 +105,31 @@ class EpochStats:
         return d
 
 
+@dataclass
+class TrainingState:
+    """The loop's own state after `epoch` epochs: with the networks' weights, all a resumed run needs."""
+
+    epoch: int                        # epochs done
+    history: list[EpochStats]         # one entry per epoch done
+    optimizers: dict[str, dict]       # "generator", "critic": Adam state dicts
+
+
+class Checkpoints(Protocol):
+    """Where `train_wgan` hands its state every `every` epochs (see synth.checkpoint)."""
+
+    every: int
+
+    def save(self, state: TrainingState) -> None:
+        """Write a checkpoint of the models as they are now, with `state`."""
+
+    def describe(self) -> str:
+        """Where the last complete checkpoint is, for a message (e.g. after divergence)."""
+
+
+class TrainingStoppedEarly(UserWarning):
+    """The time budget ended training before the configured number of epochs."""
+
+
 def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, pac: int,
                      generator: torch.Generator | None = None) -> torch.Tensor:
     """E[(‖∇D(x̂)‖ − 1)²] on random interpolates x̂ of real and fake, one mixing weight per pack."""
@@ -116,12 +147,27 @@ def train_wgan(problem: WGANProblem, config: WGANConfig, device: torch.device,
                rng: torch.Generator | None = None,
                callback: Callable[[EpochStats], None] | None = None,
                start_epoch: int = 0,
-               progress: Callable[[int, int, int], None] | None = None) -> list[EpochStats]:
-    """Train `problem` for `config.epochs` epochs; returns the per-epoch diagnostics.
+               progress: Callable[[int, int, int], None] | None = None,
+               resume: TrainingState | None = None,
+               checkpoints: Checkpoints | None = None,
+               started: float | None = None) -> list[EpochStats]:
+    """Train `problem` up to epoch `config.epochs`; returns the per-epoch diagnostics of every epoch.
 
-    `callback` receives each epoch's EpochStats; `progress` is called after every step with
-    (epoch, step, steps_per_epoch), without synchronizing the device.
+    Args:
+        callback: receives each epoch's EpochStats (not those of resumed epochs).
+        start_epoch: epochs already done (without `resume`: the weights are as the caller left them).
+        progress: called after every step with (epoch, step, steps_per_epoch), without a device sync.
+        resume: a checkpoint's state: its optimizer moments are restored, training goes on after its
+            epoch and the returned history starts with its history. The caller restores the weights.
+        checkpoints: gets the state every `checkpoints.every` epochs, after the last epoch, and when
+            the time budget stops training. A diverged epoch is never handed over.
+        started: `time.monotonic()` when the time budget began (default: now).
+
+    Raises:
+        TrainingDiverged: an epoch had a NaN/Inf loss or a critic step's gradient norm above
+            `config.max_critic_grad_norm`; nothing of that epoch reaches `callback` or `checkpoints`.
     """
+    started = time.monotonic() if started is None else started
     graphed = config.cuda_graphs and device.type == "cuda"
     # fused: one kernel per optimizer step; capturable: its step count lives on the GPU (graph replay)
     opt = dict(betas=config.betas, fused=device.type in ("cpu", "cuda"), capturable=graphed)
@@ -129,32 +175,103 @@ def train_wgan(problem: WGANProblem, config: WGANConfig, device: torch.device,
                              weight_decay=config.generator_weight_decay, **opt)
     c_params = [p for c in problem.critics for p in c.network.parameters()]
     c_opt = torch.optim.Adam(c_params, lr=config.critic_lr, weight_decay=config.critic_weight_decay, **opt)
+    optimizers = {"generator": g_opt, "critic": c_opt}
+    if resume is not None:
+        for name, optimizer in optimizers.items():
+            _load_optimizer(optimizer, resume.optimizers[name])
+        start_epoch = resume.epoch
     clipping = config.lipschitz is Lipschitz.WEIGHT_CLIPPING
 
-    def step() -> torch.Tensor:  # (6,): critic sums (W, gp, loss, grad norm), generator sums (loss, grad norm)
-        critic = sum(_critic_step(problem, c_opt, c_params, config, device, rng, clipping)
-                     for _ in range(config.critic_steps))
+    def step() -> torch.Tensor:
+        # (7,): critic sums (W, gp, loss, grad norm), generator sums (loss, grad norm), largest critic grad norm
+        critic = torch.stack([_critic_step(problem, c_opt, c_params, config, device, rng, clipping)
+                              for _ in range(config.critic_steps)])  # (critic_steps, 4)
         generator = sum(_generator_step(problem, g_opt, config, device) for _ in range(config.generator_steps))
-        return torch.cat([critic, generator])
+        return torch.cat([critic.sum(0), generator, critic[:, 3].max()[None]])
 
     run_step = CudaGraphStep(step, rng) if graphed else step
-    history: list[EpochStats] = []
+    history: list[EpochStats] = list(resume.history) if resume is not None else []
+    steps = problem.steps_per_epoch
+    divisors = torch.tensor([steps * config.critic_steps] * 4 + [steps * config.generator_steps] * 2 + [1],
+                            device=device)
     for epoch in range(start_epoch + 1, config.epochs + 1):
-        started = time.perf_counter()
-        totals = torch.zeros(6, device=device)  # summed on device; one host sync per epoch
-        for i in range(problem.steps_per_epoch):
-            totals += run_step()
+        epoch_started = time.perf_counter()
+        totals = torch.zeros(6, device=device)  # summed on device: a NaN/Inf of any step stays in the sum
+        peak = torch.zeros(1, device=device)    # the largest critic gradient norm of any step
+        for i in range(steps):
+            out = run_step()
+            totals += out[:6]
+            peak = torch.maximum(peak, out[6:])
             if progress is not None:
-                progress(epoch, i + 1, problem.steps_per_epoch)
-        steps = problem.steps_per_epoch
-        means = (totals / torch.tensor([steps * config.critic_steps] * 4 + [steps * config.generator_steps] * 2,
-                                       device=device)).tolist()
+                progress(epoch, i + 1, steps)
+        means = (torch.cat([totals, peak]) / divisors).tolist()  # one host sync per epoch
         stats = EpochStats(epoch, means[0], means[1], means[2], means[4], means[3], means[5],
-                           time.perf_counter() - started)
+                           time.perf_counter() - epoch_started)
+        _check_divergence(stats, means[6], config, checkpoints)
         history.append(stats)
         if callback is not None:
             callback(stats)
+        out_of_time = _out_of_time(config, started, stats.seconds) and epoch < config.epochs
+        if checkpoints is not None and (epoch % checkpoints.every == 0 or epoch == config.epochs or out_of_time):
+            checkpoints.save(TrainingState(epoch, list(history),
+                                           {name: o.state_dict() for name, o in optimizers.items()}))
+        if out_of_time:
+            warnings.warn(budget_message(config, epoch), TrainingStoppedEarly, stacklevel=2)
+            break
     return history
+
+
+def stopped_early(config: WGANConfig, history: Sequence[EpochStats]) -> str | None:
+    """Why a finished `train_wgan` ended before `config.epochs` (only the time budget ends it early)."""
+    if history and history[-1].epoch < config.epochs:
+        return budget_message(config, history[-1].epoch)
+    return None
+
+
+def budget_message(config: WGANConfig, epoch: int) -> str:
+    return (f"training stopped after epoch {epoch} of {config.epochs}: the time budget "
+            f"(training.max_minutes={config.max_minutes:g}) would not fit another epoch; "
+            f"the model as trained so far is used")
+
+
+def _out_of_time(config: WGANConfig, started: float, epoch_seconds: float) -> bool:
+    """Whether another epoch as long as the last one would end past the time budget."""
+    if config.max_minutes is None:
+        return False
+    return time.monotonic() - started + epoch_seconds > 60 * config.max_minutes
+
+
+_WATCHED = {"critic_loss": "critic loss", "generator_loss": "generator loss", "wasserstein": "Wasserstein estimate",
+            "gradient_penalty": "gradient penalty", "critic_grad_norm": "critic gradient norm",
+            "generator_grad_norm": "generator gradient norm"}
+
+
+def _check_divergence(stats: EpochStats, peak_critic_norm: float, config: WGANConfig,
+                      checkpoints: Checkpoints | None) -> None:
+    """Raise TrainingDiverged naming the epoch, what went wrong and the settings to change."""
+    reason = next((f"{label} {getattr(stats, name)}" for name, label in _WATCHED.items()
+                   if not math.isfinite(getattr(stats, name))), None)
+    if reason is None and not peak_critic_norm <= config.max_critic_grad_norm:
+        reason = (f"critic gradient norm {peak_critic_norm:.3g} > training.max_critic_grad_norm="
+                  f"{config.max_critic_grad_norm:g}")
+    if reason is None:
+        return
+    lipschitz = ("lower training.clip_value" if config.lipschitz is Lipschitz.WEIGHT_CLIPPING
+                 else "raise training.gp_lambda")
+    kept = checkpoints.describe() if checkpoints is not None else \
+        "no checkpoint is kept (training.checkpoint_every is 0)"
+    raise TrainingDiverged(f"training diverged at epoch {stats.epoch} ({reason}): lower the learning rates "
+                           f"(training.generator_lr={config.generator_lr:g}, training.critic_lr="
+                           f"{config.critic_lr:g}), {lipschitz}, or change training.critic_steps="
+                           f"{config.critic_steps}; {kept}")
+
+
+def _load_optimizer(optimizer: torch.optim.Optimizer, saved: dict) -> None:
+    """Restore a checkpoint's per-parameter Adam state; the hyperparameters stay the config's."""
+    groups = optimizer.state_dict()["param_groups"]
+    if [len(g["params"]) for g in groups] != [len(g["params"]) for g in saved["param_groups"]]:
+        raise DataError("the checkpoint's optimizer state is for other parameters than this model's")
+    optimizer.load_state_dict({"state": saved["state"], "param_groups": groups})
 
 
 class CudaGraphStep:

@@ -1,12 +1,19 @@
 """One refresh of a dataset at a time, whichever deployment, worker or machine starts it.
 
-A Prefect global concurrency limit named `synth-dataset-<dataset>` with one slot, created on first use
-(or beforehand by scripts/deploy.sh), is held for the whole refresh: a second run of the same dataset
-waits for the first to finish instead of training beside it and racing it to publish.
+When the run reports to a Prefect server, a global concurrency limit named `synth-dataset-<dataset>`
+with one slot, created on first use, is held for the whole refresh: a second run of the same dataset
+waits for the first to finish instead of training beside it and racing it to publish (a run killed
+while holding it frees the slot when its lease expires, after 5 minutes). A local output is also
+locked with an OS file lock (named after the output's absolute path, in the temp folder), which every
+process on the machine sees — all the locking `prefect-synth run` on a temporary API needs.
 """
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import os
 import re
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,6 +22,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+from prefect.settings import PREFECT_API_URL
 
 
 def lock_name(dataset: str) -> str:
@@ -37,9 +45,32 @@ def ensure_lock(dataset: str) -> str:
 
 
 @contextmanager
-def dataset_lock(dataset: str) -> Iterator[None]:
+def dataset_lock(dataset: str, output_path: str | None = None) -> Iterator[None]:
     """Hold the dataset's slot for the duration of the block, waiting for it if another run has it."""
+    if not PREFECT_API_URL.value():
+        # a temporary API: no other machine shares it, and nothing would ever expire the lease of a
+        # run killed while holding it, so the file lock alone does the job
+        with _file_lock(output_path):
+            yield
+        return
     name = ensure_lock(dataset)
     get_run_logger().info("taking %s: one refresh of %s at a time", name, dataset)
-    with concurrency(name, occupy=1, strict=True):
+    with concurrency(name, occupy=1, strict=True), _file_lock(output_path):
         yield
+
+
+@contextmanager
+def _file_lock(output_path: str | None) -> Iterator[None]:
+    if output_path is None or "://" in output_path:
+        yield
+        return
+    key = hashlib.sha256(os.path.abspath(output_path).encode()).hexdigest()[:16]
+    folder = os.path.join(tempfile.gettempdir(), "prefect-synth-locks")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"{key}.lock")
+    with open(path, "a") as handle:  # the lock file stays; the lock goes with the descriptor
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

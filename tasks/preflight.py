@@ -21,9 +21,8 @@ def check_writable(path: str | os.PathLike, what: str) -> None:
         existing = existing.parent
     if not existing.is_dir():
         raise ConfigError(f"{what} {path}: cannot be written, '{existing}' is a file, not a folder")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".prefect-synth-check-"):
+    try:  # in the deepest folder that exists: nothing is created that a failed run would leave behind
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".prefect-synth-check-"):
             pass
     except OSError as e:
         raise ConfigError(f"{what} {path}: cannot be written ({e.strerror or e})") from None

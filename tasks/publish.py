@@ -1,20 +1,29 @@
-"""Publish: write the synthetic Parquet atomically, stamped with where it came from."""
+"""Publish: move the staged synthetic Parquet over the output atomically; or discard it."""
 from __future__ import annotations
 
-import pyarrow as pa
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from synth.io import write_parquet_atomic
+from synth.io import discard_staged, publish_staged
 from tasks._retry import transient_io
 
 METADATA_PREFIX = "prefect_synth."
 
 
+def stamp(metadata: dict[str, str]) -> dict[str, str]:
+    """The key-value metadata a published file carries: where it came from, under our prefix."""
+    return {f"{METADATA_PREFIX}{k}": v for k, v in metadata.items()}
+
+
 @task(name="publish", retries=2, retry_delay_seconds=2, retry_condition_fn=transient_io, cache_policy=NO_CACHE)
-def publish(table: pa.Table, path: str, metadata: dict[str, str]) -> str:
-    """Write `table` to `path` (readers see the old file or the new one); returns the path."""
-    stamped = {f"{METADATA_PREFIX}{k}": v for k, v in metadata.items()}
-    written = write_parquet_atomic(table, path, stamped)
-    get_run_logger().info("Published %d rows to %s", table.num_rows, written)
-    return str(written)
+def publish(staged: str, path: str) -> str:
+    """Rename the staged file (written and stamped by `sample`) over `path`: readers see the old file or
+    the new one, never a partial one. Returns the path."""
+    published = publish_staged(staged, path)
+    get_run_logger().info("Published %s", published)
+    return published
+
+
+def discard(staged: str) -> None:
+    """Delete a staged file that will not be published (failed gate or run); the output is untouched."""
+    discard_staged(staged)

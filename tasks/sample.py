@@ -1,14 +1,76 @@
-"""Sample: draw synthetic rows from a fitted model."""
+"""Sample: draw synthetic rows from a fitted model and write them, chunk by chunk, to a staged Parquet file.
+
+The staged file lies beside the output, already stamped with the run's metadata; `publish` renames
+it over the output once the quality gate has passed, and `discard` deletes it otherwise. Only one
+chunk and the rows kept for the report are ever in memory.
+"""
 from __future__ import annotations
+
+import time
+from dataclasses import dataclass
 
 import pyarrow as pa
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from synth.chunked import generate_chunked
+from synth.io import StagedParquet
+from synth.timeseries import DGAN
+
+DEFAULT_CHUNK_ROWS = 200_000  # synthetic rows generated and written per chunk
+LOG_EVERY_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A synthetic output written beside its destination, not yet published."""
+
+    path: str  # the staged file
+    destination: str  # where `publish` puts it
+    rows: int  # rows written
+    units: int  # rows (tables) or sequences (time series) written
+    chunks: int
+    kept: pa.Table  # a uniform sample of the output, for the report (whole sequences for time series)
+
+
+def write_synthetic(model, count: int, seed: int, destination: str, metadata: dict[str, str] | None = None,
+                    conditions: dict | None = None, *, chunk_rows: int = DEFAULT_CHUNK_ROWS,
+                    keep_rows: int = 50_000, example_id: str | None = None, on_chunk=None) -> Staged:
+    """What the `sample` task does, without Prefect: `count` units (rows, or sequences of a time series)
+    in chunks of about `chunk_rows` rows, written to a staged file with `metadata`; about `keep_rows`
+    rows of them kept for the report. On any error the staged file is deleted.
+
+    `example_id`: the id column of a long time series (chunks and the kept sample are whole sequences).
+    """
+    per_unit = _rows_per_unit(model, example_id)
+    with StagedParquet(destination, metadata) as staged:
+        out = generate_chunked(lambda n, s: model.sample_table(n, seed=s, conditions=conditions), count, seed,
+                               staged.write, chunk_units=max(1, chunk_rows // per_unit),
+                               keep_units=max(1, keep_rows // per_unit), example_id=example_id, on_chunk=on_chunk)
+    return Staged(staged.path, destination, out.rows, out.units, out.chunks, out.kept)
+
+
+def _rows_per_unit(model, example_id: str | None) -> int:
+    """Rows one unit can take: a whole sequence for a long time series, else one row."""
+    return model.max_sequence_len_ if isinstance(model, DGAN) and example_id is not None else 1
+
 
 @task(name="sample", cache_policy=NO_CACHE)
-def sample(model, num_rows: int, seed: int, conditions: dict | None = None) -> pa.Table:
-    """`num_rows` synthetic rows with the training data's exact schema; same seed, same rows."""
-    table = model.sample_table(num_rows, seed=seed, conditions=conditions)
-    get_run_logger().info("Sampled %d synthetic rows (seed %d)", table.num_rows, seed)
-    return table
+def sample(model, num_rows: int, seed: int, destination: str, metadata: dict[str, str] | None = None,
+           conditions: dict | None = None, *, chunk_rows: int = DEFAULT_CHUNK_ROWS, keep_rows: int = 50_000,
+           example_id: str | None = None) -> Staged:
+    """`num_rows` synthetic rows (sequences for dgan) with the training data's exact schema, written in
+    chunks to a staged file beside `destination`; same seed and chunk size, same file."""
+    logger = get_run_logger()
+    last = [time.monotonic()]
+
+    def progress(done: int, total: int) -> None:
+        if time.monotonic() - last[0] >= LOG_EVERY_SECONDS:
+            last[0] = time.monotonic()
+            logger.info("Sampled %d of %d", done, total)
+
+    staged = write_synthetic(model, num_rows, seed, destination, metadata, conditions, chunk_rows=chunk_rows,
+                             keep_rows=keep_rows, example_id=example_id, on_chunk=progress)
+    logger.info("Sampled %d synthetic %s (%d rows, seed %d) in %d chunk(s), staged at %s", staged.units,
+                "sequences" if example_id else "rows", staged.rows, seed, staged.chunks, staged.path)
+    return staged

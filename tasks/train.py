@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from pathlib import Path
 from typing import Callable
 
 import pyarrow as pa
@@ -12,6 +13,8 @@ from prefect.cache_policies import NO_CACHE
 from tqdm.auto import tqdm
 
 from flows.config import ActganModelConfig, DganModelConfig
+from synth.checkpoint import Checkpointing
+from synth.errors import ConfigError
 from synth.models import model_class
 from synth.tabular import ACTGANConfig
 from synth.tabular.conditions import ConditionMode
@@ -30,7 +33,22 @@ def wgan_config(model: ActganModelConfig | DganModelConfig) -> WGANConfig:
     return WGANConfig(epochs=model.epochs, batch_size=t.batch_size, critic_steps=t.critic_steps,
                       generator_steps=t.generator_steps, generator_lr=t.generator_lr, critic_lr=t.critic_lr,
                       lipschitz=Lipschitz(t.lipschitz), gp_lambda=t.gp_lambda, clip_value=t.clip_value,
-                      device=t.device, amp=t.amp, **adam)
+                      device=t.device, amp=t.amp, max_minutes=t.max_minutes,
+                      max_critic_grad_norm=t.max_critic_grad_norm, **adam)
+
+
+def checkpointing(model: ActganModelConfig | DganModelConfig, output_path: str | None) -> Checkpointing | None:
+    """Where and how often to checkpoint: `training.checkpoint_dir`, else `<output without suffix>.checkpoints/`."""
+    t = model.training
+    if not t.checkpoint_every:
+        return None
+    if t.checkpoint_dir:
+        return Checkpointing(Path(t.checkpoint_dir), t.checkpoint_every)
+    if output_path is None:
+        raise ConfigError(f"training.checkpoint_every={t.checkpoint_every} needs training.checkpoint_dir "
+                          "(or an output path to put the checkpoints beside)")
+    out = Path(output_path)
+    return Checkpointing(out.with_name(out.stem + ".checkpoints"), t.checkpoint_every)
 
 
 def synth_model(model: ActganModelConfig | DganModelConfig):
@@ -63,18 +81,30 @@ def synth_model(model: ActganModelConfig | DganModelConfig):
 
 @task(name="train", cache_policy=NO_CACHE)
 def train(table: pa.Table, model: ActganModelConfig | DganModelConfig,
-          on_epoch: Callable[[EpochStats], None] | None = None):
-    """Fit the configured model on `table`; `on_epoch` receives each epoch's diagnostics."""
+          on_epoch: Callable[[EpochStats], None] | None = None, output_path: str | None = None):
+    """Fit the configured model on `table`; `on_epoch` receives each epoch's diagnostics.
+
+    With `training.checkpoint_every`, checkpoints go to `training.checkpoint_dir` or beside
+    `output_path`, and a retried or restarted run on the same data and settings resumes from the
+    latest one (`estimator.resumed_from_`: its epoch, else None).
+    """
     logger = get_run_logger()
     estimator = synth_model(model)
+    checkpoint = checkpointing(model, output_path)
     every = max(model.epochs // 10, 1)
     progress = _Progress(model.epochs, model.kind)
+    resume_logged = False
     with tqdm(total=model.epochs, desc=f"training {model.kind}", unit="epoch", disable=None) as bar:
         def report(stats: EpochStats) -> None:
+            nonlocal resume_logged
+            if estimator.resumed_from_ and not resume_logged:  # set by fit before its first epoch
+                _log_resumed(logger, estimator, checkpoint)
+                resume_logged = True
             if on_epoch is not None:
                 on_epoch(stats)
             progress.update(stats)
-            bar.update(1)
+            bar.n = stats.epoch  # a resumed run starts part-way
+            bar.refresh()
             bar.set_postfix(W=f"{stats.wasserstein:.3f}", G=f"{stats.generator_loss:.3f}",
                             D=f"{stats.critic_loss:.3f}")
             if stats.epoch % every == 0 or stats.epoch == model.epochs:
@@ -83,8 +113,10 @@ def train(table: pa.Table, model: ActganModelConfig | DganModelConfig,
                             stats.critic_loss, stats.generator_loss, stats.seconds)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            estimator.fit(table, callback=report)
-    for warning in caught:  # e.g. an ID-like column, or gaps filled: the user should see it in the run log
+            estimator.fit(table, callback=report, checkpoint=checkpoint)
+    if estimator.resumed_from_ is not None and estimator.resumed_from_ >= model.epochs:
+        _log_resumed(logger, estimator, checkpoint)  # nothing left to train: no epoch reported it
+    for warning in caught:  # an ID-like column, gaps filled, a time budget spent: the user should see it
         if issubclass(warning.category, UserWarning):
             logger.warning("%s", warning.message)
     preparation = getattr(estimator, "preparation_", None)
@@ -94,6 +126,12 @@ def train(table: pa.Table, model: ActganModelConfig | DganModelConfig,
                     preparation.split_examples, preparation.interpolated_values, preparation.dropped_examples,
                     model.max_gap)
     return estimator
+
+
+def _log_resumed(logger, estimator, checkpoint: Checkpointing) -> None:
+    done, epochs = estimator.resumed_from_, estimator.config.training.epochs
+    left = f"training epochs {done + 1} to {epochs}" if done < epochs else "nothing left to train"
+    logger.info("resumed from epoch %d (checkpoint in %s): %s", done, checkpoint.directory, left)
 
 
 class _Progress:

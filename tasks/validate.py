@@ -4,6 +4,15 @@ Great Expectations is imported inside the functions that run it (it takes second
 importing this module is cheap. Types are not left to GX: they are checked exactly on the Arrow
 schema (synth.contract.check_arrow_types), because the pandas view GX sees cannot tell `string`
 from `large_string`, nor an int64 column with nulls from a double one.
+
+When the run trains on a sample of a larger input (`source.sample_rows`), `validation.scope` says
+what is checked. `full`: every row of the input, record batch by record batch, the nulls, ranges
+and allowed values added up with pyarrow.compute (synth.contract_scan), the column set and Arrow
+types from the dataset's schema; Great Expectations runs on the training sample as well, and a
+failure it finds that the full pass did not is reported as found in the sample. `sample`: Great
+Expectations and the type check on the training sample only. Without sampling the whole input is
+one table, checked as always. The result (and its Prefect artifacts) states the scope and the rows
+checked.
 """
 from __future__ import annotations
 
@@ -19,15 +28,19 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from synth.contract import (Contract, ColumnContract, Failure, check_arrow_types, default_contract_path,
-                            infer_contract, load_contract, save_contract)
+from synth.contract import (Contract, Failure, check_arrow_types, default_contract_path, infer_contract,
+                            load_contract, save_contract)
+from synth.contract_scan import (COLUMN_SET, EXAMPLES, in_set_expected,
+                                 infer_contract_batches, scan_contract, show_value, typed_bound,
+                                 unexpected_observed)
 from synth.errors import DataError
-from synth.schema import ColumnKind, column_kind
+from synth.io import BATCH_ROWS, ParquetSource
+from synth.schema import column_kind
 
 FAILURES_ARTIFACT_KEY = "validation-failures"
 SUMMARY_ARTIFACT_KEY = "validation-summary"
 TABLE_ARTIFACT_KEY = "validation-table"  # one row per column: the rules it was checked against
-_EXAMPLES = 3  # unexpected values quoted per failure
+FULL, SAMPLE = "full", "sample"  # validation scopes
 
 
 class ValidationFailed(DataError):
@@ -53,15 +66,31 @@ class ValidationResult:
     checks: int  # expectations and type checks evaluated
     rows: int
     contract_path: str | None = None  # read from here, or where an inferred contract belongs
-    inferred: bool = False  # inferred from this very table: save it once the run has succeeded
+    inferred: bool = False  # inferred from this very data: save it once the run has succeeded
+    scope: str = FULL  # full: every row of the input was checked; sample: the training sample only
+    source_rows: int | None = None  # rows in the whole input (None: `rows`, the input was one table)
+    gx_rows: int | None = None  # rows Great Expectations ran on (None: `rows`)
 
     @property
     def success(self) -> bool:
         return not self.failures
 
+    def scope_text(self) -> str:
+        """The scope in words, for artifacts and logs."""
+        source_rows = self.source_rows if self.source_rows is not None else self.rows
+        if self.scope == SAMPLE:
+            return (f"scope sample: the {self.rows:,}-row training sample of {source_rows:,} input rows "
+                    "(Great Expectations and Arrow types)")
+        if self.gx_rows is not None and self.gx_rows != self.rows:
+            return (f"scope full: all {self.rows:,} input rows in record batches (pyarrow.compute), "
+                    f"Great Expectations on the {self.gx_rows:,}-row training sample")
+        return f"scope full: all {self.rows:,} input rows"
+
     def summary(self) -> dict:
-        """JSON-ready summary for tracking: outcome, counts, contract source and column types."""
-        return {"success": self.success, "checks": self.checks, "rows": self.rows,
+        """JSON-ready summary for tracking: outcome, scope, counts, contract source and column types."""
+        return {"success": self.success, "scope": self.scope, "rows_checked": self.rows, "checks": self.checks,
+                "rows": self.rows, "source_rows": self.source_rows if self.source_rows is not None else self.rows,
+                "gx_rows": self.gx_rows if self.gx_rows is not None else self.rows,
                 "contract_path": self.contract_path, "inferred": self.inferred,
                 "failures": [f.line() for f in self.failures],
                 "columns": {c.name: {"type": c.arrow_type, "nullable": c.nullable} for c in self.contract.columns}}
@@ -77,17 +106,57 @@ def validate_table(table: pa.Table, contract: Contract) -> ValidationResult:
     return ValidationResult(contract, tuple(failures), checks=checks, rows=table.num_rows)
 
 
-def resolve_contract(table: pa.Table, contract_path: str | None, output_path: str) -> tuple[Contract, Path, bool]:
+def validate_source(sample: pa.Table, source: ParquetSource, contract: Contract,
+                    batch_rows: int = BATCH_ROWS) -> ValidationResult:
+    """Scope full on an input too large to hold: every record batch of `source` checked and the counts
+    added up (pyarrow.compute), and Great Expectations on `sample`, the training sample of it."""
+    schema = source.schema()
+    value_columns = _value_checked(contract, schema)
+    scan = scan_contract(contract, schema, source.batches(batch_rows=batch_rows), value_columns)
+    failures = scan.failures()
+    expectations = build_expectations(contract, value_columns & set(sample.column_names))
+    seen = {(f.expectation, f.column) for f in failures}
+    for failure in run_expectations(expectations, _to_pandas(sample)):
+        if (failure.expectation, failure.column) not in seen:  # else the full pass reported it, with all rows
+            failures.append(replace(failure, observed=f"{failure.observed} (in the training sample)"))
+    checks = len(expectations) + sum(1 for name in contract.names if name in schema.names)
+    return ValidationResult(contract, tuple(failures), checks=checks, rows=scan.rows, scope=FULL,
+                            source_rows=scan.rows, gx_rows=sample.num_rows)
+
+
+def check_input(table: pa.Table, contract_path: str | None, output_path: str, scope: str = FULL,
+                source: ParquetSource | None = None, batch_rows: int = BATCH_ROWS) -> ValidationResult:
+    """What the `validate` task does, without Prefect: the contract resolved, then the data checked.
+
+    `source`: the whole input when `table` is only a sample of it (else None: `table` is the input).
+    """
+    contract, path, inferred = resolve_contract(table, contract_path, output_path, source, batch_rows)
+    if source is None:
+        result = validate_table(table, contract)
+    elif scope == FULL:
+        result = validate_source(table, source, contract, batch_rows)
+    else:
+        result = replace(validate_table(table, contract), scope=SAMPLE, source_rows=source.count_rows())
+    return replace(result, contract_path=str(path), inferred=inferred)
+
+
+def resolve_contract(table: pa.Table, contract_path: str | None, output_path: str,
+                     source: ParquetSource | None = None,
+                     batch_rows: int = BATCH_ROWS) -> tuple[Contract, Path, bool]:
     """The contract to validate against, where it lives, and whether it was just inferred.
 
     An explicit `contract_path` wins; else the contract inferred on an earlier run (beside the
-    output) is used, so drift is caught; else one is inferred from `table` (not saved here).
+    output) is used, so drift is caught; else one is inferred (not saved here) from the whole
+    input: `table`, or, when `table` is a sample, every batch of `source` (a contract inferred from
+    a sample would refuse the next sample's rarer values).
     """
     if contract_path is not None:
         return load_contract(contract_path), Path(contract_path), False
     beside = default_contract_path(output_path)
     if beside.is_file():
         return load_contract(beside), beside, False
+    if source is not None:
+        return infer_contract_batches(source.schema(), source.batches(batch_rows=batch_rows)), beside, True
     return infer_contract(table), beside, True
 
 
@@ -105,8 +174,8 @@ def build_expectations(contract: Contract, columns: set[str]) -> list[Any]:
         if not column.nullable:
             expectations.append(gxe.ExpectColumnValuesToNotBeNull(column=column.name))
         if column.min is not None or column.max is not None:
-            expectations.append(gxe.ExpectColumnValuesToBeBetween(
-                column=column.name, min_value=_gx_bound(column, column.min), max_value=_gx_bound(column, column.max)))
+            expectations.append(gxe.ExpectColumnValuesToBeBetween(column=column.name, min_value=typed_bound(
+                column, column.min), max_value=typed_bound(column, column.max)))
         if column.allowed is not None:
             expectations.append(gxe.ExpectColumnValuesToBeInSet(column=column.name, value_set=list(column.allowed)))
     return expectations
@@ -132,7 +201,7 @@ def run_expectations(expectations: list[Any], frame: pd.DataFrame) -> list[Failu
 
 def _failure(kind: str, kwargs: dict, result: dict, exception_info: dict | None) -> Failure:
     column, error = kwargs.get("column"), _exception_message(exception_info)
-    if kind == "expect_table_columns_to_match_set":
+    if kind == COLUMN_SET:
         mismatched = (result.get("details") or {}).get("mismatched") or {}
         observed = "; ".join(f"{label} {sorted(mismatched[key])}"
                              for key, label in (("missing", "missing"), ("unexpected", "extra")) if mismatched.get(key))
@@ -140,26 +209,15 @@ def _failure(kind: str, kwargs: dict, result: dict, exception_info: dict | None)
     if kind == "expect_column_values_to_not_be_null":
         expected, what = "no nulls", "null"
     elif kind == "expect_column_values_to_be_between":
-        expected, what = f"values in [{_show(kwargs.get('min_value'))}, {_show(kwargs.get('max_value'))}]", "outside"
+        low, high = (show_value(kwargs.get(k)) for k in ("min_value", "max_value"))
+        expected, what = f"values in [{low}, {high}]", "outside"
     else:
-        values = kwargs.get("value_set") or []
-        expected = f"one of {values}" if len(values) <= 5 else f"one of {len(values)} allowed values"
-        what = "not allowed"
+        expected, what = in_set_expected(kwargs.get("value_set") or []), "not allowed"
     if error:
         return Failure(kind, column, expected, error)
-    observed = f"{result.get('unexpected_count')} of {result.get('element_count')} values {what}"
-    examples = [_show(c["value"]) for c in result.get("partial_unexpected_counts") or []][:_EXAMPLES]
-    if examples and what != "null":
-        observed += f", e.g. {', '.join(examples)}"
-    return Failure(kind, column, expected, observed)
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    return repr(value) if isinstance(value, str) else str(value)
+    examples = [show_value(c["value"]) for c in result.get("partial_unexpected_counts") or []][:EXAMPLES]
+    return Failure(kind, column, expected, unexpected_observed(result.get("unexpected_count"),
+                                                               result.get("element_count"), what, examples))
 
 
 def _exception_message(exception_info: dict | None) -> str | None:
@@ -170,13 +228,6 @@ def _exception_message(exception_info: dict | None) -> str | None:
         if isinstance(info, dict) and info.get("raised_exception"):
             return f"error: {str(info.get('exception_message')).strip().splitlines()[0]}"
     return None
-
-
-def _gx_bound(column: ColumnContract, bound: Any) -> Any:
-    """Datetime bounds are ISO text in the contract and Timestamps for pandas (tz-aware stays tz-aware)."""
-    if bound is None or column.kind is not ColumnKind.DATETIME:
-        return bound
-    return pd.Timestamp(bound)
 
 
 def _value_checked(contract: Contract, schema: pa.Schema) -> set[str]:
@@ -206,27 +257,35 @@ def _to_pandas(table: pa.Table) -> pd.DataFrame:
 
 
 @task(name="validate", cache_policy=NO_CACHE)
-def validate(table: pa.Table, contract_path: str | None, output_path: str) -> ValidationResult:
-    """Validate `table` against its schema contract; raise ValidationFailed (with an artifact) if it breaks it."""
+def validate(table: pa.Table, contract_path: str | None, output_path: str, scope: str = FULL,
+             source: ParquetSource | None = None, batch_rows: int = BATCH_ROWS) -> ValidationResult:
+    """Validate the input against its schema contract; raise ValidationFailed (with an artifact) if it breaks it.
+
+    `table` is the input, or, with `source` given, a training sample of it: `scope` then says whether
+    every row of `source` is checked (full) or the sample only (sample).
+    """
     logger = get_run_logger()
-    contract, path, inferred = resolve_contract(table, contract_path, output_path)
-    logger.info("validating %d rows against %s contract %s", table.num_rows,
-                "a newly inferred" if inferred else "the", path)
-    result = replace(validate_table(table, contract), contract_path=str(path), inferred=inferred)
+    result = check_input(table, contract_path, output_path, scope, source, batch_rows)
+    path, inferred, contract = result.contract_path, result.inferred, result.contract
+    logger.info("validated against %s contract %s (%s)", "a newly inferred" if inferred else "the", path,
+                result.scope_text())
     if not result.success:
         create_table_artifact(
             key=FAILURES_ARTIFACT_KEY,
             table=[{"column": f.column or "(table)", "expectation": f.expectation, "expected": f.expected,
                     "observed": f.observed} for f in result.failures],
-            description=f"{len(result.failures)} of {result.checks} contract checks failed ({path})")
+            description=f"{len(result.failures)} of {result.checks} contract checks failed ({path}; "
+                        f"{result.scope_text()})")
         raise ValidationFailed(result.failures, str(path))
     create_table_artifact(key=TABLE_ARTIFACT_KEY, table=_contract_rows(contract),
-                          description=f"Schema contract `{path}`: every check passed on {result.rows} rows")
+                          description=f"Schema contract `{path}`: every check passed on {result.rows} rows "
+                                      f"({result.scope_text()})")
     create_markdown_artifact(
         key=SUMMARY_ARTIFACT_KEY,
         markdown=f"All {result.checks} checks of the {'inferred ' if inferred else ''}contract `{path}` "
-                 f"passed on {result.rows} rows and {len(contract.columns)} columns.")
-    logger.info("validation passed: %d checks", result.checks)
+                 f"passed on {result.rows} rows and {len(contract.columns)} columns.\n\n"
+                 f"Validation {result.scope_text()}.")
+    logger.info("validation passed: %d checks on %d rows", result.checks, result.rows)
     return result
 
 

@@ -5,9 +5,11 @@
     model.sample(1000, conditions={"cut": "Ideal"})      # only rows meeting the condition
     model.fill(partial_frame)                            # complete the missing columns of given rows
     model.save("model/"); ACTGAN.load("model/")
+    ACTGAN(config).fit(table, checkpoint=Checkpointing("ckpt/", every=10))  # resumes a killed fit
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -17,13 +19,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import torch
 
+from synth.checkpoint import Checkpointing, Checkpoints
 from synth.device import resolve_device
 from synth.errors import ConfigError, DataError
 from synth.io import as_table, check_trainable
 from synth.serialization import config_from_dict, config_to_dict, load_state, read_model, save_model, saved_state
 from synth.tabular.conditions import AnyConditions, Condition, ConditionMode, DiscreteConditions
 from synth.tabular.networks import Generator, PackedCritic
-from synth.training import Critic, EpochStats, WGANConfig, train_wgan
+from synth.training import Critic, EpochStats, WGANConfig, stopped_early, train_wgan
 from synth.transforms import TableTransformer
 
 
@@ -57,17 +60,36 @@ class ACTGAN:
         self.config = config
 
     # -- fit -----------------------------------------------------------------------------------
-    def fit(self, data: pa.Table | pd.DataFrame,
-            callback: Callable[[EpochStats], None] | None = None) -> "ACTGAN":
-        """Learn the table. `callback` receives each epoch's diagnostics."""
+    def fit(self, data: pa.Table | pd.DataFrame, callback: Callable[[EpochStats], None] | None = None,
+            checkpoint: Checkpointing | None = None) -> "ACTGAN":
+        """Learn the table. `callback` receives each epoch's diagnostics.
+
+        With `checkpoint`, a checkpoint is written every `checkpoint.every` epochs, and a fit whose
+        directory holds one of the same settings and data resumes from it (`resumed_from_` is its
+        epoch, else None); `history_` covers every epoch. `stopped_early_` says why training ended
+        before `training.epochs` (the time budget `training.max_minutes`), else None.
+
+        Raises:
+            TrainingDiverged: a NaN/Inf loss or an exploding critic gradient; the last good
+                checkpoint is kept.
+        """
+        started = time.monotonic()
         table = as_table(data)
         check_trainable(table)
         if table.num_rows < 2:
             raise DataError(f"the table has {table.num_rows} row: at least 2 are needed to learn anything")
         cfg = self.config
         self.device_ = resolve_device(cfg.training.device)
-        self.transformer_ = TableTransformer(cfg.max_modes, cfg.mode_weight_threshold, cfg.mixture_fit_rows,
-                                             cfg.seed, cfg.binary_encoder_cutoff).fit(table)
+        self.stopped_early_ = None
+        checkpoints = Checkpoints.for_fit(checkpoint, self, table)
+        resumed = checkpoints.resume(cfg.training.epochs) if checkpoints else None
+        self.resumed_from_ = resumed.epoch if resumed else None
+        if resumed:  # the saved transform: exactly the encoding the saved weights learned
+            with saved_state(resumed.path, self.kind):
+                self.transformer_ = TableTransformer.from_state(resumed.model["transformer"])
+        else:
+            self.transformer_ = TableTransformer(cfg.max_modes, cfg.mode_weight_threshold, cfg.mixture_fit_rows,
+                                                 cfg.seed, cfg.binary_encoder_cutoff).fit(table)
         encoded = torch.as_tensor(self.transformer_.transform(table), device=self.device_)  # (N, D)
         with torch.random.fork_rng(devices=[self.device_] if self.device_.type == "cuda" else []):
             torch.manual_seed(cfg.seed)  # weight init and dropout; every other draw uses `rng`
@@ -79,8 +101,10 @@ class ACTGAN:
                 self.conditions_.attach_rows(table)
             critic = PackedCritic(self.transformer_.output_dim + self.conditions_.width, cfg.critic_dims,
                                   cfg.pac).to(self.device_)
+            state = checkpoints.start(self, [critic], rng) if checkpoints else None  # restores a resumed fit
             self.history_ = train_wgan(_TableGame(self, encoded, critic, rng), cfg.training, self.device_,
-                                       rng, callback)
+                                       rng, callback, resume=state, checkpoints=checkpoints, started=started)
+        self.stopped_early_ = stopped_early(cfg.training, self.history_)
         return self
 
     def _build(self) -> None:
@@ -178,7 +202,8 @@ class ACTGAN:
         """Config, transform state and diagnostics as JSON; generator weights as safetensors."""
         self._check_fitted()
         meta = {"config": config_to_dict(self.config), "transformer": self.transformer_.state(),
-                "history": [{"epoch": s.epoch, **s.as_dict()} for s in self.history_]}
+                "history": [{"epoch": s.epoch, **s.as_dict()} for s in self.history_],
+                "stopped_early": getattr(self, "stopped_early_", None)}
         return save_model(directory, self.kind, meta, {"generator": self.generator_})
 
     @classmethod
@@ -192,6 +217,7 @@ class ACTGAN:
             self._build()
             load_state(self.generator_, tensors, "generator")
             self.history_ = [EpochStats(**h) for h in doc.get("history", [])]
+            self.stopped_early_ = doc.get("stopped_early")
         return self
 
     def _check_fitted(self) -> None:

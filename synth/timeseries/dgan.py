@@ -6,6 +6,7 @@
     model.generate(100)                                  # 100 sequences, long format like the input
     model.generate(attributes=pd.DataFrame({"origin": ["JFK", "LGA"]}))   # one sequence per given row
     model.save("model/"); DGAN.load("model/")
+    DGAN(config).fit(long_table, checkpoint=Checkpointing("ckpt/", every=10))  # resumes a killed fit
 
 Beyond gretel: conditional generation on given attributes, a seed for identical output, learned
 variable lengths with masked ends (a generation flag), time values continued at the data's
@@ -13,6 +14,7 @@ cadence from starts drawn from the data, and short gaps interpolated / long-gap 
 """
 from __future__ import annotations
 
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import torch
 
+from synth.checkpoint import Checkpointing, Checkpoints
 from synth.device import resolve_device
 from synth.errors import ConfigError
 from synth.io import as_table, check_trainable
@@ -33,7 +36,7 @@ from synth.timeseries.networks import Critic as CriticNet
 from synth.timeseries.networks import SequenceGenerator
 from synth.timeseries.sequences import WIDE_FEATURE, Preparation, Sequences, SequenceSpec
 from synth.timeseries.transform import Normalization, SequenceTransformer
-from synth.training import Critic, EpochStats, WGANConfig, train_wgan
+from synth.training import Critic, EpochStats, WGANConfig, stopped_early, train_wgan
 
 
 def _gretel_training() -> WGANConfig:
@@ -100,8 +103,17 @@ class DGAN:
 
     # -- fit -----------------------------------------------------------------------------------------
     def fit(self, data: pa.Table | pd.DataFrame, callback: Callable[[EpochStats], None] | None = None,
-            progress: Callable[[int, int, int], None] | None = None) -> "DGAN":
-        """Learn the sequences. `callback` gets each epoch's diagnostics, `progress` (epoch, step, steps) each batch."""
+            progress: Callable[[int, int, int], None] | None = None,
+            checkpoint: Checkpointing | None = None) -> "DGAN":
+        """Learn the sequences. `callback` gets each epoch's diagnostics, `progress` (epoch, step, steps) each batch.
+
+        `checkpoint`, `resumed_from_` and `stopped_early_` work as in `ACTGAN.fit`.
+
+        Raises:
+            TrainingDiverged: a NaN/Inf loss or an exploding critic gradient; the last good
+                checkpoint is kept.
+        """
+        started = time.monotonic()
         table = as_table(data)
         cfg = self.config
         spec = cfg.spec.resolve(table.schema)
@@ -129,16 +141,28 @@ class DGAN:
         self.training_size_ = len(seqs.lengths)
         self._fit_times(seqs)
         self.device_ = resolve_device(cfg.training.device)
-        self.transformer_ = SequenceTransformer(T, cfg.normalization, cfg.apply_feature_scaling,
-                                                cfg.apply_example_scaling, cfg.binary_encoder_cutoff,
-                                                cfg.seed).fit(seqs)
+        self.stopped_early_ = None
+        checkpoints = Checkpoints.for_fit(checkpoint, self, table)
+        resumed = checkpoints.resume(cfg.training.epochs) if checkpoints else None
+        self.resumed_from_ = resumed.epoch if resumed else None
+        if resumed:  # the saved transform: exactly the encoding the saved weights learned
+            with saved_state(resumed.path, self.kind):
+                self.transformer_ = SequenceTransformer.from_state(resumed.model["transformer"])
+        else:
+            self.transformer_ = SequenceTransformer(T, cfg.normalization, cfg.apply_feature_scaling,
+                                                    cfg.apply_example_scaling, cfg.binary_encoder_cutoff,
+                                                    cfg.seed).fit(seqs)
         encoded = [torch.as_tensor(a, device=self.device_) for a in self.transformer_.transform(seqs)]
         with torch.random.fork_rng(devices=[self.device_] if self.device_.type == "cuda" else []):
             torch.manual_seed(cfg.seed)  # weight init; every other draw uses `rng`
             rng = torch.Generator(device=self.device_).manual_seed(cfg.seed)
             self._build()
             game = _SequenceGame(self, *encoded, rng)
-            self.history_ = train_wgan(game, cfg.training, self.device_, rng, callback, progress=progress)
+            critics = [c.network for c in game.critics]
+            state = checkpoints.start(self, critics, rng) if checkpoints else None  # restores a resumed fit
+            self.history_ = train_wgan(game, cfg.training, self.device_, rng, callback, progress=progress,
+                                       resume=state, checkpoints=checkpoints, started=started)
+        self.stopped_early_ = stopped_early(cfg.training, self.history_)
         return self
 
     def _build(self) -> None:
@@ -335,7 +359,8 @@ class DGAN:
                 "schema": schema_to_text(self.schema_), "transformer": self.transformer_.state(),
                 "times": {"cadence": self.cadence_, "starts": self.starts_, "counts": self.start_counts_},
                 "preparation": self.preparation_.as_dict(),
-                "history": [{"epoch": s.epoch, **s.as_dict()} for s in self.history_]}
+                "history": [{"epoch": s.epoch, **s.as_dict()} for s in self.history_],
+                "stopped_early": getattr(self, "stopped_early_", None)}
         return save_model(directory, self.kind, meta, {"generator": self.generator_})
 
     @classmethod
@@ -355,6 +380,7 @@ class DGAN:
             self._build()
             load_state(self.generator_, tensors, "generator")
             self.history_ = [EpochStats(**h) for h in doc.get("history", [])]
+            self.stopped_early_ = doc.get("stopped_early")
         return self
 
     def _check_fitted(self) -> None:
