@@ -154,7 +154,8 @@ def _check_batch(config: RefreshConfig, train_table, example_id: str | None) -> 
     """A batch size the user chose that is larger than the training data is a mistake worth naming;
     the default one is clamped by the model (DoppelGANger's 1,024 examples often exceed small data)."""
     training = config.model.training
-    if "batch_size" not in training.model_fields_set:
+    default = type(config.model).model_fields["training"].get_default(call_default_factory=True).batch_size
+    if training.batch_size == default:
         return
     units = (int(pc.count_distinct(train_table.column(example_id)).as_py()) if example_id
              else train_table.num_rows)

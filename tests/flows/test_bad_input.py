@@ -62,7 +62,7 @@ def test_bad_data(case, expected, tmp_path, prefect_api, mlflow_store, capsys):
     (["--set", "model.kind=gan"], "model.kind"),
     (["--set", "source.columns=[carat, nope]"], "'nope'"),
     (["--set", "model.epochs=-1"], "model.epochs"),
-    (["--set", "model.training.batch_size=55"], "pac"),
+    (["--set", "model.training.batch_size=25"], "pac"),
 ])
 def test_bad_config(overrides, expected, tmp_path, prefect_api, mlflow_store, capsys):
     source = tmp_path / "in.parquet"

