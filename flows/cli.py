@@ -59,6 +59,10 @@ def _run(args) -> int:
     state = synthetic_refresh(config, return_state=True)
     if state.is_completed():
         outcome = state.result()
+        if outcome.get("skipped"):
+            print(f"nothing to do: {outcome['output']} was already published from this input and config "
+                  f"(MLflow run {outcome['published_by']}); set output.skip_unchanged: false to refresh it")
+            return 0
         summary = outcome["summary"]
         print(f"published {outcome['rows']} rows to {outcome['output']} "
               f"(fidelity {summary['overall']:.3f}; MLflow run {outcome['mlflow_run_id']})")

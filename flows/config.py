@@ -200,8 +200,11 @@ class ReportConfig(_Strict):
 
 
 class OutputConfig(_Strict):
-    path: str = Field(description="Where the synthetic Parquet is published.")
+    path: str = Field(description="Where the synthetic Parquet is published: a local path or s3://bucket/key.")
     report_dir: str | None = Field(None, description="Where report.json/html go (default: <output>.report/).")
+    skip_unchanged: bool = Field(
+        True, description="Do nothing (train nothing, publish nothing) when the current output was published "
+                          "from the same input data and the same config; false refreshes it anyway.")
 
 
 class TrackingConfig(_Strict):

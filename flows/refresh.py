@@ -7,6 +7,7 @@ renames over it once the gate has passed (any failure deletes it instead)."""
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -15,22 +16,24 @@ from prefect import flow, get_run_logger
 from prefect.runtime import deployment, flow_run
 
 from flows.config import RefreshConfig
-from synth.errors import ConfigError, QualityGateFailed
+from synth import storage
+from synth.errors import ConfigError, DataError, QualityGateFailed
 from synth.models import model_class
 from tasks import tracking
 from tasks.ingest import Ingested, ingest
 from tasks.locks import dataset_lock
 from tasks.preflight import check_writable
-from tasks.publish import discard, publish, stamp
+from tasks.publish import METADATA_PREFIX, discard, publish, stamp
 from tasks.report import hold_out, report
 from tasks.sample import Staged, sample
 from tasks.train import train
 from tasks.validate import ValidationResult, store_inferred_contract, validate
 
 
-def report_dir(config: RefreshConfig) -> Path:
-    out = Path(config.output.path)
-    return Path(config.output.report_dir) if config.output.report_dir else out.with_name(out.stem + ".report")
+def report_dir(config: RefreshConfig) -> str:
+    """Where report.json/html go: `output.report_dir`, else `<output without .parquet>.report` beside it."""
+    out = config.output.path
+    return config.output.report_dir or storage.sibling(out, storage.stem(out) + ".report")
 
 
 @flow(name="synthetic-refresh")
@@ -42,7 +45,7 @@ def synthetic_refresh(config: RefreshConfig) -> dict:
                                 deployment_name=deployment.get_name(), flow_run_name=flow_run.get_name())
     try:
         check_writable(config.output.path, "output.path")  # before an hour of training, not after
-        check_writable(report_dir(config) / "report.json", "output.report_dir")
+        check_writable(os.path.join(report_dir(config), "report.json"), "output.report_dir")
         with dataset_lock(tracking.registered_name(config), config.output.path):
             outcome = _refresh(config, run_id)
     except BaseException:
@@ -60,18 +63,25 @@ def _refresh(config: RefreshConfig, run_id: str) -> dict:
     data = ingest(source.path, source.columns, source.sample_rows, source.sample_seed, example_id,
                   source.batch_rows)
     config.check_columns(data.table.column_names)
-    _tag_data(run_id, data)
+    fingerprint = _tag_data(run_id, data)
+    if config.output.skip_unchanged:
+        unchanged = _already_published(config, run_id, fingerprint)
+        if unchanged is not None:
+            return unchanged
     checked = validate(data.table, config.validation.contract, config.output.path, config.validation.scope,
                        data.source if data.sampled else None, source.batch_rows)
     train_table, holdout = hold_out(data.table, config.report.holdout_fraction, config.model.seed, example_id)
     _check_batch(config, train_table, example_id)
     model = train(train_table, config.model, on_epoch=tracking.epoch_logger(run_id),
                   output_path=config.output.path)
+    for tag, value in (("synth.resumed_from_epoch", model.resumed_from_), ("synth.stopped_early", model.stopped_early_)):
+        if value is not None:  # a resumed run, or one that spent its time budget: visible when comparing runs
+            tracking.set_tag(run_id, tag, str(value))
     # as many rows (actgan) or sequences (dgan) as the whole input has, unless the config says
     count = config.sample.num_rows or data.units
     staged = sample(model, count, config.model.seed, config.output.path,
                     stamp({"mlflow_run_id": run_id, "model_kind": config.model.kind,
-                           "config_hash": config.config_hash()}),
+                           "config_hash": config.config_hash(), "data_hash": fingerprint}),
                     config.sample.conditions, chunk_rows=config.sample.chunk_rows,
                     keep_rows=config.report.max_rows, example_id=example_id)
     try:
@@ -88,13 +98,20 @@ def _score_and_publish(config: RefreshConfig, run_id: str, data: Ingested, check
     notes = {"preparation": preparation.as_dict()} if preparation is not None else {}
     if data.sampled or staged.kept.num_rows < staged.rows:
         notes["sampling"] = _sampling_notes(data, checked, staged)
-    out_dir = report_dir(config)
-    scored = report(train_table, staged.kept, str(out_dir), holdout, max_rows=config.report.max_rows,
-                    bootstrap=config.report.bootstrap, target=config.report.target, series=config.series_spec(),
-                    history=model.history_, gate=config.gate_thresholds(), seed=config.model.seed,
-                    notes=notes or None)
-    tracking.log_metrics(run_id, _report_metrics(scored.report))
-    tracking.log_artifacts(run_id, out_dir, "report")
+    target = report_dir(config)
+    with tempfile.TemporaryDirectory(prefix="prefect-synth-") as tmp:
+        out_dir = Path(tmp) / "report" if storage.is_remote(target) else Path(target)  # s3://: written, then copied
+        scored = report(train_table, staged.kept, str(out_dir), holdout, max_rows=config.report.max_rows,
+                        bootstrap=config.report.bootstrap, target=config.report.target, series=config.series_spec(),
+                        history=model.history_, gate=config.gate_thresholds(), seed=config.model.seed,
+                        notes=notes or None)
+        if storage.is_remote(target):
+            for file in sorted(out_dir.iterdir()):
+                storage.write_bytes(f"{target.rstrip('/')}/{file.name}", file.read_bytes())
+        tracking.log_metrics(run_id, _report_metrics(scored.report))
+        tracking.log_artifacts(run_id, out_dir, "report")
+    json_path, html_path = (scored.json_path, scored.html_path) if not storage.is_remote(target) else (
+        f"{target.rstrip('/')}/{Path(scored.json_path).name}", f"{target.rstrip('/')}/{Path(scored.html_path).name}")
     with tempfile.TemporaryDirectory(prefix="prefect-synth-") as tmp:
         model_uri = tracking.log_model(run_id, model.save(Path(tmp) / "model"))
         tracking.log_artifacts(run_id, _write_json(Path(tmp) / "validation.json", checked.summary()),
@@ -104,26 +121,50 @@ def _score_and_publish(config: RefreshConfig, run_id: str, data: Ingested, check
     if not scored.passed:
         failures = "; ".join(scored.gate["failures"])
         raise QualityGateFailed(f"quality gate failed, nothing published ({failures}); the report is in "
-                                f"{scored.html_path}")
+                                f"{html_path}")
     path = publish(staged.path, config.output.path)
     logger.info("Published %d synthetic rows to %s", staged.rows, path)
     store_inferred_contract(checked)
     version = tracking.register_champion(run_id, model_uri, tracking.registered_name(config))
     logger.info("Model version %s is now the champion of %s", version, tracking.registered_name(config))
     return {"output": path, "mlflow_run_id": run_id, "model_uri": model_uri, "model_version": version,
-            "report": scored.json_path, "summary": scored.report["summary"], "rows": staged.rows,
-            "gate": scored.gate}
+            "report": json_path, "summary": scored.report["summary"],
+            "rows": staged.rows, "gate": scored.gate, "skipped": False}
 
 
-def _tag_data(run_id: str, data: Ingested) -> None:
-    """The input's fingerprint and size as run tags; a sampled input was fingerprinted while streaming."""
+def _already_published(config: RefreshConfig, run_id: str, fingerprint: str) -> dict | None:
+    """The outcome of a run that has nothing to do: the output was published from this very input (same
+    data hash) and config (same config hash). Checked under the dataset's lock, so of two runs started
+    together the second finds the first's output here and publishes nothing."""
+    try:
+        current = storage.current_version(config.output.path)
+    except (OSError, ValueError, DataError):  # not a file this tool published: nothing to compare with
+        return None
+    if current is None:
+        return None
+    meta = {k[len(METADATA_PREFIX):]: v for k, v in current.metadata.items() if k.startswith(METADATA_PREFIX)}
+    if meta.get("data_hash") != fingerprint or meta.get("config_hash") != config.config_hash():
+        return None
+    by = meta.get("mlflow_run_id", "an earlier run")
+    get_run_logger().info("Nothing to do: %s was published from this same input (data hash %s) and config (hash %s) "
+                          "by MLflow run %s; set output.skip_unchanged: false to refresh it anyway",
+                          config.output.path, fingerprint, config.config_hash(), by)
+    tracking.set_tag(run_id, "synth.skipped", "unchanged")
+    tracking.set_tag(run_id, "synth.published_by", by)
+    return {"output": config.output.path, "mlflow_run_id": run_id, "skipped": True, "published_by": by,
+            "rows": current.num_rows}
+
+
+def _tag_data(run_id: str, data: Ingested) -> str:
+    """The input's fingerprint and size as run tags; a sampled input was fingerprinted while streaming.
+    Returns the fingerprint."""
     if not data.sampled:
-        tracking.tag_data(run_id, data.table)
-        return
+        return tracking.tag_data(run_id, data.table)
     tags = {"synth.data_hash": data.fingerprint, "synth.data_rows": data.source_rows,
             "synth.data_columns": data.table.num_columns, "synth.training_sample_rows": data.table.num_rows}
     for key, value in tags.items():
         tracking.set_tag(run_id, key, str(value))
+    return data.fingerprint
 
 
 def _sampling_notes(data: Ingested, checked: ValidationResult, staged: Staged) -> dict:

@@ -28,6 +28,7 @@ import re
 import shutil
 import tempfile
 import warnings
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -37,6 +38,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from synth import storage
 from synth.errors import DataError
 from synth.io import table_fingerprint
 from synth.serialization import config_to_dict, file_digest, load_state, read_model
@@ -60,7 +62,7 @@ class CheckpointWarning(UserWarning):
 class Checkpointing:
     """Where a model's `fit` keeps its checkpoint, and how often it writes one."""
 
-    directory: Path | str
+    directory: Path | str  # a local folder, or an s3:// prefix (a local copy is trained against)
     every: int = 10  # epochs between checkpoints; one is also written after the last epoch
 
     def __post_init__(self):
@@ -122,7 +124,14 @@ class Checkpoints:
     """
 
     def __init__(self, settings: Checkpointing, kind: str, key: dict[str, str], device: torch.device):
-        self.directory, self.every = Path(settings.directory), settings.every
+        self.location, self.every = str(settings.directory), settings.every
+        self.remote = storage.is_remote(self.location)
+        if self.remote:  # s3://: work in a local copy, fetched now and uploaded after each save
+            self.directory = Path(tempfile.mkdtemp(prefix="prefect-synth-checkpoint-"))
+            weakref.finalize(self, shutil.rmtree, str(self.directory), True)
+            storage.get_dir(self.location, self.directory)
+        else:
+            self.directory = Path(settings.directory)
         self.kind, self.key, self.device = kind, key, device
         self.latest: tuple[int, Path] | None = None  # the last complete checkpoint of this run's key
         self.resumed: Resumed | None = None
@@ -223,12 +232,20 @@ class Checkpoints:
                                               "path": name}, atomic=True)
         self.latest = (state.epoch, self.directory / name)
         self._remove_all_but(name)
+        if self.remote:
+            try:
+                storage.put_dir(self.directory, self.location)
+            except (OSError, DataError) as e:  # training goes on; only a resume after a kill loses this epoch
+                warnings.warn(f"checkpoint of epoch {state.epoch} not uploaded to {self.location} ({e}); "
+                              "training goes on", CheckpointWarning, stacklevel=2)
+                return
 
     def describe(self) -> str:
         if self.latest is None:
-            return f"no checkpoint was written yet (one every {self.every} epochs, in {self.directory})"
+            return f"no checkpoint was written yet (one every {self.every} epochs, in {self.location})"
         epoch, path = self.latest
-        return f"the last good checkpoint (epoch {epoch}) is kept at {path}"
+        where = f"{self.location} (copied from {path})" if self.remote else str(path)
+        return f"the last good checkpoint (epoch {epoch}) is kept at {where}"
 
     def _rng_states(self, rng: torch.Generator | None) -> dict[str, torch.Tensor]:
         states = {"rng.torch": torch.get_rng_state()}  # the default generator: dropout

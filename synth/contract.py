@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
 
+from synth import storage
 from synth.errors import ConfigError, DataError
 from synth.schema import ColumnKind, arrow_type_from_string, column_kind
 
@@ -94,11 +95,10 @@ class Failure:
         return f"{where}: {self.expectation}: expected {self.expected}, observed {self.observed}"
 
 
-def default_contract_path(output_path: str | os.PathLike) -> Path:
-    """Where an inferred contract is kept: beside the output, `x/name.parquet` -> `x/name.contract.yaml`."""
-    path = Path(output_path)
-    stem = path.stem if path.suffix == ".parquet" else path.name
-    return path.with_name(f"{stem}.contract.yaml")
+def default_contract_path(output_path: str | os.PathLike) -> str:
+    """Where an inferred contract is kept: beside the output, `x/name.parquet` -> `x/name.contract.yaml`
+    (a local path, or an s3:// URI beside an s3:// output)."""
+    return storage.sibling(output_path, f"{storage.stem(output_path)}.contract.yaml")
 
 
 # ---------------------------------------------------------------- inference
@@ -170,7 +170,7 @@ def check_arrow_types(contract: Contract, schema: pa.Schema) -> list[Failure]:
 # ---------------------------------------------------------------- YAML
 
 
-def save_contract(contract: Contract, path: str | os.PathLike) -> Path:
+def save_contract(contract: Contract, path: str | os.PathLike) -> Path | str:
     """Write `contract` as YAML (one short mapping per column), creating the folder if needed."""
     columns = {}
     for column in contract.columns:
@@ -184,10 +184,13 @@ def save_contract(contract: Contract, path: str | os.PathLike) -> Path:
         columns[column.name] = entry
     text = yaml.safe_dump({"version": contract.version, "columns": columns},
                           sort_keys=False, default_flow_style=None, allow_unicode=True, width=100)
+    text = "# Schema contract: see synth/contract.py. Edit bounds freely; delete a key to drop a rule.\n" + text
+    if storage.is_remote(path):
+        storage.write_bytes(path, text.encode())
+        return path
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("# Schema contract: see synth/contract.py. Edit bounds freely; delete a key to drop a rule.\n"
-                    + text)
+    path.write_text(text)
     return path
 
 
@@ -198,11 +201,12 @@ def load_contract(path: str | os.PathLike) -> Contract:
         ConfigError: the file is missing or not YAML, or a key is unknown or has a bad value;
             the message names the file and the key (e.g. `columns.carat.min`).
     """
-    path = Path(path)
-    if not path.is_file():
+    raw = storage.read_bytes(path) if storage.is_remote(path) else (
+        Path(path).read_bytes() if Path(path).is_file() else None)
+    if raw is None:
         raise ConfigError(f"contract {path}: no such file")
     try:
-        tree = yaml.safe_load(path.read_text())
+        tree = yaml.safe_load(raw.decode("utf-8", errors="replace"))
     except yaml.YAMLError as e:
         raise ConfigError(f"contract {path}: not valid YAML ({e})") from e
     if not isinstance(tree, dict):

@@ -57,7 +57,8 @@ class ParquetSource:
     @cached_property
     def _opened(self) -> ds.Dataset:
         fs = self.filesystem or pafs.LocalFileSystem()
-        where = os.path.abspath(self.path) if self.filesystem is None else self.path
+        # a remote path may be given as a URI (s3://bucket/key, for messages); its filesystem wants bucket/key
+        where = os.path.abspath(self.path) if self.filesystem is None else self.path.split("://", 1)[-1]
         info = fs.get_file_info(where)
         if info.type == pafs.FileType.NotFound:
             raise DataError(f"input {self.path}: no such file or directory")
@@ -68,7 +69,14 @@ class ParquetSource:
             else:
                 dataset = ds.dataset(where, filesystem=fs, format="parquet")
         except (pa.ArrowInvalid, OSError) as e:
+            if "duplicate field names" in str(e):  # Arrow's message names no column: find it
+                _find_duplicate_names(fs, where, info, self.path)
             raise DataError(f"input {self.path}: not a readable Parquet file or dataset ({_first_line(e)})") from e
+        if info.type == pafs.FileType.Directory and not dataset.files:
+            raise DataError(f"input {self.path}: no Parquet files in the directory")
+        _check_names(dataset.schema.names, self.path)
+        if len(dataset.files) > 1:
+            _check_file_schemas(dataset, fs, self.path)
         if self.columns is not None:
             missing = [c for c in self.columns if c not in dataset.schema.names]
             if missing:
@@ -365,6 +373,44 @@ def _fixed_blocks(arrays: Iterable[pa.Array], size: int) -> Iterator[pa.ChunkedA
             pending, held = list(joined.slice(size).chunks), held - size
     if held:
         yield pa.chunked_array(pending)
+
+
+def _check_names(names: list[str], path: str) -> None:
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise DataError(f"input {path}: duplicate column name(s) {duplicated}; every column needs its own name")
+
+
+def _find_duplicate_names(fs: pafs.FileSystem, where: str, info: pafs.FileInfo, path: str) -> None:
+    files = [where] if info.type != pafs.FileType.Directory else sorted(
+        f.path for f in fs.get_file_info(pafs.FileSelector(where, recursive=True))
+        if f.type == pafs.FileType.File and not f.base_name.startswith((".", "_")))
+    for file in files:
+        try:
+            names = pq.read_schema(file, filesystem=fs).names
+        except (pa.ArrowInvalid, OSError):
+            continue
+        _check_names(names, path if file == where else f"{path} ({file})")
+
+
+def _check_file_schemas(dataset: ds.Dataset, fs: pafs.FileSystem, path: str) -> None:
+    """The files of a directory must agree on each timestamp column's unit and time zone: Arrow would
+    otherwise convert every file to the first one's, silently shifting or re-zoning the others."""
+    expected = {f.name: f.type for f in dataset.schema if pa.types.is_timestamp(f.type)}
+    if not expected:
+        return
+    first = dataset.files[0]
+    for file in dataset.files[1:]:
+        try:
+            schema = pq.read_schema(file, filesystem=fs)
+        except (pa.ArrowInvalid, OSError) as e:
+            raise DataError(f"input {path}: {file} is not a readable Parquet file ({_first_line(e)})") from e
+        for column in schema:
+            want = expected.get(column.name)
+            if want is not None and pa.types.is_timestamp(column.type) and (
+                    column.type.tz != want.tz or column.type.unit != want.unit):
+                raise DataError(f"input {path}: column '{column.name}' is {column.type} in {file} but {want} in "
+                                f"{first}; write every file with the same time zone and unit")
 
 
 def _first_line(e: Exception) -> str:

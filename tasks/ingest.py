@@ -8,6 +8,7 @@ import pyarrow.compute as pc
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from synth import storage
 from synth.errors import DataError
 from synth.io import BATCH_ROWS, ColumnHealth, ParquetSource, check_trainable, read_table, source_fingerprint
 from synth.sampling import draw_examples, draw_rows
@@ -53,9 +54,16 @@ def read_input(path: str, columns: list[str] | None = None, sample_rows: int | N
     Raises:
         DataError: the input is missing, not Parquet, empty, or has a column no model can train on.
     """
-    source = ParquetSource(str(path), tuple(columns) if columns is not None else None)
+    with storage.store_errors(str(path), "input"):
+        return _read_input(str(path), columns, sample_rows, seed, example_id, batch_rows)
+
+
+def _read_input(path: str, columns: list[str] | None, sample_rows: int | None, seed: int, example_id: str | None,
+                batch_rows: int) -> Ingested:
+    filesystem = storage.resolve(path)[0] if storage.is_remote(path) else None  # s3://: from the environment
+    source = ParquetSource(path, tuple(columns) if columns is not None else None, filesystem)
     if sample_rows is None:
-        table = read_table(path, columns)
+        table = read_table(path, columns, filesystem)
         check_trainable(table, source=f"input {path}")
         examples = _distinct(table, example_id)
         return Ingested(table, source, table.num_rows, examples)
@@ -86,7 +94,8 @@ def _distinct(table: pa.Table, column: str | None) -> int | None:
 @task(name="ingest", retries=2, retry_delay_seconds=2, retry_condition_fn=transient_io, cache_policy=NO_CACHE)
 def ingest(path: str, columns: list[str] | None = None, sample_rows: int | None = None, seed: int = 0,
            example_id: str | None = None, batch_rows: int = BATCH_ROWS) -> Ingested:
-    """Read a Parquet file or directory, or a uniform sample of it; DataError if it is missing, empty or unusable."""
+    """Read a Parquet file or directory (local or s3://), or a uniform sample of it; DataError if it is missing,
+    empty or unusable."""
     data = read_input(path, columns, sample_rows, seed, example_id, batch_rows)
     logger = get_run_logger()
     if not data.sampled:

@@ -3,9 +3,9 @@
 When the run reports to a Prefect server, a global concurrency limit named `synth-dataset-<dataset>`
 with one slot, created on first use, is held for the whole refresh: a second run of the same dataset
 waits for the first to finish instead of training beside it and racing it to publish (a run killed
-while holding it frees the slot when its lease expires, after 5 minutes). A local output is also
-locked with an OS file lock (named after the output's absolute path, in the temp folder), which every
-process on the machine sees — all the locking `prefect-synth run` on a temporary API needs.
+while holding it frees the slot when its lease expires, after 5 minutes). The output is also
+locked with an OS file lock (named after the output's absolute path or URI, in the temp folder), which
+every process on the machine sees — all the locking `prefect-synth run` on a temporary API needs.
 """
 from __future__ import annotations
 
@@ -61,10 +61,11 @@ def dataset_lock(dataset: str, output_path: str | None = None) -> Iterator[None]
 
 @contextmanager
 def _file_lock(output_path: str | None) -> Iterator[None]:
-    if output_path is None or "://" in output_path:
+    if output_path is None:
         yield
         return
-    key = hashlib.sha256(os.path.abspath(output_path).encode()).hexdigest()[:16]
+    where = output_path if "://" in output_path else os.path.abspath(output_path)
+    key = hashlib.sha256(where.encode()).hexdigest()[:16]
     folder = os.path.join(tempfile.gettempdir(), "prefect-synth-locks")
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, f"{key}.lock")

@@ -5,15 +5,20 @@ import os
 import tempfile
 from pathlib import Path
 
-from synth.errors import ConfigError
+from synth import storage
+from synth.errors import ConfigError, DataError
 
 
 def check_writable(path: str | os.PathLike, what: str) -> None:
     """ConfigError, naming `what` and the obstacle, unless a file can be created in `path`'s folder.
 
-    Object-store URIs (s3://...) are checked by their own storage layer when written.
+    An s3:// URI is checked by writing and deleting a probe object beside it.
     """
-    if "://" in str(path):
+    if storage.is_remote(path):
+        try:
+            storage.check_writable(path)
+        except DataError as e:
+            raise ConfigError(f"{what}: {e}") from None
         return
     folder = Path(path).absolute().parent
     existing = folder

@@ -1,10 +1,11 @@
-"""Publish: move the staged synthetic Parquet over the output atomically; or discard it."""
+"""Publish: move the staged synthetic Parquet over the output atomically (s3://: switch the pointer to
+its version last); or discard it."""
 from __future__ import annotations
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from synth.io import discard_staged, publish_staged
+from synth import storage
 from tasks._retry import transient_io
 
 METADATA_PREFIX = "prefect_synth."
@@ -17,13 +18,15 @@ def stamp(metadata: dict[str, str]) -> dict[str, str]:
 
 @task(name="publish", retries=2, retry_delay_seconds=2, retry_condition_fn=transient_io, cache_policy=NO_CACHE)
 def publish(staged: str, path: str) -> str:
-    """Rename the staged file (written and stamped by `sample`) over `path`: readers see the old file or
-    the new one, never a partial one. Returns the path."""
-    published = publish_staged(staged, path)
-    get_run_logger().info("Published %s", published)
-    return published
+    """Rename the staged file (written and stamped by `sample`) over `path`, or on s3:// switch the
+    output's pointer to the staged version: readers see the old output or the new one, never a partial
+    one. Returns where the published files are (the path, or on s3:// the version's prefix)."""
+    published = storage.publish_staged(staged, path)
+    where = path if published.version is None else f"{path} (version {published.version})"
+    get_run_logger().info("Published %s", where)
+    return str(path)
 
 
 def discard(staged: str) -> None:
     """Delete a staged file that will not be published (failed gate or run); the output is untouched."""
-    discard_staged(staged)
+    storage.discard_staged(staged)

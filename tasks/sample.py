@@ -1,7 +1,8 @@
 """Sample: draw synthetic rows from a fitted model and write them, chunk by chunk, to a staged Parquet file.
 
-The staged file lies beside the output, already stamped with the run's metadata; `publish` renames
-it over the output once the quality gate has passed, and `discard` deletes it otherwise. Only one
+The staged file lies beside the output (on s3://, a new version under the output's prefix), already
+stamped with the run's metadata; `publish` renames it over the output (s3://: switches the pointer
+to it) once the quality gate has passed, and `discard` deletes it otherwise. Only one
 chunk and the rows kept for the report are ever in memory.
 """
 from __future__ import annotations
@@ -14,11 +15,12 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from synth.chunked import generate_chunked
-from synth.io import StagedParquet
+from synth import storage
 from synth.timeseries import DGAN
 
 DEFAULT_CHUNK_ROWS = 200_000  # synthetic rows generated and written per chunk
 LOG_EVERY_SECONDS = 30.0
+ROWS_PER_OBJECT = 5_000_000  # s3://: a new part file after this many rows (a local output is one file)
 
 
 @dataclass(frozen=True)
@@ -43,11 +45,12 @@ def write_synthetic(model, count: int, seed: int, destination: str, metadata: di
     `example_id`: the id column of a long time series (chunks and the kept sample are whole sequences).
     """
     per_unit = _rows_per_unit(model, example_id)
-    with StagedParquet(destination, metadata) as staged:
+    with storage.open_writer(destination, metadata=metadata, max_rows_per_file=ROWS_PER_OBJECT,
+                             commit=False) as staged:
         out = generate_chunked(lambda n, s: model.sample_table(n, seed=s, conditions=conditions), count, seed,
                                staged.write, chunk_units=max(1, chunk_rows // per_unit),
                                keep_units=max(1, keep_rows // per_unit), example_id=example_id, on_chunk=on_chunk)
-    return Staged(staged.path, destination, out.rows, out.units, out.chunks, out.kept)
+    return Staged(staged.staged, destination, out.rows, out.units, out.chunks, out.kept)
 
 
 def _rows_per_unit(model, example_id: str | None) -> int:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import time
 import warnings
-from pathlib import Path
 from typing import Callable
 
 import pyarrow as pa
@@ -13,6 +12,7 @@ from prefect.cache_policies import NO_CACHE
 from tqdm.auto import tqdm
 
 from flows.config import ActganModelConfig, DganModelConfig
+from synth import storage
 from synth.checkpoint import Checkpointing
 from synth.errors import ConfigError
 from synth.models import model_class
@@ -43,12 +43,11 @@ def checkpointing(model: ActganModelConfig | DganModelConfig, output_path: str |
     if not t.checkpoint_every:
         return None
     if t.checkpoint_dir:
-        return Checkpointing(Path(t.checkpoint_dir), t.checkpoint_every)
+        return Checkpointing(t.checkpoint_dir, t.checkpoint_every)
     if output_path is None:
         raise ConfigError(f"training.checkpoint_every={t.checkpoint_every} needs training.checkpoint_dir "
                           "(or an output path to put the checkpoints beside)")
-    out = Path(output_path)
-    return Checkpointing(out.with_name(out.stem + ".checkpoints"), t.checkpoint_every)
+    return Checkpointing(storage.sibling(output_path, storage.stem(output_path) + ".checkpoints"), t.checkpoint_every)
 
 
 def synth_model(model: ActganModelConfig | DganModelConfig):

@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -33,6 +32,7 @@ from synth.contract import (Contract, Failure, check_arrow_types, default_contra
 from synth.contract_scan import (COLUMN_SET, EXAMPLES, in_set_expected,
                                  infer_contract_batches, scan_contract, show_value, typed_bound,
                                  unexpected_observed)
+from synth import storage
 from synth.errors import DataError
 from synth.io import BATCH_ROWS, ParquetSource
 from synth.schema import column_kind
@@ -142,7 +142,7 @@ def check_input(table: pa.Table, contract_path: str | None, output_path: str, sc
 
 def resolve_contract(table: pa.Table, contract_path: str | None, output_path: str,
                      source: ParquetSource | None = None,
-                     batch_rows: int = BATCH_ROWS) -> tuple[Contract, Path, bool]:
+                     batch_rows: int = BATCH_ROWS) -> tuple[Contract, str, bool]:
     """The contract to validate against, where it lives, and whether it was just inferred.
 
     An explicit `contract_path` wins; else the contract inferred on an earlier run (beside the
@@ -151,9 +151,9 @@ def resolve_contract(table: pa.Table, contract_path: str | None, output_path: st
     a sample would refuse the next sample's rarer values).
     """
     if contract_path is not None:
-        return load_contract(contract_path), Path(contract_path), False
+        return load_contract(contract_path), str(contract_path), False
     beside = default_contract_path(output_path)
-    if beside.is_file():
+    if storage.exists(beside):
         return load_contract(beside), beside, False
     if source is not None:
         return infer_contract_batches(source.schema(), source.batches(batch_rows=batch_rows)), beside, True

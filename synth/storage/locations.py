@@ -89,6 +89,39 @@ def store_errors(uri: str, doing: str) -> Iterator[None]:
         raise DataError(f"{doing} {uri}: {reason} ({_detail(e)})") from None
 
 
+def sibling(uri: str | os.PathLike, name: str) -> str:
+    """`name` in the folder (or under the prefix) of `uri`: `s3://b/out/x.parquet` -> `s3://b/out/<name>`."""
+    uri = str(uri)
+    if is_remote(uri):
+        return f"{uri.rstrip('/').rpartition('/')[0]}/{name}"
+    return str(Path(_local_path(uri)).with_name(name))
+
+
+def stem(uri: str | os.PathLike) -> str:
+    """The last part of `uri` without a `.parquet` suffix: `s3://b/out/x.parquet` -> `x`."""
+    name = str(uri).rstrip("/").rpartition("/")[2]
+    return name[: -len(".parquet")] if name.endswith(".parquet") else name
+
+
+def exists(uri: str | os.PathLike) -> bool:
+    """Whether a file (or, on s3://, an object) is at `uri`."""
+    fs, path = resolve(uri)
+    with store_errors(str(uri), "file"):
+        return fs.get_file_info(path).type == pafs.FileType.File
+
+
+def check_writable(uri: str | os.PathLike) -> None:
+    """DataError naming the cause unless an object can be written beside `uri` (s3://: a probe object is
+    written and deleted: no such bucket, access denied and an unreachable endpoint are found now)."""
+    fs, path = resolve(uri)
+    probe = f"{path.rpartition('/')[0]}/.prefect-synth-check-{os.urandom(6).hex()}"
+    with store_errors(str(uri), "output"):
+        _check_bucket(fs, path, str(uri), "output")
+        with fs.open_output_stream(probe) as f:
+            f.write(b"")
+        fs.delete_file(probe)
+
+
 def read_bytes(uri: str | os.PathLike) -> bytes | None:
     """A small file's contents (a contract, a pointer), or None when it does not exist."""
     fs, path = resolve(uri)

@@ -17,8 +17,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from synth.errors import DataError
 from synth.transforms.layout import SpanKind
 from synth.transforms.mixture import fit_mixture
+
+MAX_CATEGORIES = 100_000  # distinct values a categorical column may have; more is refused
+
 
 class IdentifierColumnWarning(UserWarning):
     """A string column with about one distinct value per row: likely an ID, not a category."""
@@ -216,6 +220,10 @@ class CategoricalColumn:
         self.categories_ = [values[i] for i in order]
         self.counts_ = counts[order]
         distinct, rows = len(self.categories_), int(counts.sum())
+        if distinct > MAX_CATEGORIES:
+            raise DataError(f"column '{self.name}' has {distinct:,} distinct values in {rows:,} rows, more than the "
+                            f"{MAX_CATEGORIES:,} a category can have: a column this wide is an identifier or free "
+                            "text, which the model cannot learn and would only copy; drop it from source.columns")
         if distinct >= 50 and distinct >= 0.9 * rows:
             warnings.warn(f"column '{self.name}' looks like an identifier ({distinct} distinct values in {rows} "
                           "rows): it is modelled as a binary-coded category, so synthetic values are drawn from "

@@ -156,5 +156,7 @@ def test_a_failed_gate_publishes_nothing_and_keeps_the_champion(tmp_path, source
     report = json.loads((tmp_path / "gated.report" / "report.json").read_text())
     assert report["gate"]["passed"] is False  # the report of the failed run says why
 
-    assert main(["run", write_config(tmp_path, source, output, report=lenient)]) == 0
+    # the same input and config as the first run: published again only when asked (else nothing to do)
+    assert main(["run", write_config(tmp_path, source, output, report=lenient),
+                 "--set", "output.skip_unchanged=false"]) == 0
     assert int(client.get_model_version_by_alias("gated", "champion").version) == int(champion.version) + 1

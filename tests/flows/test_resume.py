@@ -137,8 +137,10 @@ def _model(**training):
 def test_checkpoint_settings():
     assert checkpointing(_model(), "out/synth.parquet") is None  # off by default
     beside = checkpointing(_model(checkpoint_every=5), "out/synth.parquet")
-    assert beside.directory == Path("out/synth.checkpoints") and beside.every == 5
-    assert checkpointing(_model(checkpoint_every=5, checkpoint_dir="/x/ck"), None).directory == Path("/x/ck")
+    assert Path(beside.directory) == Path("out/synth.checkpoints") and beside.every == 5
+    assert checkpointing(_model(checkpoint_every=5, checkpoint_dir="/x/ck"), None).directory == "/x/ck"
+    on_s3 = checkpointing(_model(checkpoint_every=5), "s3://bucket/out/synth.parquet")
+    assert on_s3.directory == "s3://bucket/out/synth.checkpoints"  # beside the output, in the bucket
     with pytest.raises(ConfigError, match="training.checkpoint_every=5 needs training.checkpoint_dir"):
         checkpointing(_model(checkpoint_every=5), None)
     for bad in ({"checkpoint_every": -1}, {"max_minutes": 0}, {"max_critic_grad_norm": 0}):

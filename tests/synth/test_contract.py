@@ -141,4 +141,4 @@ def test_arrow_type_check_is_exact(parquet_table):
     ("out/partitioned", "out/partitioned.contract.yaml"),
 ])
 def test_default_contract_path_is_beside_the_output(output, contract):
-    assert default_contract_path(output) == Path(contract)
+    assert Path(default_contract_path(output)) == Path(contract)
