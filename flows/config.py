@@ -237,8 +237,9 @@ class RefreshConfig(_Strict):
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 
     def config_hash(self) -> str:
-        """Short stable hash of the whole configuration (what was asked for, not the data)."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        """Short stable hash of the whole configuration (what was asked for, not the data); whether an
+        unchanged output is skipped is not part of what was asked for."""
+        text = json.dumps(self.model_dump(mode="json", exclude={"output": {"skip_unchanged"}}), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def series_spec(self):

@@ -45,6 +45,7 @@ class ParquetSource:
     path: str
     columns: tuple[str, ...] | None = None  # None: every column
     filesystem: pafs.FileSystem | None = field(default=None, compare=False)  # None: local paths
+    files: tuple[str, ...] | None = None  # exactly these files (a published version), not a listing of `path`
 
     def dataset(self) -> ds.Dataset:
         """The opened dataset (footers read, no rows), opened once.
@@ -59,6 +60,11 @@ class ParquetSource:
         fs = self.filesystem or pafs.LocalFileSystem()
         # a remote path may be given as a URI (s3://bucket/key, for messages); its filesystem wants bucket/key
         where = os.path.abspath(self.path) if self.filesystem is None else self.path.split("://", 1)[-1]
+        if self.files is not None:
+            try:
+                return self._checked(ds.dataset(list(self.files), filesystem=fs, format="parquet"))
+            except (pa.ArrowInvalid, OSError) as e:
+                raise DataError(f"input {self.path}: not a readable Parquet dataset ({_first_line(e)})") from e
         info = fs.get_file_info(where)
         if info.type == pafs.FileType.NotFound:
             raise DataError(f"input {self.path}: no such file or directory")
@@ -74,9 +80,12 @@ class ParquetSource:
             raise DataError(f"input {self.path}: not a readable Parquet file or dataset ({_first_line(e)})") from e
         if info.type == pafs.FileType.Directory and not dataset.files:
             raise DataError(f"input {self.path}: no Parquet files in the directory")
+        return self._checked(dataset)
+
+    def _checked(self, dataset: ds.Dataset) -> ds.Dataset:
         _check_names(dataset.schema.names, self.path)
         if len(dataset.files) > 1:
-            _check_file_schemas(dataset, fs, self.path)
+            _check_file_schemas(dataset, dataset.filesystem, self.path)
         if self.columns is not None:
             missing = [c for c in self.columns if c not in dataset.schema.names]
             if missing:
@@ -128,7 +137,12 @@ def read_table(path: str | os.PathLike, columns: list[str] | None = None,
     Raises:
         DataError: the path is missing, is not Parquet, lacks a requested column or has no rows.
     """
-    source = ParquetSource(str(path), tuple(columns) if columns is not None else None, filesystem)
+    return read_source(ParquetSource(str(path), tuple(columns) if columns is not None else None, filesystem))
+
+
+def read_source(source: ParquetSource) -> pa.Table:
+    """Every row of `source`; DataError as `read_table`."""
+    path = source.path
     table = source.read()
     if table.num_columns == 0:
         raise DataError(f"input {path}: the table has no columns")

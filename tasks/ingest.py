@@ -10,7 +10,7 @@ from prefect.cache_policies import NO_CACHE
 
 from synth import storage
 from synth.errors import DataError
-from synth.io import BATCH_ROWS, ColumnHealth, ParquetSource, check_trainable, read_table, source_fingerprint
+from synth.io import BATCH_ROWS, ColumnHealth, ParquetSource, check_trainable, read_source, source_fingerprint
 from synth.sampling import draw_examples, draw_rows
 from tasks._retry import transient_io
 
@@ -60,10 +60,15 @@ def read_input(path: str, columns: list[str] | None = None, sample_rows: int | N
 
 def _read_input(path: str, columns: list[str] | None, sample_rows: int | None, seed: int, example_id: str | None,
                 batch_rows: int) -> Ingested:
-    filesystem = storage.resolve(path)[0] if storage.is_remote(path) else None  # s3://: from the environment
-    source = ParquetSource(path, tuple(columns) if columns is not None else None, filesystem)
+    filesystem, files = None, None
+    if storage.is_remote(path):  # s3://: credentials from the environment
+        filesystem = storage.resolve(path)[0]
+        published = storage.current_version(path)  # an output of this tool: its current version, whole
+        if published is not None:
+            files = tuple(f.split("://", 1)[1] for f in published.files)
+    source = ParquetSource(path, tuple(columns) if columns is not None else None, filesystem, files)
     if sample_rows is None:
-        table = read_table(path, columns, filesystem)
+        table = read_source(source)
         check_trainable(table, source=f"input {path}")
         examples = _distinct(table, example_id)
         return Ingested(table, source, table.num_rows, examples)

@@ -84,6 +84,13 @@ def test_refresh_on_s3_publishes_a_version_and_keeps_everything_in_the_bucket(
     assert storage.list_versions(output) == [first.version, second.version]
     assert storage.read_published(output).num_rows == 250
 
+    # a published output is a source like any other: its current version's files, not the listing
+    chained = f"s3://{bucket}/out/chained.parquet"
+    assert main(["run", config, "--set", f"source.path={output}", "--set", f"output.path={chained}",
+                 "--set", "sample.num_rows=100", "--set", "source.sample_rows=200"]) == 0
+    assert storage.read_published(chained).num_rows == 100
+    assert storage.read_published(chained).schema.remove_metadata().equals(source.schema.remove_metadata())
+
 
 def test_failed_gate_on_s3_keeps_the_published_version_and_leaves_no_staged_one(
         tmp_path, bucket, prefect_api, mlflow_store, capsys):
