@@ -150,7 +150,7 @@ def run(a: argparse.Namespace, source: Path, work: Path) -> None:
 
     from flows.config import ActganModelConfig
     from synth.contract import save_contract
-    from synth.io import publish_staged
+    from synth.storage import publish_staged
     from synth.split import split_holdout
     from tasks.ingest import read_input
     from tasks.sample import write_synthetic

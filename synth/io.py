@@ -1,8 +1,9 @@
-"""Reading Parquet (a file, a directory, hive partitions) whole or by record batches, and publishing it
-atomically, whole or chunk by chunk.
+"""Reading Parquet (a file, a directory, hive partitions, or a published version's files) whole or by
+record batches, the checks every training table must pass, one local file written atomically, and the
+data fingerprint.
 
-Paths are local. Every reader and writer takes a `pyarrow.fs.FileSystem` (None: the local one), so
-an object store can be passed in where one is wanted.
+Readers take a `pyarrow.fs.FileSystem` (None: the local one); `synth.storage` resolves s3:// URIs to
+one and publishes to object stores.
 """
 from __future__ import annotations
 
@@ -238,83 +239,6 @@ def stamped(schema: pa.Schema, metadata: dict[str, str] | None) -> pa.Schema:
     merged = dict(schema.metadata or {})
     merged.update({k.encode(): str(v).encode() for k, v in (metadata or {}).items()})
     return schema.with_metadata(merged)
-
-
-class StagedParquet:
-    """A Parquet file written chunk by chunk (a chunk is a row group, or several past 1Mi rows) beside
-    its destination.
-
-    Nothing is visible at the destination until `publish_staged` renames the finished file over it;
-    `discard_staged` deletes it instead. Used as a context manager, it closes on a clean exit and
-    deletes the partial file on an exception. The schema is the first chunk's, with `metadata`.
-    """
-
-    def __init__(self, destination: str | os.PathLike, metadata: dict[str, str] | None = None,
-                 filesystem: pafs.FileSystem | None = None):
-        self.destination = str(destination)
-        self.filesystem = filesystem or pafs.LocalFileSystem()
-        self.path = _staging_path(self.destination, self.filesystem)
-        self.rows = 0
-        self._metadata = metadata
-        self._writer: pq.ParquetWriter | None = None
-
-    def write(self, table: pa.Table) -> None:
-        if self._writer is None:
-            self._writer = pq.ParquetWriter(self.path, stamped(table.schema, self._metadata),
-                                            filesystem=self.filesystem)
-        self._writer.write_table(table)
-        self.rows += table.num_rows
-
-    def close(self) -> str:
-        """Finish the file (footer written); returns its path, ready for `publish_staged`."""
-        if self._writer is None:
-            raise ValueError(f"staged output for {self.destination}: nothing was written")
-        self._writer.close()
-        return self.path
-
-    def __enter__(self) -> "StagedParquet":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc_type is None:
-            self.close()
-        else:
-            if self._writer is not None:
-                try:
-                    self._writer.close()
-                except Exception:  # the file is deleted anyway; the first error is the one to see
-                    pass
-            discard_staged(self.path, self.filesystem)
-        return False
-
-
-def publish_staged(staged: str, destination: str | os.PathLike, filesystem: pafs.FileSystem | None = None) -> str:
-    """Rename a finished staged file over `destination`: readers see the old file or the new one."""
-    if filesystem is None or isinstance(filesystem, pafs.LocalFileSystem):
-        os.replace(staged, destination)
-    else:
-        filesystem.move(staged, str(destination))
-    return str(destination)
-
-
-def discard_staged(staged: str, filesystem: pafs.FileSystem | None = None) -> None:
-    """Delete a staged file (gone already is fine); the destination is not touched."""
-    if filesystem is None or isinstance(filesystem, pafs.LocalFileSystem):
-        Path(staged).unlink(missing_ok=True)
-    elif filesystem.get_file_info(staged).type != pafs.FileType.NotFound:
-        filesystem.delete_file(staged)
-
-
-def _staging_path(destination: str, filesystem: pafs.FileSystem) -> str:
-    """A new, unique file name beside `destination` (hidden, `.tmp`), created empty so it is reserved."""
-    if isinstance(filesystem, pafs.LocalFileSystem):
-        folder = Path(destination).absolute().parent
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, path = tempfile.mkstemp(prefix=f".{Path(destination).name}.", suffix=".tmp", dir=folder)
-        os.close(fd)
-        return path
-    parent, _, name = destination.rpartition("/")
-    return f"{parent}/.{name}.{os.urandom(6).hex()}.tmp"
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:

@@ -9,7 +9,8 @@ import pytest
 
 from synth.contract import save_contract
 from synth.errors import DataError
-from synth.io import publish_staged, read_metadata, read_table, table_fingerprint
+from synth.io import read_metadata, read_table, table_fingerprint
+from synth.storage import publish_staged
 from synth.tabular import ACTGAN, ACTGANConfig
 from synth.timeseries import DGAN, DGANConfig
 from synth.training import WGANConfig
