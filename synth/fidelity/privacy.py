@@ -19,7 +19,8 @@ the output, only aggregates. Keys (stable; a change bumps `version`):
   a share), `membership_inference.auc_ci` (Hanley–McNeil standard error); None where the number is.
 - `closer_to_train`: `share` of sampled synthetic rows whose nearest training row is nearer than their
   nearest holdout row (ties count half), the training rows cut to as many as the holdout rows
-  (`reference_rows` each); `ideal` 0.5; a model that copies its training rows scores 1. None without holdout.
+  (`reference_rows` each; for time series, whole sequences on both sides); `ideal` 0.5; a model that
+  copies its training rows scores 1. None without holdout.
 - `exact_copies`, over every row (64-bit hashes of the encoded values; categories unseen in training
   count as one "other"):
     - `synthetic_in_train`: share of synthetic rows equal to some training row;
@@ -79,7 +80,8 @@ class _Sample:
 
 def privacy_report(train: EncodedTable, synthetic: EncodedTable, holdout: EncodedTable | None,
                    encoder: TableEncoder, max_rows: int = 20_000, seed: int = 0,
-                   device: str = "auto", chunk_rows: int = 4096) -> dict:
+                   device: str = "auto", chunk_rows: int = 4096,
+                   examples: dict[str, np.ndarray] | None = None) -> dict:
     """How near synthetic rows sit to the training rows, with holdout rows as the reference.
 
     Args:
@@ -92,6 +94,10 @@ def privacy_report(train: EncodedTable, synthetic: EncodedTable, holdout: Encode
         seed: seeds every subsample; the same seed gives the same dict.
         device: "auto" (CUDA when present, else CPU), "cpu" or "cuda[:i]", for the distance searches.
         chunk_rows: query and reference rows per block, so no distance matrix exceeds chunk_rows².
+        examples: for time series, the example id of each row of `train` and `holdout` (keys "train",
+            "holdout"): their rows are then sampled by whole examples, so the training rows cut to the
+            holdout's size are whole sequences too. Cut row by row instead, they would come from many
+            more sequences than the holdout's and sit nearer to anything, a bias toward "closer to train".
 
     Returns:
         The JSON-ready section whose keys the module docstring lists.
@@ -106,7 +112,8 @@ def privacy_report(train: EncodedTable, synthetic: EncodedTable, holdout: Encode
     queries = max(1, max_rows // QUERY_FRACTION)
     generators = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)]
     tables = {"train": train, "synthetic": synthetic, "holdout": holdout}
-    samples = {side: _sample(table, encoder, max_rows, queries, rng, target)
+    examples = examples or {}
+    samples = {side: _sample(table, encoder, max_rows, queries, rng, target, examples.get(side))
                for (side, table), rng in zip(tables.items(), generators) if table is not None}
     distances = _searches(samples, chunk_rows)
     exact = _exact_copies(train, synthetic, holdout)
@@ -174,9 +181,17 @@ def _check(train: EncodedTable, synthetic: EncodedTable, encoder: TableEncoder, 
 
 
 def _sample(table: EncodedTable, encoder: TableEncoder, max_rows: int, queries: int,
-            rng: np.random.Generator, target: torch.device) -> _Sample:
-    """Up to `max_rows` rows in random order, so any prefix is itself a random subsample."""
-    rows = rng.choice(len(table), size=min(len(table), max_rows), replace=False)
+            rng: np.random.Generator, target: torch.device, examples: np.ndarray | None = None) -> _Sample:
+    """Up to `max_rows` rows in random order, so any prefix is itself a random subsample; with `examples`
+    (an id per row), whole examples in random order, so any prefix is a random set of whole examples."""
+    if examples is None:
+        rows = rng.choice(len(table), size=min(len(table), max_rows), replace=False)
+    else:
+        if len(examples) != len(table):
+            raise DataError(f"privacy: {len(examples)} example ids for {len(table)} rows")
+        _, example = np.unique(examples, return_inverse=True)
+        rank = rng.permutation(example.max() + 1)[example]  # a random place for each example
+        rows = np.argsort(rank, kind="stable")[:max_rows]
     features = torch.from_numpy(encoder.features(table.take(rows))).to(target)
     return _Sample(len(table), features, min(len(rows), queries))
 

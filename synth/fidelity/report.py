@@ -98,7 +98,8 @@ def build_report(real: pa.Table, synthetic: pa.Table, holdout: pa.Table | None =
     frames = {side: sample_rows(table, max_rows, rng).to_pandas() for side, table in
               (("real", real), ("synthetic", synthetic), ("holdout", holdout)) if table is not None}
     report = fidelity_report(frames["real"], frames["synthetic"], specs, frames.get("holdout"), target=target,
-                             bootstrap=bootstrap, seed=seed, device=device)
+                             bootstrap=bootstrap, seed=seed, device=device,
+                             example_id=series.example_id if series is not None else None)
     report["counts"].update(rows_real_total=real.num_rows, rows_synthetic_total=synthetic.num_rows,
                             rows_holdout_total=holdout.num_rows if holdout is not None else 0)
     report["settings"]["max_rows"] = max_rows
@@ -118,10 +119,18 @@ def build_report(real: pa.Table, synthetic: pa.Table, holdout: pa.Table | None =
     return report
 
 
+def _examples(example_id: str | None, frames: dict[str, pd.DataFrame | None]) -> dict[str, np.ndarray] | None:
+    if example_id is None:
+        return None
+    return {side: frame[example_id].to_numpy() for side, frame in frames.items()
+            if frame is not None and example_id in frame.columns}
+
+
 def fidelity_report(real: pd.DataFrame, synthetic: pd.DataFrame, specs: list[ColumnSpec],
                     holdout: pd.DataFrame | None = None, *, target: str | None = None, bootstrap: int = 20,
-                    seed: int = 0, device: str = "auto") -> dict:
-    """The table sections on frames already cut to size (see build_report for the arguments)."""
+                    seed: int = 0, device: str = "auto", example_id: str | None = None) -> dict:
+    """The table sections on frames already cut to size (see build_report for the arguments);
+    `example_id`: a time series' id column, so privacy compares whole sequences."""
     for side, frame in (("real", real), ("synthetic", synthetic), ("holdout", holdout)):
         if frame is None:
             continue
@@ -163,7 +172,8 @@ def fidelity_report(real: pd.DataFrame, synthetic: pd.DataFrame, specs: list[Col
         "structure": {name: parts["structure"] for name, parts in learned.items()},
         "detection": {name: parts["detection"] for name, parts in learned.items()},
         "utility": _utility(encoder, r, s, h, target, seed, notes) if target else None,
-        "privacy": privacy_report(r, s, h, encoder, seed=seed, device=device),
+        "privacy": privacy_report(r, s, h, encoder, seed=seed, device=device, examples=_examples(
+            example_id, {"train": real, "holdout": holdout})),
         "series": None,
         "training": None,
     }

@@ -147,3 +147,29 @@ def test_privacy_numbers_carry_intervals_that_shrink_with_more_rows():
     narrow, wide = _auc_interval(0.6, 5000, 5000), _auc_interval(0.6, 50, 50)
     assert narrow[0] < 0.6 < narrow[1] and narrow[1] - narrow[0] < wide[1] - wide[0]
     assert _auc_interval(None, 10, 10) is None
+
+
+def _sequences(n_examples: int, steps: int, rng: np.random.Generator) -> pd.DataFrame:
+    """Each sequence a tight cluster around its own level: rows of one sequence are near each other."""
+    frame = pd.DataFrame({"example": np.repeat(np.arange(n_examples), steps)})
+    for name in ("a", "b", "c"):
+        frame[name] = np.repeat(rng.normal(0.0, 1.0, n_examples), steps) + rng.normal(0.0, 0.05, n_examples * steps)
+    return frame
+
+
+def test_series_compare_whole_sequences_so_fresh_ones_are_not_closer_to_train():
+    """Fresh sequences from the real distribution sit no nearer the training sequences than the holdout's,
+    once the training rows are cut to whole sequences; cut row by row they seemed closer to train."""
+    rng = np.random.default_rng(0)
+    train, holdout, synthetic = (_sequences(n, 24, rng) for n in (900, 100, 1000))
+    encoder = TableEncoder(schema_specs(pa.schema([(name, pa.float64()) for name in "abc"]))).fit(train)
+    encode = lambda frame: encoder.encode(frame[list("abc")])  # noqa: E731
+    by_row = privacy_report(encode(train), encode(synthetic), encode(holdout), encoder, device="cpu")
+    by_example = privacy_report(encode(train), encode(synthetic), encode(holdout), encoder, device="cpu",
+                                examples={"train": train["example"].to_numpy(),
+                                          "holdout": holdout["example"].to_numpy()})
+    assert by_row["closer_to_train"]["share"] > 0.6  # the bias: 2,400 rows of ~900 sequences vs of 100
+    assert abs(by_example["closer_to_train"]["share"] - 0.5) < 0.1
+    with pytest.raises(Exception, match="example ids for"):
+        privacy_report(encode(train), encode(synthetic), encode(holdout), encoder, device="cpu",
+                       examples={"train": train["example"].to_numpy()[:10]})
