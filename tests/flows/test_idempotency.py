@@ -56,6 +56,9 @@ def test_two_runs_started_together_publish_once(tmp_path):
     source, output = tmp_path / "in.parquet", tmp_path / "out" / "synth.parquet"
     pq.write_table(mixed_table(400), source)
     config = write_config(tmp_path, source, output, model={**TINY_MODEL, "epochs": 5}, sample={"num_rows": 250})
+    # the tracking store exists before the runs, as on any deployment: two processes creating one
+    # sqlite schema at the same moment is a race of the test's setup, not of the refresh
+    mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}").search_experiments()
     runs = [_start(config, tmp_path, name) for name in ("a", "b")]
     deadline = time.monotonic() + 600
     for process, log in runs:
