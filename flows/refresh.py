@@ -32,8 +32,7 @@ from tasks.validate import ValidationResult, store_inferred_contract, validate
 
 def report_dir(config: RefreshConfig) -> str:
     """Where report.json/html go: `output.report_dir`, else `<output without .parquet>.report` beside it."""
-    out = config.output.path
-    return config.output.report_dir or storage.sibling(out, storage.stem(out) + ".report")
+    return config.output.report_dir or storage.beside(config.output.path, ".report")
 
 
 @flow(name="synthetic-refresh")
@@ -99,19 +98,20 @@ def _score_and_publish(config: RefreshConfig, run_id: str, data: Ingested, check
     if data.sampled or staged.kept.num_rows < staged.rows:
         notes["sampling"] = _sampling_notes(data, checked, staged)
     target = report_dir(config)
+    remote = storage.is_remote(target)  # s3://: written to a temporary folder, then copied there
     with tempfile.TemporaryDirectory(prefix="prefect-synth-") as tmp:
-        out_dir = Path(tmp) / "report" if storage.is_remote(target) else Path(target)  # s3://: written, then copied
+        out_dir = Path(tmp) / "report" if remote else Path(target)
         scored = report(train_table, staged.kept, str(out_dir), holdout, max_rows=config.report.max_rows,
                         bootstrap=config.report.bootstrap, target=config.report.target, series=config.series_spec(),
                         history=model.history_, gate=config.gate_thresholds(), seed=config.model.seed,
                         notes=notes or None)
-        if storage.is_remote(target):
+        if remote:
             for file in sorted(out_dir.iterdir()):
                 storage.write_bytes(f"{target.rstrip('/')}/{file.name}", file.read_bytes())
         tracking.log_metrics(run_id, _report_metrics(scored.report))
         tracking.log_artifacts(run_id, out_dir, "report")
-    json_path, html_path = (scored.json_path, scored.html_path) if not storage.is_remote(target) else (
-        f"{target.rstrip('/')}/{Path(scored.json_path).name}", f"{target.rstrip('/')}/{Path(scored.html_path).name}")
+    json_path, html_path = ((f"{target.rstrip('/')}/{Path(p).name}" if remote else p)
+                            for p in (scored.json_path, scored.html_path))
     with tempfile.TemporaryDirectory(prefix="prefect-synth-") as tmp:
         model_uri = tracking.log_model(run_id, model.save(Path(tmp) / "model"))
         tracking.log_artifacts(run_id, _write_json(Path(tmp) / "validation.json", checked.summary()),
@@ -143,12 +143,13 @@ def _already_published(config: RefreshConfig, run_id: str, fingerprint: str) -> 
     if current is None:
         return None
     meta = {k[len(METADATA_PREFIX):]: v for k, v in current.metadata.items() if k.startswith(METADATA_PREFIX)}
-    if meta.get("data_hash") != fingerprint or meta.get("config_hash") != config.config_hash():
+    config_hash = config.config_hash()
+    if meta.get("data_hash") != fingerprint or meta.get("config_hash") != config_hash:
         return None
     by = meta.get("mlflow_run_id", "an earlier run")
     get_run_logger().info("Nothing to do: %s was published from this same input (data hash %s) and config (hash %s) "
                           "by MLflow run %s; set output.skip_unchanged: false to refresh it anyway",
-                          config.output.path, fingerprint, config.config_hash(), by)
+                          config.output.path, fingerprint, config_hash, by)
     tracking.set_tag(run_id, "synth.skipped", "unchanged")
     tracking.set_tag(run_id, "synth.published_by", by)
     return {"output": config.output.path, "mlflow_run_id": run_id, "skipped": True, "published_by": by,

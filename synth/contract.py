@@ -98,7 +98,7 @@ class Failure:
 def default_contract_path(output_path: str | os.PathLike) -> str:
     """Where an inferred contract is kept: beside the output, `x/name.parquet` -> `x/name.contract.yaml`
     (a local path, or an s3:// URI beside an s3:// output)."""
-    return storage.sibling(output_path, f"{storage.stem(output_path)}.contract.yaml")
+    return storage.beside(output_path, ".contract.yaml")
 
 
 # ---------------------------------------------------------------- inference
@@ -185,13 +185,8 @@ def save_contract(contract: Contract, path: str | os.PathLike) -> Path | str:
     text = yaml.safe_dump({"version": contract.version, "columns": columns},
                           sort_keys=False, default_flow_style=None, allow_unicode=True, width=100)
     text = "# Schema contract: see synth/contract.py. Edit bounds freely; delete a key to drop a rule.\n" + text
-    if storage.is_remote(path):
-        storage.write_bytes(path, text.encode())
-        return path
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
+    storage.write_bytes(path, text.encode())  # creates the folder; an s3:// URI is one PUT
+    return path if storage.is_remote(path) else Path(path)
 
 
 def load_contract(path: str | os.PathLike) -> Contract:
@@ -201,8 +196,7 @@ def load_contract(path: str | os.PathLike) -> Contract:
         ConfigError: the file is missing or not YAML, or a key is unknown or has a bad value;
             the message names the file and the key (e.g. `columns.carat.min`).
     """
-    raw = storage.read_bytes(path) if storage.is_remote(path) else (
-        Path(path).read_bytes() if Path(path).is_file() else None)
+    raw = storage.read_bytes(path) if storage.is_remote(path) or Path(path).is_file() else None
     if raw is None:
         raise ConfigError(f"contract {path}: no such file")
     try:

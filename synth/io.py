@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -314,7 +315,7 @@ def _fixed_blocks(arrays: Iterable[pa.Array], size: int) -> Iterator[pa.ChunkedA
 
 
 def _check_names(names: list[str], path: str) -> None:
-    duplicated = sorted({n for n in names if names.count(n) > 1})
+    duplicated = sorted(name for name, count in Counter(names).items() if count > 1)
     if duplicated:
         raise DataError(f"input {path}: duplicate column name(s) {duplicated}; every column needs its own name")
 

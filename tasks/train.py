@@ -47,7 +47,7 @@ def checkpointing(model: ActganModelConfig | DganModelConfig, output_path: str |
     if output_path is None:
         raise ConfigError(f"training.checkpoint_every={t.checkpoint_every} needs training.checkpoint_dir "
                           "(or an output path to put the checkpoints beside)")
-    return Checkpointing(storage.sibling(output_path, storage.stem(output_path) + ".checkpoints"), t.checkpoint_every)
+    return Checkpointing(storage.beside(output_path, ".checkpoints"), t.checkpoint_every)
 
 
 def synth_model(model: ActganModelConfig | DganModelConfig):

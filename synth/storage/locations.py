@@ -89,18 +89,13 @@ def store_errors(uri: str, doing: str) -> Iterator[None]:
         raise DataError(f"{doing} {uri}: {reason} ({_detail(e)})") from None
 
 
-def sibling(uri: str | os.PathLike, name: str) -> str:
-    """`name` in the folder (or under the prefix) of `uri`: `s3://b/out/x.parquet` -> `s3://b/out/<name>`."""
-    uri = str(uri)
-    if is_remote(uri):
-        return f"{uri.rstrip('/').rpartition('/')[0]}/{name}"
-    return str(Path(_local_path(uri)).with_name(name))
-
-
-def stem(uri: str | os.PathLike) -> str:
-    """The last part of `uri` without a `.parquet` suffix: `s3://b/out/x.parquet` -> `x`."""
-    name = str(uri).rstrip("/").rpartition("/")[2]
-    return name[: -len(".parquet")] if name.endswith(".parquet") else name
+def beside(uri: str | os.PathLike, suffix: str) -> str:
+    """What belongs beside an output: its name without `.parquet`, plus `suffix`, in the same folder (or
+    under the same prefix): `s3://b/out/x.parquet`, ".report" -> `s3://b/out/x.report`."""
+    uri = str(uri).rstrip("/")
+    folder, _, name = uri.rpartition("/")
+    name = (name[: -len(".parquet")] if name.endswith(".parquet") else name) + suffix
+    return f"{folder}/{name}" if is_remote(uri) else str(Path(_local_path(uri)).with_name(name))
 
 
 def exists(uri: str | os.PathLike) -> bool:
