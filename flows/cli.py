@@ -4,6 +4,8 @@
     prefect-synth report --real REAL.parquet --synthetic SYN.parquet [--holdout H.parquet]
                          [--config RUN.yaml] [--target COLUMN] --out DIR
     prefect-synth compare DATASET [--last N] [--tracking-uri URI] [--json]
+    prefect-synth check CONFIG.yaml [--set key.path=value ...]
+    prefect-synth init DATA.parquet [--out CONFIG.yaml]
 """
 from __future__ import annotations
 
@@ -23,6 +25,16 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("config", help="run configuration (YAML)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a config key, e.g. --set model.epochs=5 (repeatable)")
+    run.add_argument("--accept-schema", action="store_true",
+                     help="accept the input's current schema: re-infer the stored contract from this input "
+                          "(validation.accept_schema=true)")
+    check = commands.add_parser("check", help="check a config and its data, print the plan, run nothing")
+    check.add_argument("config", help="run configuration (YAML)")
+    check.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a config key, as for run")
+    init = commands.add_parser("init", help="write a starting config for a Parquet file or directory")
+    init.add_argument("data", help="the Parquet file or directory to refresh")
+    init.add_argument("--out", help="where to write the config (default: print it)")
     report = commands.add_parser("report", help="write the fidelity and privacy report of any pair of tables")
     report.add_argument("--real", required=True, help="the real data (Parquet file or directory)")
     report.add_argument("--synthetic", required=True, help="the synthetic data, with the real data's columns")
@@ -40,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
                                                 "else sqlite:///mlflow.db in this folder)")
     compare.add_argument("--json", action="store_true", help="print the runs as JSON")
     args = parser.parse_args(argv)
-    handlers = {"run": _run, "report": _report, "compare": _compare}
+    handlers = {"run": _run, "report": _report, "compare": _compare, "check": _check, "init": _init}
     try:
         return handlers[args.command](args)
     except SynthError as e:
@@ -52,11 +64,26 @@ def _run(args) -> int:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from flows.config import load_config
 
-    config = load_config(args.config, args.overrides)  # config errors before Prefect starts
+    overrides = list(args.overrides) + (["validation.accept_schema=true"] if args.accept_schema else [])
+    config = load_config(args.config, overrides)  # config errors before Prefect starts
+    from flows.plan import preflight
+
+    preflight(config)  # the data and paths checked before any server starts
+    from flows import interrupt
     from flows.refresh import synthetic_refresh
 
     _quiet_user_errors()
-    state = synthetic_refresh(config, return_state=True)
+    interrupt.quiet_interrupts()
+    interrupt.detach_temporary_server()  # a Ctrl-C stops the run, not the API it reports its end to
+    interrupt.reset_progress()
+    try:
+        state = synthetic_refresh(config, return_state=True)
+    except KeyboardInterrupt:
+        print(interrupt.PROGRESS.interrupted_line(args.config), file=sys.stderr)
+        return interrupt.INTERRUPT_EXIT
+    if state.is_crashed() and "interrupt" in (state.message or ""):
+        print(interrupt.PROGRESS.interrupted_line(args.config), file=sys.stderr)
+        return interrupt.INTERRUPT_EXIT
     if state.is_completed():
         outcome = state.result()
         if outcome.get("skipped"):
@@ -82,7 +109,7 @@ def _run(args) -> int:
 def _report(args) -> int:
     """Report on two (or three) Parquet tables; exit 1 if the config's quality gate fails, 2 on bad input."""
     from flows.config import load_config
-    from synth.fidelity import build_report, render_html, summary_markdown, write_report
+    from synth.fidelity import build_report, render_html, summary_text, write_report
     from synth.fidelity.gate import evaluate_gate
     import numpy as np
 
@@ -109,7 +136,9 @@ def _report(args) -> int:
     html = render_html(report, sample_rows(real, MAX_PLOTTED_ROWS, rng).to_pandas(),
                        sample_rows(synthetic, MAX_PLOTTED_ROWS, rng).to_pandas(), specs)
     json_path, html_path = write_report(report, html, args.out)  # both rendered before either is written
-    print(summary_markdown(report))
+    print(summary_text(report))  # with the gate line when a gate was applied
+    if verdict is None:
+        print("gate: not applied (" + ("the config's gate is off)" if config is not None else "no --config)"))
     print(f"wrote {json_path} and {html_path}")
     if verdict is not None and not verdict.passed:
         print(f"prefect-synth: quality gate failed: {'; '.join(verdict.failures)}", file=sys.stderr)
@@ -124,6 +153,30 @@ def _compare(args) -> int:
 
     comparison = compare(args.dataset, args.last, args.tracking_uri or tracking_uri())
     print(json.dumps(comparison.as_dict(), indent=1) if args.json else format_comparison(comparison))
+    return 0
+
+
+def _check(args) -> int:
+    """Check a config and its data without running anything; print the plan."""
+    from flows.config import load_config
+    from flows.plan import format_plan, make_plan
+
+    print(format_plan(make_plan(load_config(args.config, args.overrides))))
+    return 0
+
+
+def _init(args) -> int:
+    """Write (or print) a starting config for a Parquet dataset, every key commented."""
+    from flows.plan import starting_config
+
+    text = starting_config(args.data)
+    if args.out is None:
+        print(text, end="")
+        return 0
+    from synth import storage
+
+    storage.write_bytes(args.out, text.encode())
+    print(f"wrote {args.out}; check it with: prefect-synth check {args.out}")
     return 0
 
 

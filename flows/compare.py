@@ -3,6 +3,15 @@
 Each dataset has one experiment (and one registered model) named like it, so the runs to compare
 are that experiment's newest; the scores are the `report.*` metrics the flow logs, the gate outcome
 and registered version its tags, and the champion is the run behind the `champion` alias.
+
+Each run's outcome says how it ended: `published`, `skipped` (same input and config as the
+published output: nothing to do), or what stopped it: `invalid-input`, `validation` (the data broke
+its schema contract), `gate` (the quality gate failed), `interrupted`, `error` (a bug or an
+environment failure). The table shows it in words (`gate failed`, `validation failed`, ...) with the
+failure's message shortened; `--json` has both in full (`outcome`, `failure`). Runs logged before
+the `synth.outcome` tag existed are read from their older tags and status: `synth.skipped` is
+`skipped`, a failed quality gate `gate`, another FINISHED run `published`, a KILLED one
+`interrupted`, any other FAILED run `failed`.
 """
 from __future__ import annotations
 
@@ -16,13 +25,20 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from synth.errors import ConfigError
-from tasks.tracking import CHAMPION
+from tasks.tracking import CHAMPION, OUTCOMES
 
 # Report summary scores shown (logged as `report.<key>`) and their column titles; a score that no
 # listed run has is left out of the table.
 SCORES = {"overall": "overall", "column_shapes": "shapes", "column_pairs": "pairs", "detection": "detection",
-          "series": "series"}
+          "series": "series", "privacy.dcr_holdout_share": "holdout share"}
+# Runs logged before report version 3 have the complement of `dcr_holdout_share` under this name.
+OLD_CLOSER_TO_TRAIN = "report.privacy.dcr_share_closer_to_train"
 MISSING = "-"
+# How the table shows each outcome (the JSON has the keys); `failed`, `running`: runs without an outcome tag.
+OUTCOME_TEXT = {"published": "published", "skipped": "skipped", "invalid-input": "invalid input",
+                "validation": "validation failed", "gate": "gate failed", "interrupted": "interrupted",
+                "error": "error", "failed": "failed", "running": "running"}
+FAILURE_WIDTH = 70  # characters of a failure message the table shows; the JSON has all of it
 
 
 @dataclass(frozen=True)
@@ -33,11 +49,13 @@ class RunRow:
     run_name: str
     started: str  # UTC, "2026-11-23 02:15:07"
     status: str  # RUNNING, FINISHED, FAILED or KILLED
+    outcome: str  # a key of OUTCOME_TEXT: how the run ended (published, skipped, gate, ...)
+    failure: str | None  # the error that ended a failed run, one line; None if it did not fail
     model_kind: str | None
     epochs: int | None
     data_hash: str | None
     config_hash: str | None
-    scores: dict[str, float]  # the SCORES the run logged, by report summary key
+    scores: dict[str, float]  # the SCORES the run logged, by report summary key (privacy ones as privacy.<key>)
     gate: str | None  # passed / failed; None if the run ended before the gate
     version: int | None  # the registered-model version a passing run became
     champion: bool  # the `champion` alias points at this run's version
@@ -83,7 +101,7 @@ def format_comparison(comparison: Comparison) -> str:
     columns = [  # (title, right-aligned, value of a row)
         ("  run", False, lambda r: ("* " if r.champion else "  ") + r.run_name),
         ("started (UTC)", False, lambda r: r.started),
-        ("status", False, lambda r: r.status),
+        ("outcome", False, lambda r: OUTCOME_TEXT.get(r.outcome, r.outcome)),
         ("kind", False, lambda r: r.model_kind),
         ("epochs", True, lambda r: r.epochs),
         ("data", False, lambda r: r.data_hash),
@@ -92,6 +110,8 @@ def format_comparison(comparison: Comparison) -> str:
         ("gate", False, lambda r: r.gate),
         ("version", True, lambda r: r.version),
     ]
+    if any(row.failure for row in comparison.runs):
+        columns.append(("failure", False, lambda r: _shorten(r.failure) or ""))
     cells = [[title for title, _, _ in columns]]
     cells += [[MISSING if (v := value(row)) is None else str(v) for _, _, value in columns]
               for row in comparison.runs]
@@ -113,12 +133,32 @@ def _row(run: Run, champion: bool) -> RunRow:
     epochs = params.get("model.epochs")
     return RunRow(
         run_id=run.info.run_id, run_name=run.info.run_name, started=f"{started:%Y-%m-%d %H:%M:%S}",
-        status=run.info.status, model_kind=tags.get("synth.model_kind"),
+        status=run.info.status, outcome=_outcome(run), failure=tags.get("synth.failure"),
+        model_kind=tags.get("synth.model_kind"),
         epochs=int(epochs) if epochs is not None else None, data_hash=tags.get("synth.data_hash"),
         config_hash=tags.get("synth.config_hash"),
-        scores={key: metrics[f"report.{key}"] for key in SCORES if f"report.{key}" in metrics},
+        scores=_scores(metrics),
         gate=tags.get("synth.quality_gate"), version=int(version.rpartition("/")[2]) if version else None,
         champion=champion)
+
+
+def _scores(metrics: dict[str, float]) -> dict[str, float]:
+    scores = {key: metrics[f"report.{key}"] for key in SCORES if f"report.{key}" in metrics}
+    if OLD_CLOSER_TO_TRAIN in metrics and "privacy.dcr_holdout_share" not in scores:
+        scores["privacy.dcr_holdout_share"] = 1.0 - metrics[OLD_CLOSER_TO_TRAIN]
+    return scores
+
+
+def _outcome(run: Run) -> str:
+    """The run's `synth.outcome` tag, else what its older tags and status say."""
+    tags, status = run.data.tags, run.info.status
+    if tags.get("synth.outcome") in OUTCOMES:
+        return tags["synth.outcome"]
+    if tags.get("synth.skipped"):
+        return "skipped"
+    if tags.get("synth.quality_gate") == "failed":
+        return "gate"
+    return {"FINISHED": "published", "RUNNING": "running", "KILLED": "interrupted"}.get(status, "failed")
 
 
 def _champion(client: MlflowClient, name: str) -> ModelVersion | None:
@@ -136,6 +176,12 @@ def _check_store(uri: str) -> None:
         if not path.is_file():
             raise ConfigError(f"no MLflow store at {path} (tracking URI {uri}); "
                               "pass --tracking-uri or set MLFLOW_TRACKING_URI")
+
+
+def _shorten(text: str | None) -> str | None:
+    if text is None or len(text) <= FAILURE_WIDTH:
+        return text
+    return text[:FAILURE_WIDTH - 1].rstrip() + "…"
 
 
 def _score(value: float | None) -> str | None:

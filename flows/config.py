@@ -33,6 +33,11 @@ class SourceConfig(_Strict):
     batch_rows: int = Field(131_072, ge=100, le=10_000_000,
                             description="Rows per record batch while the input is streamed (sampling, full "
                                         "validation): memory grows with it.")
+    pandas_index: Literal["auto", "drop", "keep"] = Field(
+        "auto", description="Columns that pandas' metadata names as the DataFrame index (df.to_parquet() "
+                            "stores a filtered frame's index as __index_level_0__). auto: drop unnamed ones "
+                            "(__index_level_N__), keep named ones (e.g. a date set as index) as data; drop: drop "
+                            "them all; keep: keep them all as data. Ignored when source.columns is set.")
 
 
 class TrainingConfig(_Strict):
@@ -60,6 +65,10 @@ class TrainingConfig(_Strict):
         None, gt=0, description="Time budget for training, in minutes from its start (transform fit included): "
                                 "training stops after the last epoch that fits and the run goes on to sampling "
                                 "with the model as trained so far. Empty = no limit.")
+    keep_checkpoints: bool = Field(
+        False, description="Keep the checkpoints after a run that published (they take a few MB to tens of "
+                           "MB each); by default they are removed once the output is published, and kept after a "
+                           "failed or interrupted run so that a rerun resumes.")
     max_critic_grad_norm: float = Field(
         1e4, gt=0, description="Divergence guard: a critic step whose gradient norm (all critic weights, "
                                "penalty included) exceeds this stops training with an error naming the epoch, as "
@@ -156,6 +165,10 @@ class ValidationConfig(_Strict):
                             "allowed values added up with pyarrow.compute), plus Great Expectations on the "
                             "training sample. sample: the training sample only. Without a sample both check "
                             "the whole input. The validation summary states the scope and rows checked.")
+    accept_schema: bool = Field(
+        False, description="Accept the input's schema as it is now: infer a new contract from this input instead "
+                           "of checking it against the stored one, and store it when the run succeeds (the CLI's "
+                           "`run --accept-schema`). Use it once, after an intended schema change.")
 
 
 class SampleConfig(_Strict):
@@ -205,6 +218,16 @@ class OutputConfig(_Strict):
     skip_unchanged: bool = Field(
         True, description="Do nothing (train nothing, publish nothing) when the current output was published "
                           "from the same input data and the same config; false refreshes it anyway.")
+    file_mode: str | None = Field(
+        None, pattern=r"^0?[0-7]{3}$",
+        description="Permission bits of the published local files (output, report, contract) in octal, e.g. "
+                    "'0640'. Default: what a plain file write gets under the umask (0644 under the usual 0022). "
+                    "s3:// objects have no mode: bucket policies decide.")
+
+    @property
+    def mode(self) -> int | None:
+        """`file_mode` as a number (None: the umask's)."""
+        return None if self.file_mode is None else int(self.file_mode, 8)
 
 
 class TrackingConfig(_Strict):
@@ -239,7 +262,8 @@ class RefreshConfig(_Strict):
     def config_hash(self) -> str:
         """Short stable hash of the whole configuration (what was asked for, not the data); whether an
         unchanged output is skipped is not part of what was asked for."""
-        text = json.dumps(self.model_dump(mode="json", exclude={"output": {"skip_unchanged"}}), sort_keys=True)
+        text = json.dumps(self.model_dump(mode="json", exclude={"output": {"skip_unchanged"},
+                                                                "validation": {"accept_schema"}}), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def series_spec(self):

@@ -17,16 +17,18 @@ from prefect.runtime import deployment, flow_run
 
 from flows.config import RefreshConfig
 from synth import storage
+from synth.checkpoint import remove_checkpoints
 from synth.errors import ConfigError, DataError, QualityGateFailed
+from flows.interrupt import note
 from synth.models import model_class
 from tasks import tracking
 from tasks.ingest import Ingested, ingest
 from tasks.locks import dataset_lock
-from tasks.preflight import check_writable
+from tasks.preflight import check_not_inside_source, check_writable
 from tasks.publish import METADATA_PREFIX, discard, publish, stamp
 from tasks.report import hold_out, report
 from tasks.sample import Staged, sample
-from tasks.train import train
+from tasks.train import checkpointing, train
 from tasks.validate import ValidationResult, store_inferred_contract, validate
 
 
@@ -43,46 +45,76 @@ def synthetic_refresh(config: RefreshConfig) -> dict:
     run_id = tracking.start_run(config, flow_run_id=flow_run.get_id(), flow_name=flow_run.get_flow_name(),
                                 deployment_name=deployment.get_name(), flow_run_name=flow_run.get_name())
     try:
+        check_not_inside_source(config)  # an output equal to the source would overwrite the real data
         check_writable(config.output.path, "output.path")  # before an hour of training, not after
         check_writable(os.path.join(report_dir(config), "report.json"), "output.report_dir")
         with dataset_lock(tracking.registered_name(config), config.output.path):
             outcome = _refresh(config, run_id)
-    except BaseException:
-        tracking.end_run(run_id, "FAILED")
+    except BaseException as e:
+        outcome, status = failure_outcome(e)
+        tracking.end_run(run_id, status, outcome, f"{type(e).__name__}: {e}" if outcome == "error" else str(e))
         raise
-    tracking.end_run(run_id, "FINISHED")
+    tracking.end_run(run_id, "FINISHED", "skipped" if outcome.get("skipped") else "published")
     logger.info("Refresh finished: %s (MLflow run %s)", outcome["output"], run_id)
     return outcome
+
+
+def failure_outcome(error: BaseException) -> tuple[str, str]:
+    """The MLflow outcome tag and run status of a run that ended with `error`."""
+    from tasks.validate import ValidationFailed
+
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted", "KILLED"
+    if isinstance(error, ValidationFailed):
+        return "validation", "FAILED"
+    if isinstance(error, QualityGateFailed):
+        return "gate", "FAILED"
+    if isinstance(error, (ConfigError, DataError)):
+        return "invalid-input", "FAILED"
+    return "error", "FAILED"
 
 
 def _refresh(config: RefreshConfig, run_id: str) -> dict:
     series = config.series_spec()
     example_id = series.example_id if series else None
     source = config.source
+    note(stage="reading")
     data = ingest(source.path, source.columns, source.sample_rows, source.sample_seed, example_id,
-                  source.batch_rows)
+                  source.batch_rows, source.pandas_index)
     config.check_columns(data.table.column_names)
     fingerprint = _tag_data(run_id, data)
     if config.output.skip_unchanged:
         unchanged = _already_published(config, run_id, fingerprint)
         if unchanged is not None:
             return unchanged
+    note(stage="validating")
     checked = validate(data.table, config.validation.contract, config.output.path, config.validation.scope,
-                       data.source if data.sampled else None, source.batch_rows)
+                       data.source if data.sampled else None, source.batch_rows,
+                       accept_schema=config.validation.accept_schema)
     train_table, holdout = hold_out(data.table, config.report.holdout_fraction, config.model.seed, example_id)
     _check_batch(config, train_table, example_id)
-    model = train(train_table, config.model, on_epoch=tracking.epoch_logger(run_id),
-                  output_path=config.output.path)
+    checkpoints = checkpointing(config.model, config.output.path)
+    note(stage="training", epoch=0, epochs=config.model.epochs, checkpoint_every=checkpoints.every if checkpoints else 0,
+         checkpoint_dir=str(checkpoints.directory) if checkpoints else None)
+    log_epoch = tracking.epoch_logger(run_id)
+
+    def on_epoch(stats) -> None:
+        note(epoch=stats.epoch)
+        log_epoch(stats)
+
+    model = train(train_table, config.model, on_epoch=on_epoch, output_path=config.output.path)
     for tag, value in (("synth.resumed_from_epoch", model.resumed_from_), ("synth.stopped_early", model.stopped_early_)):
         if value is not None:  # a resumed run, or one that spent its time budget: visible when comparing runs
             tracking.set_tag(run_id, tag, str(value))
     # as many rows (actgan) or sequences (dgan) as the whole input has, unless the config says
     count = config.sample.num_rows or data.units
+    note(stage="sampling", units_done=0, units_total=count)
     staged = sample(model, count, config.model.seed, config.output.path,
                     stamp({"mlflow_run_id": run_id, "model_kind": config.model.kind,
                            "config_hash": config.config_hash(), "data_hash": fingerprint}),
                     config.sample.conditions, chunk_rows=config.sample.chunk_rows,
-                    keep_rows=config.report.max_rows, example_id=example_id)
+                    keep_rows=config.report.max_rows, example_id=example_id, mode=config.output.mode,
+                    on_progress=lambda done, total: note(units_done=done))
     try:
         return _score_and_publish(config, run_id, data, checked, train_table, holdout, model, staged)
     except BaseException:
@@ -97,6 +129,7 @@ def _score_and_publish(config: RefreshConfig, run_id: str, data: Ingested, check
     notes = {"preparation": preparation.as_dict()} if preparation is not None else {}
     if data.sampled or staged.kept.num_rows < staged.rows:
         notes["sampling"] = _sampling_notes(data, checked, staged)
+    note(stage="reporting")
     target = report_dir(config)
     remote = storage.is_remote(target)  # s3://: written to a temporary folder, then copied there
     with tempfile.TemporaryDirectory(prefix="prefect-synth-") as tmp:
@@ -108,6 +141,9 @@ def _score_and_publish(config: RefreshConfig, run_id: str, data: Ingested, check
         if remote:
             for file in sorted(out_dir.iterdir()):
                 storage.write_bytes(f"{target.rstrip('/')}/{file.name}", file.read_bytes())
+        elif config.output.mode is not None:
+            for path in (scored.json_path, scored.html_path):
+                storage.set_mode(path, config.output.mode)
         tracking.log_metrics(run_id, _report_metrics(scored.report))
         tracking.log_artifacts(run_id, out_dir, "report")
     json_path, html_path = ((f"{target.rstrip('/')}/{Path(p).name}" if remote else p)
@@ -122,14 +158,30 @@ def _score_and_publish(config: RefreshConfig, run_id: str, data: Ingested, check
         failures = "; ".join(scored.gate["failures"])
         raise QualityGateFailed(f"quality gate failed, nothing published ({failures}); the report is in "
                                 f"{html_path}")
+    note(stage="publishing")
     path = publish(staged.path, config.output.path)
     logger.info("Published %d synthetic rows to %s", staged.rows, path)
-    store_inferred_contract(checked)
+    contract = store_inferred_contract(checked) or (checked.contract_path if config.validation.contract is None
+                                                    else None)  # ours, beside the output; never the user's own
+    if contract is not None and config.output.mode is not None:
+        storage.set_mode(contract, config.output.mode)
+    _remove_checkpoints(config)
     version = tracking.register_champion(run_id, model_uri, tracking.registered_name(config))
     logger.info("Model version %s is now the champion of %s", version, tracking.registered_name(config))
     return {"output": path, "mlflow_run_id": run_id, "model_uri": model_uri, "model_version": version,
             "report": json_path, "summary": scored.report["summary"],
             "rows": staged.rows, "gate": scored.gate, "skipped": False}
+
+
+def _remove_checkpoints(config: RefreshConfig) -> None:
+    """After a publish the checkpoints have served (a rerun would train anew on new data or settings);
+    `model.training.keep_checkpoints` keeps them."""
+    checkpoints = checkpointing(config.model, config.output.path)
+    if checkpoints is None or config.model.training.keep_checkpoints:
+        return
+    if remove_checkpoints(checkpoints.directory):
+        get_run_logger().info("Removed the checkpoints in %s (the output is published; set "
+                              "model.training.keep_checkpoints: true to keep them)", checkpoints.directory)
 
 
 def _already_published(config: RefreshConfig, run_id: str, fingerprint: str) -> dict | None:

@@ -266,6 +266,31 @@ class Checkpoints:
                 entry.unlink(missing_ok=True)
 
 
+def remove_checkpoints(location: str | Path) -> bool:
+    """Delete the checkpoints kept at `location` (a folder, or an s3:// prefix that `put_dir` wrote): the
+    checkpoint directories, `latest.json` and what a killed save left. Other files are never touched, and
+    the folder itself goes only when nothing else is left in it. Returns whether anything was there."""
+    if storage.is_remote(location):
+        found = bool(storage.list_versions(location))
+        storage.remove_dir(location)
+        return found
+    directory = Path(location)
+    if not directory.is_dir():
+        return False
+    found = False
+    for entry in directory.iterdir():
+        checkpoint = _CHECKPOINT_NAME.fullmatch(entry.name.lstrip(".").split(".")[0])
+        if entry.is_dir() and checkpoint:
+            shutil.rmtree(entry, ignore_errors=True)
+            found = True
+        elif entry.is_file() and (entry.name == LATEST or entry.name.startswith(f".{LATEST}.")):
+            entry.unlink(missing_ok=True)
+            found = True
+    if not any(directory.iterdir()):
+        directory.rmdir()
+    return found
+
+
 def latest_checkpoint(directory: str | Path) -> tuple[int, Path] | None:
     """(epoch, path) of the latest complete checkpoint in `directory`, or None; its model loads with
     `synth.models.load_model(path / "model")`."""

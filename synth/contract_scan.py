@@ -5,7 +5,8 @@ table in memory: per column the nulls (NaN included, as pandas counts them), the
 [min, max] and the values not in the allowed set, with a few examples of each. Its failures read
 exactly like the ones `tasks/validate.py` makes from Great Expectations' results (the message
 helpers below are shared), so a report does not change with the way the data was checked.
-`ContractInference` is `synth.contract.infer_contract` added up the same way.
+`ContractInference` is `synth.contract.infer_contract` added up the same way: the same observed
+min/max, widened by the same `RangePolicy`, so both give the same contract for the same data.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from synth.contract import (ColumnContract, Contract, Failure, InferenceRules, _bound, check_arrow_types)
+from synth.contract import ColumnContract, Contract, Failure, InferenceRules, check_arrow_types, inferred_range
 from synth.schema import ColumnKind, column_kind
 
 EXAMPLES = 3  # unexpected values quoted per failure
@@ -254,7 +255,8 @@ class ContractInference:
                                  and len(seen.distinct) > self.rules.max_allowed_values)
 
     def contract(self) -> Contract:
-        return Contract(columns=tuple(self._column(f, seen) for f, seen in zip(self.schema, self._columns)))
+        return Contract(columns=tuple(self._column(f, seen) for f, seen in zip(self.schema, self._columns)),
+                        range_policy=self.rules.ranges.describe())
 
     def _column(self, arrow_field: pa.Field, seen: _Observed) -> ColumnContract:
         base = ColumnContract(seen.name, str(arrow_field.type), nullable=seen.missing > 0)
@@ -263,7 +265,8 @@ class ContractInference:
                 return replace(base, min=math.nan, max=math.nan)
             if seen.low is None:
                 return base
-            return replace(base, min=_bound(seen.low, outward=-1), max=_bound(seen.high, outward=+1))
+            low, high = inferred_range(seen.low, seen.high, self.rules.ranges)
+            return replace(base, min=low, max=high)
         if seen.too_many:
             return base
         values = seen.distinct.to_pylist() if seen.distinct is not None else []
@@ -287,7 +290,7 @@ def _widen(seen: _Observed, bounds: pa.StructScalar) -> None:
 
 def infer_contract_batches(schema: pa.Schema, batches: Iterable[pa.RecordBatch],
                            rules: InferenceRules = InferenceRules()) -> Contract:
-    """The contract the concatenated `batches` keep exactly (see `synth.contract.infer_contract`)."""
+    """The contract `synth.contract.infer_contract` gives for the concatenated `batches`."""
     inference = ContractInference(schema, rules)
     for batch in batches:
         inference.update(batch)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -45,9 +46,10 @@ class ParquetSource:
     """
 
     path: str
-    columns: tuple[str, ...] | None = None  # None: every column
+    columns: tuple[str, ...] | None = None  # None: every column (less pandas' index columns, see `index`)
     filesystem: pafs.FileSystem | None = field(default=None, compare=False)  # None: local paths
     files: tuple[str, ...] | None = None  # exactly these files (a published version), not a listing of `path`
+    index: str = "auto"  # pandas' index columns: auto (drop unnamed, keep named as data), drop, or keep
 
     def dataset(self) -> ds.Dataset:
         """The opened dataset (footers read, no rows), opened once.
@@ -69,7 +71,9 @@ class ParquetSource:
                 raise DataError(f"input {self.path}: not a readable Parquet dataset ({_first_line(e)})") from e
         info = fs.get_file_info(where)
         if info.type == pafs.FileType.NotFound:
-            raise DataError(f"input {self.path}: no such file or directory")
+            raise DataError(f"input {self.path}: no such file or directory{_tried(self.path, self.filesystem)}")
+        if info.type == pafs.FileType.File and self.filesystem is None:
+            _check_parquet_magic(where, self.path)
         try:
             if info.type == pafs.FileType.Directory:
                 dataset = ds.dataset(where, filesystem=fs, format="parquet", partitioning="hive",
@@ -95,10 +99,37 @@ class ParquetSource:
                                 f"(columns are {dataset.schema.names})")
         return dataset
 
+    @cached_property
+    def index_columns(self) -> tuple[str, ...]:
+        """The columns pandas' metadata names as the DataFrame's index (`df.to_parquet()` keeps a filtered
+        frame's index as `__index_level_0__`); a RangeIndex is stored as metadata only and names none."""
+        return pandas_index_columns(self.dataset().schema)
+
+    @cached_property
+    def dropped_index_columns(self) -> tuple[str, ...]:
+        """The pandas index columns left out of what is read (see `index`); none when `columns` is given."""
+        if self.columns is not None or self.index == "keep":
+            return ()
+        if self.index == "drop":
+            return self.index_columns
+        return tuple(c for c in self.index_columns if _UNNAMED_INDEX.fullmatch(c))
+
+    @property
+    def read_columns(self) -> list[str]:
+        """The columns read, in order: `columns`, else every column but the dropped index columns."""
+        if self.columns is not None:
+            return list(self.columns)
+        return [n for n in self.dataset().schema.names if n not in self.dropped_index_columns]
+
     def schema(self) -> pa.Schema:
         """The schema of the columns read, in the order they are read."""
         schema = self.dataset().schema
-        return schema if self.columns is None else pa.schema([schema.field(c) for c in self.columns])
+        if self.columns is None and not self.index_columns:
+            return schema
+        # pandas' metadata would turn the index columns kept as data back into an index in to_pandas()
+        metadata = schema.metadata if self.columns is None else None
+        return _without_pandas_metadata(pa.schema([schema.field(c) for c in self.read_columns], metadata),
+                                        bool(self.index_columns))
 
     def count_rows(self) -> int:
         """Rows in the source, from the Parquet footers (no data is read)."""
@@ -108,7 +139,7 @@ class ParquetSource:
     def batches(self, columns: Iterable[str] | None = None, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
         """The rows in order, as record batches of at most `batch_rows` rows (`columns`: a subset)."""
         dataset = self.dataset()
-        wanted = list(columns) if columns is not None else (list(self.columns) if self.columns is not None else None)
+        wanted = list(columns) if columns is not None else self.read_columns
         local = self.filesystem is None or isinstance(self.filesystem, pafs.LocalFileSystem)
         # Arrow's defaults read ahead 16 batches of 4 files, each row group's bytes buffered whole
         # (pre_buffer, a win on object stores): 1.3 GB for 1M-row row groups of 12 columns. A local
@@ -122,7 +153,8 @@ class ParquetSource:
         """Every row at once."""
         dataset = self.dataset()
         with self._reading():
-            return dataset.to_table(columns=list(self.columns) if self.columns is not None else None)
+            table = dataset.to_table(columns=self.read_columns)
+        return table.replace_schema_metadata(self.schema().metadata) if self.index_columns else table
 
     @contextmanager
     def _reading(self) -> Iterator[None]:
@@ -133,13 +165,76 @@ class ParquetSource:
 
 
 def read_table(path: str | os.PathLike, columns: list[str] | None = None,
-               filesystem: pafs.FileSystem | None = None) -> pa.Table:
-    """Read a Parquet file or a directory of Parquet files (hive partitions become columns).
+               filesystem: pafs.FileSystem | None = None, index: str = "auto") -> pa.Table:
+    """Read a Parquet file or a directory of Parquet files (hive partitions become columns); pandas'
+    unnamed index columns are left out (`index`: see ParquetSource).
 
     Raises:
         DataError: the path is missing, is not Parquet, lacks a requested column or has no rows.
     """
-    return read_source(ParquetSource(str(path), tuple(columns) if columns is not None else None, filesystem))
+    return read_source(ParquetSource(str(path), tuple(columns) if columns is not None else None, filesystem,
+                                     index=index))
+
+
+_UNNAMED_INDEX = re.compile(r"__index_level_\d+__")
+PARQUET_MAGIC = b"PAR1"
+
+
+def pandas_index_columns(schema: pa.Schema) -> tuple[str, ...]:
+    """The stored columns that pandas' schema metadata names as index columns (none without pandas metadata)."""
+    raw = (schema.metadata or {}).get(b"pandas")
+    if not raw:
+        return ()
+    try:
+        index = json.loads(raw).get("index_columns") or []
+    except (ValueError, AttributeError):
+        return ()
+    return tuple(c for c in index if isinstance(c, str) and c in schema.names)  # a RangeIndex is a dict
+
+
+def _without_pandas_metadata(schema: pa.Schema, drop: bool) -> pa.Schema:
+    """Without pandas' metadata when it names index columns: read as data, they must stay columns."""
+    if not drop or not schema.metadata or b"pandas" not in schema.metadata:
+        return schema
+    return schema.with_metadata({k: v for k, v in schema.metadata.items() if k != b"pandas"})
+
+
+def _tried(path: str, filesystem: pafs.FileSystem | None) -> str:
+    """For a missing local relative path: the absolute path tried and what it was relative to."""
+    if filesystem is not None or os.path.isabs(path):
+        return ""
+    return (f" (looked for {os.path.abspath(path)}: relative paths are relative to the working directory "
+            f"{os.getcwd()}, not to the config file)")
+
+
+def _check_parquet_magic(local_path: str, shown: str) -> None:
+    """A local file that is not Parquet (CSV, JSON, Excel...) gets told so, with how to convert it, instead of
+    Arrow's message about footers."""
+    try:
+        with open(local_path, "rb") as f:
+            head = f.read(4)
+            f.seek(max(0, os.path.getsize(local_path) - 4))
+            tail = f.read(4)
+    except OSError as e:
+        raise DataError(f"input {shown}: cannot be read ({e.strerror or e})") from None
+    if head == PARQUET_MAGIC and tail == PARQUET_MAGIC:
+        return
+    suffix = Path(local_path).suffix.lower()
+    reader = {".csv": "read_csv", ".tsv": "read_csv", ".txt": "read_csv", ".json": "read_json",
+              ".jsonl": "read_json", ".xlsx": "read_excel", ".xls": "read_excel", ".feather": "read_feather",
+              ".arrow": "read_feather"}.get(suffix)
+    if reader is None:
+        reader = "read_json" if head[:1] in (b"{", b"[") else ("read_excel" if head[:2] == b"PK" else "read_csv")
+    what = {"read_csv": "CSV", "read_json": "JSON", "read_excel": "Excel", "read_feather": "Arrow/Feather"}[reader]
+    if head == PARQUET_MAGIC:
+        problem = "is a truncated or damaged Parquet file (no Parquet footer)"
+    elif not head:
+        problem = "is an empty file, not Parquet"
+    else:
+        problem = f"is not a Parquet file (it looks like {what})"
+    target = Path(shown).with_suffix(".parquet") if suffix != ".parquet" else Path(shown).with_suffix(".converted.parquet")
+    raise DataError(f"input {shown}: {problem}; prefect-synth reads Parquet. Convert it first, e.g. "
+                    f"python -c \"import pandas as pd; pd.{reader}('{shown}').to_parquet('{target}', index=False)\"")
 
 
 def read_source(source: ParquetSource) -> pa.Table:
@@ -220,6 +315,8 @@ def write_parquet_atomic(table: pa.Table, path: str | os.PathLike, metadata: dic
     The file is written beside its destination and renamed over it (rename is atomic on POSIX).
     `metadata` goes into the Parquet key-value metadata, next to any the table already carries.
     """
+    from synth.storage.locations import file_mode  # synth.storage reads through this module
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if metadata:
@@ -228,6 +325,7 @@ def write_parquet_atomic(table: pa.Table, path: str | os.PathLike, metadata: dic
     os.close(fd)
     try:
         pq.write_table(table, tmp)
+        os.chmod(tmp, file_mode())  # as a plain open() would make it, not mkstemp's 0o600
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -251,13 +349,47 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
 # ---------------------------------------------------------------- fingerprints
 
 
-def table_fingerprint(table: pa.Table) -> str:
-    """A 16-hex-digit digest of a table's column names, types and values.
+def type_family(arrow_type: pa.DataType) -> str:
+    """The logical type an Arrow type stores, whatever its physical encoding.
 
-    It depends on the data only: not on chunking, schema metadata, dictionary order or the bytes
-    under null slots, so the same Parquet file read twice gives the same digest and one changed
-    value (or null) a different one. Each column is hashed in fixed row blocks, decoded and
-    null-free, through Arrow IPC, which writes any array's values in one canonical layout.
+    `string`: string, large_string, string_view and dictionary<string> (pandas 2 writes the first,
+    pandas 3 the second). `integer`: every int width, signed or not. `floating`: every float width.
+    `decimal`: every precision and scale. `date`: date32 and date64. `timestamp` (or
+    `timestamp[tz=Europe/Berlin]`): every unit of one time zone; another zone is another family.
+    `binary`: binary, large_binary, binary_view. A dictionary of anything else stays
+    `dictionary<family>` (a categorical, not a number); any other type is its own family.
+    """
+    t = arrow_type
+    if pa.types.is_dictionary(t):
+        values = type_family(t.value_type)
+        return values if values == "string" else f"dictionary<{values}>"
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return "string"
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_binary_view(t):
+        return "binary"
+    if pa.types.is_integer(t):
+        return "integer"
+    if pa.types.is_floating(t):
+        return "floating"
+    if pa.types.is_decimal(t):
+        return "decimal"
+    if pa.types.is_date(t):
+        return "date"
+    if pa.types.is_timestamp(t):
+        return f"timestamp[tz={t.tz}]" if t.tz is not None else "timestamp"
+    return str(t)
+
+
+def table_fingerprint(table: pa.Table) -> str:
+    """A 16-hex-digit digest of a table's column names, type families and values.
+
+    It depends on the data only: not on chunking, schema metadata, dictionary order, the bytes
+    under null slots or the physical encoding (string or large_string, int32 or int64, a timestamp's
+    unit, date32 or date64: see `type_family`), so the same data gives the same digest however it is
+    stored, and one changed value (or null), a renamed column or a new time zone a different one.
+    Each column is hashed in fixed row blocks, decoded, null-free and cast to one type per family
+    (`_canonical`), through Arrow IPC, which writes any array's values in one canonical layout.
+    A float32 column equals a float64 one exactly when its values, widened (exactly) to float64, do.
     """
     digest = _fingerprint_start(table.num_rows, table.schema)
     for column in table.columns:
@@ -282,7 +414,7 @@ def source_fingerprint(source: ParquetSource) -> str:
 
 def _fingerprint_start(rows: int, schema: pa.Schema):
     digest = hashlib.blake2b(digest_size=8)
-    digest.update(json.dumps([rows, [[f.name, str(f.type)] for f in schema]]).encode())
+    digest.update(json.dumps([rows, [[f.name, type_family(f.type)] for f in schema]]).encode())
     return digest
 
 
@@ -290,11 +422,44 @@ def _fingerprint_block(digest, block: pa.Array | pa.ChunkedArray) -> None:
     if pa.types.is_dictionary(block.type):  # hash values, not codes into a per-chunk dictionary
         block = block.cast(block.type.value_type)
     values = block.combine_chunks() if isinstance(block, pa.ChunkedArray) else block
-    if pa.types.is_boolean(values.type):  # bit-packed: bits past the end are not guaranteed zero
-        values = values.cast(pa.uint8())
     nulls = pc.indices_nonzero(values.is_null())  # where the nulls are, as plain uint64
-    for array in (nulls, values.drop_null()):
+    present = _canonical(values).drop_null()  # safe casts look at valid slots only
+    digest.update(str(present.type).encode())  # int64 or uint64, a timestamp's unit: the bytes' meaning
+    if pa.types.is_boolean(present.type):  # bit-packed: bits past the end are not guaranteed zero
+        present = present.cast(pa.uint8())
+    for array in (nulls, present):
         digest.update(pa.record_batch([array], names=["v"]).serialize())
+
+
+def _canonical(values: pa.Array) -> pa.Array:
+    """`values` cast to the one type of their family that holds them exactly, chosen by the (non-null)
+    values alone, never by how they were stored: large_string, large_binary, float64 (exact for any
+    narrower float), decimal256 of the same scale; int64, or uint64 past its range; date32, or date64
+    for part days; a timestamp in the coarsest unit that holds every instant of the block."""
+    t = values.type
+    if type_family(t) == "string":
+        candidates = [pa.large_string()]
+    elif type_family(t) == "binary":
+        candidates = [pa.large_binary()]
+    elif pa.types.is_integer(t):
+        candidates = [pa.int64(), pa.uint64()]
+    elif pa.types.is_floating(t):
+        candidates = [pa.float64()]
+    elif pa.types.is_decimal(t):
+        candidates = [pa.decimal256(76, t.scale)]
+    elif pa.types.is_date(t):
+        candidates = [pa.date32(), pa.date64()]
+    elif pa.types.is_timestamp(t):
+        units = ["s", "ms", "us", "ns"]
+        candidates = [pa.timestamp(unit, t.tz) for unit in units[:units.index(t.unit) + 1]]
+    else:
+        return values
+    for target in candidates[:-1]:
+        try:
+            return values.cast(target)  # a safe cast: it refuses to truncate or overflow
+        except pa.ArrowInvalid:
+            continue
+    return values.cast(candidates[-1])
 
 
 def _fixed_blocks(arrays: Iterable[pa.Array], size: int) -> Iterator[pa.ChunkedArray]:

@@ -43,7 +43,7 @@ class Ingested:
 
 
 def read_input(path: str, columns: list[str] | None = None, sample_rows: int | None = None, seed: int = 0,
-               example_id: str | None = None, batch_rows: int = BATCH_ROWS) -> Ingested:
+               example_id: str | None = None, batch_rows: int = BATCH_ROWS, pandas_index: str = "auto") -> Ingested:
     """What the `ingest` task does, without Prefect.
 
     Without `sample_rows` the input is read whole. With it, the input streams by in record batches
@@ -55,18 +55,24 @@ def read_input(path: str, columns: list[str] | None = None, sample_rows: int | N
         DataError: the input is missing, not Parquet, empty, or has a column no model can train on.
     """
     with storage.store_errors(str(path), "input"):
-        return _read_input(str(path), columns, sample_rows, seed, example_id, batch_rows)
+        return _read_input(str(path), columns, sample_rows, seed, example_id, batch_rows, pandas_index)
 
 
-def _read_input(path: str, columns: list[str] | None, sample_rows: int | None, seed: int, example_id: str | None,
-                batch_rows: int) -> Ingested:
+def open_source(path: str, columns: list[str] | None = None, pandas_index: str = "auto") -> ParquetSource:
+    """The input as a ParquetSource: a local path, an s3:// dataset, or (s3://) the current version of an
+    output this tool published. Opening reads nothing but footers."""
     filesystem, files = None, None
     if storage.is_remote(path):  # s3://: credentials from the environment
         filesystem = storage.resolve(path)[0]
         published = storage.current_version(path)  # an output of this tool: its current version, whole
         if published is not None:
             files = tuple(f.split("://", 1)[1] for f in published.files)
-    source = ParquetSource(path, tuple(columns) if columns is not None else None, filesystem, files)
+    return ParquetSource(path, tuple(columns) if columns is not None else None, filesystem, files, pandas_index)
+
+
+def _read_input(path: str, columns: list[str] | None, sample_rows: int | None, seed: int, example_id: str | None,
+                batch_rows: int, pandas_index: str = "auto") -> Ingested:
+    source = open_source(path, columns, pandas_index)
     if sample_rows is None:
         table = read_source(source)
         check_trainable(table, source=f"input {path}")
@@ -90,6 +96,23 @@ def _read_input(path: str, columns: list[str] | None, sample_rows: int | None, s
     return Ingested(drawn.table, source, drawn.source_rows, drawn.source_examples, seed, source_fingerprint(source))
 
 
+def index_notes(source: ParquetSource) -> list[str]:
+    """What was done with pandas' index columns, for the run log (nothing when there were none)."""
+    index = source.index_columns
+    if not index:
+        return []
+    dropped = source.dropped_index_columns
+    kept = [c for c in index if c not in dropped]
+    notes = []
+    if dropped:
+        notes.append(f"Dropped pandas index column(s) {list(dropped)} of {source.path} (written by "
+                     "DataFrame.to_parquet with its index); set source.pandas_index: keep to train on them")
+    if kept:
+        notes.append(f"Kept pandas index column(s) {kept} of {source.path} as data (source.pandas_index: "
+                     f"{source.index}); set source.pandas_index: drop to leave them out")
+    return notes
+
+
 def _distinct(table: pa.Table, column: str | None) -> int | None:
     if column is None or column not in table.column_names:
         return None
@@ -98,11 +121,13 @@ def _distinct(table: pa.Table, column: str | None) -> int | None:
 
 @task(name="ingest", retries=2, retry_delay_seconds=2, retry_condition_fn=transient_io, cache_policy=NO_CACHE)
 def ingest(path: str, columns: list[str] | None = None, sample_rows: int | None = None, seed: int = 0,
-           example_id: str | None = None, batch_rows: int = BATCH_ROWS) -> Ingested:
+           example_id: str | None = None, batch_rows: int = BATCH_ROWS, pandas_index: str = "auto") -> Ingested:
     """Read a Parquet file or directory (local or s3://), or a uniform sample of it; DataError if it is missing,
     empty or unusable."""
-    data = read_input(path, columns, sample_rows, seed, example_id, batch_rows)
+    data = read_input(path, columns, sample_rows, seed, example_id, batch_rows, pandas_index)
     logger = get_run_logger()
+    for line in index_notes(data.source):
+        logger.info(line)
     if not data.sampled:
         logger.info("Read %s: %d rows x %d columns", path, data.table.num_rows, data.table.num_columns)
     elif data.source_examples is not None:

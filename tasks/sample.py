@@ -8,9 +8,11 @@ chunk and the rows kept for the report are ever in memory.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
@@ -37,7 +39,8 @@ class Staged:
 
 def write_synthetic(model, count: int, seed: int, destination: str, metadata: dict[str, str] | None = None,
                     conditions: dict | None = None, *, chunk_rows: int = DEFAULT_CHUNK_ROWS,
-                    keep_rows: int = 50_000, example_id: str | None = None, on_chunk=None) -> Staged:
+                    keep_rows: int = 50_000, example_id: str | None = None, on_chunk=None,
+                    mode: int | None = None) -> Staged:
     """What the `sample` task does, without Prefect: `count` units (rows, or sequences of a time series)
     in chunks of about `chunk_rows` rows, written to a staged file with `metadata`; about `keep_rows`
     rows of them kept for the report. On any error the staged file is deleted.
@@ -46,7 +49,7 @@ def write_synthetic(model, count: int, seed: int, destination: str, metadata: di
     """
     per_unit = _rows_per_unit(model, example_id)
     with storage.open_writer(destination, metadata=metadata, max_rows_per_file=ROWS_PER_OBJECT,
-                             commit=False) as staged:
+                             commit=False, mode=mode) as staged:
         out = generate_chunked(lambda n, s: model.sample_table(n, seed=s, conditions=conditions), count, seed,
                                staged.write, chunk_units=max(1, chunk_rows // per_unit),
                                keep_units=max(1, keep_rows // per_unit), example_id=example_id, on_chunk=on_chunk)
@@ -61,19 +64,71 @@ def _rows_per_unit(model, example_id: str | None) -> int:
 @task(name="sample", cache_policy=NO_CACHE)
 def sample(model, num_rows: int, seed: int, destination: str, metadata: dict[str, str] | None = None,
            conditions: dict | None = None, *, chunk_rows: int = DEFAULT_CHUNK_ROWS, keep_rows: int = 50_000,
-           example_id: str | None = None) -> Staged:
+           example_id: str | None = None, mode: int | None = None,
+           on_progress: Callable[[int, int], None] | None = None) -> Staged:
     """`num_rows` synthetic rows (sequences for dgan) with the training data's exact schema, written in
-    chunks to a staged file beside `destination`; same seed and chunk size, same file."""
+    chunks to a staged file beside `destination`; same seed and chunk size, same file. Logs an estimate of
+    the time and disk it will take first, then its progress with an ETA."""
     logger = get_run_logger()
-    last = [time.monotonic()]
+    what = "sequences" if example_id else "rows"
+    estimate = estimate_sampling(model, num_rows, seed, conditions, example_id)
+    logger.info("Sampling %s synthetic %s: about %s and %s on disk (from a %d-%s pilot)", f"{num_rows:,}", what,
+                _duration(estimate.seconds), _size(estimate.bytes), estimate.pilot_units, what[:-1])
+    started, last = time.monotonic(), [time.monotonic()]
 
     def progress(done: int, total: int) -> None:
-        if time.monotonic() - last[0] >= LOG_EVERY_SECONDS:
+        if on_progress is not None:
+            on_progress(done, total)
+        if time.monotonic() - last[0] >= LOG_EVERY_SECONDS and done < total:
             last[0] = time.monotonic()
-            logger.info("Sampled %d of %d", done, total)
+            elapsed = time.monotonic() - started
+            logger.info("Sampled %s of %s %s (%.0f%%), ETA %s", f"{done:,}", f"{total:,}", what, 100 * done / total,
+                        _duration(elapsed / done * (total - done)))
 
     staged = write_synthetic(model, num_rows, seed, destination, metadata, conditions, chunk_rows=chunk_rows,
-                             keep_rows=keep_rows, example_id=example_id, on_chunk=progress)
-    logger.info("Sampled %d synthetic %s (%d rows, seed %d) in %d chunk(s), staged at %s", staged.units,
-                "sequences" if example_id else "rows", staged.rows, seed, staged.chunks, staged.path)
+                             keep_rows=keep_rows, example_id=example_id, on_chunk=progress, mode=mode)
+    logger.info("Sampled %d synthetic %s (%d rows, seed %d) in %d chunk(s) and %s, staged at %s", staged.units,
+                what, staged.rows, seed, staged.chunks, _duration(time.monotonic() - started), staged.path)
     return staged
+
+
+@dataclass(frozen=True)
+class SamplingEstimate:
+    """What sampling `units` will cost, scaled from a small pilot sample generated and encoded as Parquet."""
+
+    seconds: float
+    bytes: int
+    pilot_units: int
+
+
+PILOT_ROWS = 2_000  # rows of the pilot sample behind the estimate
+
+
+def estimate_sampling(model, units: int, seed: int, conditions: dict | None = None,
+                      example_id: str | None = None) -> SamplingEstimate:
+    """Time and disk for `units` synthetic units, from generating and Parquet-encoding a pilot of about
+    PILOT_ROWS rows (a few hundredths of a second for the demo models) in memory."""
+    pilot = max(1, min(units, PILOT_ROWS // _rows_per_unit(model, example_id)))
+    start = time.perf_counter()
+    table = model.sample_table(pilot, seed=seed + 1, conditions=conditions)
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    seconds = time.perf_counter() - start
+    return SamplingEstimate(seconds * units / pilot, int(sink.getvalue().size * units / pilot), pilot)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def _size(nbytes: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if nbytes < 1000:
+            return f"{nbytes:.0f} {unit}"
+        nbytes /= 1000
+    return f"{nbytes:.1f} TB"

@@ -6,6 +6,7 @@ The helpers are Prefect tasks (`tracking-...`); `.fn(...)` calls the plain funct
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
 import urllib.error
@@ -26,13 +27,15 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import Model, ModelSignature
 from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
 from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
-from prefect import task
+from mlflow.types.schema import AnyType, Map
+from prefect import get_run_logger, task
 from prefect.artifacts import create_link_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import MissingContextError
 
 from synth.io import table_fingerprint
 from synth.errors import SynthError
-from synth.serialization import MODEL_JSON
+from synth.serialization import MODEL_JSON, schema_from_text
 from tasks._retry import unless_user_error
 
 if TYPE_CHECKING:
@@ -48,15 +51,20 @@ class TrackingUnavailable(SynthError):
 MAX_PARAM_VALUE = 6000  # MLflow rejects longer param values
 PARAMS_PER_BATCH = 100  # MLflow's limit on params in one log_batch
 RUN_STATUSES = ("FINISHED", "FAILED", "KILLED")
+# Why a run ended as it did (tag `synth.outcome`): published, skipped (nothing new), or the stage that stopped it.
+OUTCOMES = ("published", "skipped", "invalid-input", "validation", "gate", "interrupted", "error")
 CHAMPION = "champion"  # the registered-model alias of the last version that passed the quality gate
 MODEL_CODE = Path(__file__).with_name("mlflow_model.py")  # logged as code, so nothing is pickled
 MODEL_ARTIFACT = "model"  # the saved-model folder's key; read by tasks/mlflow_model.py (same name)
 # What loading the pyfunc needs besides the `synth` package itself (which is not on PyPI).
 MODEL_REQUIREMENTS = ("mlflow", "torch", "numpy", "pandas", "pyarrow", "scikit-learn", "safetensors")
+# A mapping of conditions goes in the optional `conditions` column: MLflow refuses a mapping as a param
+# declared "string", and an Object param needs fixed keys (each model has its own columns).
 MODEL_SIGNATURE = ModelSignature(inputs=Schema([
     ColSpec("long", "num_rows"),
     ColSpec("long", "seed", required=False),
-]), params=ParamSchema([ParamSpec("conditions", "string", "")]))  # a JSON object of column values
+    ColSpec(Map(AnyType()), "conditions", required=False),  # per row: {column: value}
+]), params=ParamSchema([ParamSpec("conditions", "string", "")]))  # a JSON object of column values, as text
 # Shown in the MLflow UI; MLflow also samples it once at logging time (a failure there only warns).
 MODEL_INPUT_EXAMPLE = pd.DataFrame({"num_rows": [5], "seed": [0]})
 
@@ -245,6 +253,10 @@ def log_model(run_id: str, model_dir: str | Path, registered_name: str | None = 
 def register_champion(run_id: str, model_uri: str, name: str) -> str:
     """Register the run's logged model as a new version of `name` and point the `champion` alias at it.
 
+    A new version trained on other columns than the champion it replaces (added, removed or retyped:
+    a renamed column is one removed and one added) says so in a warning, and in its version tag
+    `synth.columns_changed`: whoever samples `models:/<name>@champion` gets other columns from now on.
+
     Returns:
         The new version number (as text).
     """
@@ -253,9 +265,18 @@ def register_champion(run_id: str, model_uri: str, name: str) -> str:
         client.get_registered_model(name)
     except MlflowException:
         client.create_registered_model(name, description="Synthetic data generator published by prefect-synth")
+    previous = _champion_version(client, name)
+    change = ""
+    if previous is not None:  # read before registering: a retry after a failure here adds no second version
+        change = columns_change(_trained_columns(client, previous.source), _trained_columns(client, model_uri))
     # a tracking server checks the source against the logged model it names: pass that model's id
     model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
     version = client.create_model_version(name, source=model_uri, run_id=run_id, model_id=model_id)
+    if change:
+        message = (f"model version {version.version} of {name} was trained on other columns than the champion "
+                   f"it replaces (version {previous.version}): {change}")
+        _run_logger().warning(message)
+        client.set_model_version_tag(name, version.version, "synth.columns_changed", message[:MAX_PARAM_VALUE])
     client.set_registered_model_alias(name, CHAMPION, version.version)
     client.set_tag(run_id, "synth.registered_version", f"{name}/{version.version}")
     return str(version.version)
@@ -267,11 +288,19 @@ def registered_name(config: RefreshConfig) -> str:
 
 
 @task(name="tracking-end-run", **_STORE_CALL)
-def end_run(run_id: str, status: str = "FINISHED") -> None:
-    """Close the run as FINISHED, FAILED or KILLED."""
+def end_run(run_id: str, status: str = "FINISHED", outcome: str | None = None, message: str | None = None) -> None:
+    """Close the run as FINISHED, FAILED or KILLED; `outcome` (tag `synth.outcome`: one of OUTCOMES) says why
+    it ended so, `message` (tag `synth.failure`) the one line a user would read."""
     if status not in RUN_STATUSES:
         raise ValueError(f"end_run: status must be one of {RUN_STATUSES}, got {status!r}")
-    MlflowClient(tracking_uri()).set_terminated(run_id, status)
+    if outcome is not None and outcome not in OUTCOMES:
+        raise ValueError(f"end_run: outcome must be one of {OUTCOMES}, got {outcome!r}")
+    client = MlflowClient(tracking_uri())
+    if outcome is not None:
+        client.set_tag(run_id, "synth.outcome", outcome)
+    if message:
+        client.set_tag(run_id, "synth.failure", message.splitlines()[0][:MAX_PARAM_VALUE])
+    client.set_terminated(run_id, status)
 
 
 @task(name="tracking-run-link", **_STORE_CALL)
@@ -318,3 +347,51 @@ def _running_run_id(client: MlflowClient, experiment_id: str, flow_run_id: str) 
 def _model_requirements() -> list[str]:
     """The model's runtime deps pinned to the installed versions, less local tags such as `+cpu`."""
     return [f"{name}=={metadata.version(name).split('+')[0]}" for name in MODEL_REQUIREMENTS]
+
+
+def columns_change(before: dict[str, str] | None, after: dict[str, str] | None) -> str:
+    """What differs between two {column: Arrow type} schemas, in words ("" if nothing, or either is unknown)."""
+    if before is None or after is None:
+        return ""
+    added = [f"{n} ({after[n]})" for n in after if n not in before]
+    removed = [f"{n} ({before[n]})" for n in before if n not in after]
+    retyped = [f"{n} ({before[n]} -> {after[n]})" for n in after if n in before and before[n] != after[n]]
+    text = "; ".join(f"{label} {', '.join(names)}" for label, names in
+                     (("added", added), ("removed", removed), ("retyped", retyped)) if names)
+    return text + (" (a renamed column is one removed and one added)" if added and removed else "")
+
+
+def _champion_version(client: MlflowClient, name: str):
+    """The ModelVersion the `champion` alias points at, or None."""
+    try:
+        return client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        return None
+
+
+def _trained_columns(client: MlflowClient, model_uri: str) -> dict[str, str] | None:
+    """{column: Arrow type} the logged model at `models:/<model id>` was trained on, read from the saved
+    model's model.json (no weights loaded); None, with a note in the log, where it cannot be read."""
+    if not model_uri.startswith("models:/m-"):
+        return None  # a registered-model URI or a path: not a logged model this tool wrote
+    try:
+        location = client.get_logged_model(model_uri.removeprefix("models:/")).artifact_location
+        flavor = mlflow.models.get_model_info(model_uri).flavors["python_function"]
+        folder = flavor["artifacts"][MODEL_ARTIFACT]["path"]  # artifacts/<saved folder's name>
+        path = mlflow.artifacts.download_artifacts(artifact_uri=f"{location}/{folder}/{MODEL_JSON}",
+                                                   tracking_uri=tracking_uri())
+        saved = json.loads(Path(path).read_text())
+        # ACTGAN keeps the training schema with its table transformer, DGAN at the top
+        schema = schema_from_text(saved["schema"] if "schema" in saved else saved["transformer"]["schema"])
+    except Exception as e:  # noqa: BLE001 — a diagnostic: whatever stops it must not stop the registration
+        logger.info("columns of %s not compared: %s", model_uri, e)
+        return None
+    return {field.name: str(field.type) for field in schema}
+
+
+def _run_logger() -> logging.Logger | logging.LoggerAdapter:
+    """The Prefect run's logger inside a flow or task run, so a warning reaches the run log; else this module's."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logger

@@ -1,9 +1,13 @@
 """Validate a table against its schema contract: Great Expectations for values, our own check for Arrow types.
 
 Great Expectations is imported inside the functions that run it (it takes seconds to import), so
-importing this module is cheap. Types are not left to GX: they are checked exactly on the Arrow
-schema (synth.contract.check_arrow_types), because the pandas view GX sees cannot tell `string`
-from `large_string`, nor an int64 column with nulls from a double one.
+importing this module is cheap. Types are not left to GX: they are checked by family on the Arrow
+schema (synth.contract.check_arrow_types), because the pandas view GX sees cannot tell an int64
+column with nulls from a double one.
+
+A failed validation says what to do next: accept the new schema (`run --accept-schema`, which
+re-infers the stored contract from this input and replaces it when the run succeeds), or edit the
+contract; a contract the user wrote (`validation.contract`) is only ever edited by hand.
 
 When the run trains on a sample of a larger input (`source.sample_rows`), `validation.scope` says
 what is checked. `full`: every row of the input, record batch by record batch, the nulls, ranges
@@ -33,9 +37,9 @@ from synth.contract_scan import (COLUMN_SET, EXAMPLES, in_set_expected,
                                  infer_contract_batches, scan_contract, show_value, typed_bound,
                                  unexpected_observed)
 from synth import storage
-from synth.errors import DataError
-from synth.io import BATCH_ROWS, ParquetSource
-from synth.schema import column_kind
+from synth.errors import ConfigError, DataError
+from synth.io import BATCH_ROWS, ParquetSource, type_family
+from synth.schema import arrow_type_from_string
 
 FAILURES_ARTIFACT_KEY = "validation-failures"
 SUMMARY_ARTIFACT_KEY = "validation-summary"
@@ -44,17 +48,28 @@ FULL, SAMPLE = "full", "sample"  # validation scopes
 
 
 class ValidationFailed(DataError):
-    """The table breaks its contract; `failures` lists every broken rule."""
+    """The table breaks its contract; `failures` lists every broken rule, and the message ends with the
+    next step. `explicit`: the contract is the user's own file (`validation.contract`), never rewritten."""
 
-    def __init__(self, failures: tuple[Failure, ...], contract_path: str | None = None):
+    def __init__(self, failures: tuple[Failure, ...], contract_path: str | None = None, explicit: bool = False):
         self.failures = tuple(failures)
         self.contract_path = contract_path
+        self.explicit = explicit
         lines = "\n".join(f"  - {f.line()}" for f in self.failures)
         super().__init__(f"the data breaks its schema contract ({contract_path or 'inferred'}): "
-                         f"{len(self.failures)} failure(s)\n{lines}")
+                         f"{len(self.failures)} failure(s)\n{lines}\n{next_step(contract_path, explicit)}")
 
     def __reduce__(self):  # pickle (Prefect states) with the constructor's arguments
-        return type(self), (self.failures, self.contract_path)
+        return type(self), (self.failures, self.contract_path, self.explicit)
+
+
+def next_step(contract_path: str | None, explicit: bool) -> str:
+    """What to do about a failed validation: the last line of its message."""
+    if explicit:
+        return f"next step: edit {contract_path} (validation.contract) if the change is intended"
+    edit = f", or edit {contract_path}" if contract_path else ""
+    return ("next step: if this change is intended, accept the new schema with "
+            f"`prefect-synth run CONFIG --accept-schema` (or set validation.accept_schema: true){edit}")
 
 
 @dataclass(frozen=True)
@@ -125,12 +140,15 @@ def validate_source(sample: pa.Table, source: ParquetSource, contract: Contract,
 
 
 def check_input(table: pa.Table, contract_path: str | None, output_path: str, scope: str = FULL,
-                source: ParquetSource | None = None, batch_rows: int = BATCH_ROWS) -> ValidationResult:
+                source: ParquetSource | None = None, batch_rows: int = BATCH_ROWS,
+                accept_schema: bool = False) -> ValidationResult:
     """What the `validate` task does, without Prefect: the contract resolved, then the data checked.
 
     `source`: the whole input when `table` is only a sample of it (else None: `table` is the input).
+    `accept_schema`: see `resolve_contract`.
     """
-    contract, path, inferred = resolve_contract(table, contract_path, output_path, source, batch_rows)
+    contract, path, inferred = resolve_contract(table, contract_path, output_path, source, batch_rows,
+                                                accept_schema)
     if source is None:
         result = validate_table(table, contract)
     elif scope == FULL:
@@ -141,19 +159,27 @@ def check_input(table: pa.Table, contract_path: str | None, output_path: str, sc
 
 
 def resolve_contract(table: pa.Table, contract_path: str | None, output_path: str,
-                     source: ParquetSource | None = None,
-                     batch_rows: int = BATCH_ROWS) -> tuple[Contract, str, bool]:
+                     source: ParquetSource | None = None, batch_rows: int = BATCH_ROWS,
+                     accept_schema: bool = False) -> tuple[Contract, str, bool]:
     """The contract to validate against, where it lives, and whether it was just inferred.
 
     An explicit `contract_path` wins; else the contract inferred on an earlier run (beside the
     output) is used, so drift is caught; else one is inferred (not saved here) from the whole
     input: `table`, or, when `table` is a sample, every batch of `source` (a contract inferred from
-    a sample would refuse the next sample's rarer values).
+    a sample would refuse the next sample's rarer values). `accept_schema` skips the stored
+    contract and infers a new one, as on a first run (saved over the old one once the run succeeds).
+
+    Raises:
+        ConfigError: `accept_schema` with an explicit contract: that file is the user's to edit.
     """
     if contract_path is not None:
+        if accept_schema:
+            raise ConfigError(f"validation.accept_schema (--accept-schema) cannot accept a new schema: the "
+                              f"contract is your own file at {contract_path} (validation.contract), which is "
+                              f"never overwritten; edit it to accept the change, and run without --accept-schema")
         return load_contract(contract_path), str(contract_path), False
     beside = default_contract_path(output_path)
-    if storage.exists(beside):
+    if not accept_schema and storage.exists(beside):
         return load_contract(beside), beside, False
     if source is not None:
         return infer_contract_batches(source.schema(), source.batches(batch_rows=batch_rows)), beside, True
@@ -231,18 +257,14 @@ def _exception_message(exception_info: dict | None) -> str | None:
 
 
 def _value_checked(contract: Contract, schema: pa.Schema) -> set[str]:
-    """Columns whose values can be checked: present, and still of the contract's kind (a string
-    column that turned numeric gets the type failure, not a pile of comparison errors)."""
+    """Columns whose values can be checked: present, and still of the contract's type family (a string
+    column that turned numeric, or a timestamp that changed its time zone, gets the type failure, not
+    a pile of comparison errors)."""
     checked = set()
     for column in contract.columns:
         index = schema.get_field_index(column.name)
-        if index < 0:
-            continue
-        try:
-            same_kind = column_kind(column.name, schema.field(index).type) is column.kind
-        except DataError:
-            same_kind = False
-        if same_kind:
+        if index >= 0 and type_family(schema.field(index).type) == type_family(
+                arrow_type_from_string(column.arrow_type)):
             checked.add(column.name)
     return checked
 
@@ -258,14 +280,21 @@ def _to_pandas(table: pa.Table) -> pd.DataFrame:
 
 @task(name="validate", cache_policy=NO_CACHE)
 def validate(table: pa.Table, contract_path: str | None, output_path: str, scope: str = FULL,
-             source: ParquetSource | None = None, batch_rows: int = BATCH_ROWS) -> ValidationResult:
+             source: ParquetSource | None = None, batch_rows: int = BATCH_ROWS,
+             accept_schema: bool = False) -> ValidationResult:
     """Validate the input against its schema contract; raise ValidationFailed (with an artifact) if it breaks it.
 
     `table` is the input, or, with `source` given, a training sample of it: `scope` then says whether
-    every row of `source` is checked (full) or the sample only (sample).
+    every row of `source` is checked (full) or the sample only (sample). `accept_schema`: infer the
+    contract from this input instead of reading the stored one (see `resolve_contract`).
     """
     logger = get_run_logger()
-    result = check_input(table, contract_path, output_path, scope, source, batch_rows)
+    if accept_schema and contract_path is None:
+        beside = default_contract_path(output_path)
+        fate = "it replaces" if storage.exists(beside) else "it is stored at"
+        logger.info("accepting the input's schema: re-inferring the contract from this input; %s %s when the "
+                    "run succeeds", fate, beside)
+    result = check_input(table, contract_path, output_path, scope, source, batch_rows, accept_schema)
     path, inferred, contract = result.contract_path, result.inferred, result.contract
     logger.info("validated against %s contract %s (%s)", "a newly inferred" if inferred else "the", path,
                 result.scope_text())
@@ -276,7 +305,7 @@ def validate(table: pa.Table, contract_path: str | None, output_path: str, scope
                     "observed": f.observed} for f in result.failures],
             description=f"{len(result.failures)} of {result.checks} contract checks failed ({path}; "
                         f"{result.scope_text()})")
-        raise ValidationFailed(result.failures, str(path))
+        raise ValidationFailed(result.failures, str(path), explicit=contract_path is not None)
     create_table_artifact(key=TABLE_ARTIFACT_KEY, table=_contract_rows(contract),
                           description=f"Schema contract `{path}`: every check passed on {result.rows} rows "
                                       f"({result.scope_text()})")

@@ -66,13 +66,12 @@ class GateResult:
 def evaluate_gate(report: dict, thresholds: GateThresholds) -> GateResult:
     summary = report["summary"]
     privacy = summary.get("privacy") or {}
-    share = privacy.get("dcr_share_closer_to_train")
     values = {
         "overall": summary.get("overall"), "column_shapes": summary.get("column_shapes"),
         "column_pairs": summary.get("column_pairs"), "structure": summary.get("structure"),
         "detection": summary.get("detection"), "series": summary.get("series"),
         "exact_copy_rate": privacy.get("exact_copy_rate"),
-        "dcr_holdout_share": None if share is None else 1.0 - share,
+        "dcr_holdout_share": privacy.get("dcr_holdout_share"),
     }
     checks = []
     for key, threshold in asdict(thresholds).items():

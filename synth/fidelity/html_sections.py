@@ -73,8 +73,8 @@ def privacy_html(report: dict) -> str:
     summary = report["summary"].get("privacy") or {}
     lines = [("exact copies of training rows (share of synthetic rows)", summary.get("exact_copy_rate"),
               privacy["exact_copies"].get("synthetic_in_train_ci"), privacy["exact_copies"].get("holdout_in_train")),
-             ("synthetic rows closer to training than to holdout rows (ideal 0.5)",
-              summary.get("dcr_share_closer_to_train"), privacy["closer_to_train"].get("ci"), 0.5),
+             ("holdout share: synthetic rows no closer to training than to holdout rows (ideal 0.5, low: "
+              "memorising)", summary.get("dcr_holdout_share"), privacy["holdout_share"].get("ci"), 0.5),
              ("membership-inference AUC (0.5: no leakage)", summary.get("membership_auc"),
               privacy["membership_inference"].get("auc_ci"), 0.5)]
     rows = "".join(f"<tr><td>{label}</td><td class=\"num\">{_fmt(value)}</td><td class=\"num\">{_interval(ci)}</td>"

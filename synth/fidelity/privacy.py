@@ -8,19 +8,20 @@ Distances are Euclidean on `encoder.features` (standardized numbers; two differe
 distance 1). Every number is a plain float or int, None where undefined, never NaN; no row appears in
 the output, only aggregates. Keys (stable; a change bumps `version`):
 
-- `version` (int): 1.
+- `version` (int): 2 (1 had `closer_to_train`, the complement of `holdout_share`).
 - `dcr`: distance to closest record.
     - `synthetic_to_train`: `p5`, `p50`, `mean` of the distance from each sampled synthetic row to its
       nearest training row (0: a copy).
     - `holdout_to_train`: the same from holdout rows, what a fresh real row looks like; None without holdout.
     - `ratio`: `p5`, `p50`, `mean`, synthetic over holdout (below 1: synthetic rows sit closer to the
       training rows than fresh real rows do); None without holdout, a value None where the holdout's is 0.
-- Intervals (90 %): `closer_to_train.ci` and `exact_copies.synthetic_in_train_ci` (normal approximation of
+- Intervals (90 %): `holdout_share.ci` and `exact_copies.synthetic_in_train_ci` (normal approximation of
   a share), `membership_inference.auc_ci` (Hanley–McNeil standard error); None where the number is.
-- `closer_to_train`: `share` of sampled synthetic rows whose nearest training row is nearer than their
-  nearest holdout row (ties count half), the training rows cut to as many as the holdout rows
-  (`reference_rows` each; for time series, whole sequences on both sides); `ideal` 0.5; a model that
-  copies its training rows scores 1. None without holdout.
+- `holdout_share`: `share` of sampled synthetic rows no closer to the training rows than to the holdout
+  rows: their nearest holdout row is nearer than their nearest training row (ties count half), the
+  training rows cut to as many as the holdout rows (`reference_rows` each; for time series, whole
+  sequences on both sides); `ideal` 0.5; a model that copies its training rows scores 0. None without
+  holdout. The summary's `dcr_holdout_share` and the gate's `min_dcr_holdout_share` are this number.
 - `exact_copies`, over every row (64-bit hashes of the encoded values; categories unseen in training
   count as one "other"):
     - `synthetic_in_train`: share of synthetic rows equal to some training row;
@@ -52,7 +53,7 @@ from synth.errors import ConfigError, DataError
 from synth.fidelity.encode import EncodedTable, TableEncoder
 from synth.fidelity.metrics import rank_auc
 
-PRIVACY_VERSION = 1
+PRIVACY_VERSION = 2
 QUERY_FRACTION = 4  # queries per side are max_rows // 4: a quarter keeps 1M-row tables to seconds on 2 CPU cores
 SMALL_HOLDOUT = 200  # fewer holdout rows than this: the share and the AUC get a "noisy" note
 QUANTILES = {"p5": 0.05, "p50": 0.5}
@@ -97,7 +98,7 @@ def privacy_report(train: EncodedTable, synthetic: EncodedTable, holdout: Encode
         examples: for time series, the example id of each row of `train` and `holdout` (keys "train",
             "holdout"): their rows are then sampled by whole examples, so the training rows cut to the
             holdout's size are whole sequences too. Cut row by row instead, they would come from many
-            more sequences than the holdout's and sit nearer to anything, a bias toward "closer to train".
+            more sequences than the holdout's and sit nearer to anything, a bias toward a low holdout share.
 
     Returns:
         The JSON-ready section whose keys the module docstring lists.
@@ -120,7 +121,7 @@ def privacy_report(train: EncodedTable, synthetic: EncodedTable, holdout: Encode
     return {
         "version": PRIVACY_VERSION,
         "dcr": _dcr(distances["synthetic_to_train"], distances.get("holdout_to_train")),
-        "closer_to_train": _closer_to_train(distances, samples),
+        "holdout_share": _holdout_share(distances, samples),
         "exact_copies": exact,
         "membership_inference": _membership(distances.get("members"), distances.get("non_members")),
         "settings": {"max_rows": int(max_rows), "queries_per_side": queries, "seed": int(seed),
@@ -132,10 +133,10 @@ def privacy_report(train: EncodedTable, synthetic: EncodedTable, holdout: Encode
 
 
 def privacy_summary(section: dict) -> dict:
-    """The numbers a quality gate checks: `exact_copy_rate`, `dcr_share_closer_to_train`, `membership_auc`
+    """The numbers a quality gate checks: `exact_copy_rate`, `dcr_holdout_share`, `membership_auc`
     (the last two None without holdout)."""
     return {"exact_copy_rate": section["exact_copies"]["synthetic_in_train"],
-            "dcr_share_closer_to_train": section["closer_to_train"]["share"],
+            "dcr_holdout_share": section["holdout_share"]["share"],
             "membership_auc": section["membership_inference"]["auc"]}
 
 
@@ -292,11 +293,11 @@ def _dcr(synthetic: np.ndarray, holdout: np.ndarray | None) -> dict:
     return {"synthetic_to_train": ours, "holdout_to_train": reference, "ratio": ratio}
 
 
-def _closer_to_train(distances: dict, samples: dict) -> dict:
+def _holdout_share(distances: dict, samples: dict) -> dict:
     if "holdout" not in samples:
         return {"share": None, "ci": None, "ideal": 0.5, "reference_rows": 0}
     to_train, to_holdout = distances["synthetic_to_equal_train"], distances["synthetic_to_equal_holdout"]
-    share = np.mean(to_train < to_holdout) + 0.5 * np.mean(to_train == to_holdout)
+    share = np.mean(to_holdout < to_train) + 0.5 * np.mean(to_train == to_holdout)
     return {"share": float(share), "ci": _proportion_interval(float(share), len(to_train)), "ideal": 0.5,
             "reference_rows": min(samples["train"].reference, samples["holdout"].reference)}
 
@@ -332,10 +333,10 @@ def _notes(samples: dict[str, _Sample], exact: dict) -> list[str]:
     notes = []
     holdout = samples.get("holdout")
     if holdout is None:
-        notes.append("no holdout: the DCR reference, the share closer to train and membership inference "
+        notes.append("no holdout: the DCR reference, the holdout share and membership inference "
                      "need real rows the model never saw, so they are None")
     elif holdout.queries < SMALL_HOLDOUT:
-        notes.append(f"only {holdout.queries} holdout rows: the share closer to train and the membership AUC "
+        notes.append(f"only {holdout.queries} holdout rows: the holdout share and the membership AUC "
                      f"are noisy (about ±{1 / np.sqrt(holdout.queries):.2f})")
     cut = [f"{side} {s.reference:,} of {s.total:,}" for side, s in samples.items() if s.reference < s.total]
     if cut:

@@ -9,7 +9,8 @@ Reference points, so a reader sees whether the model learned anything beyond mar
 - `ci_low`/`ci_high`: a 90 % interval of the synthetic score, ± 1.645 bootstrap standard errors
   (rows of both sides resampled).
 
-Keys of the report (version 2; stable, documented in README):
+Keys of the report (version 3; stable, documented in README; version 2 had the privacy summary's
+`dcr_share_closer_to_train`, the complement of today's `dcr_holdout_share`):
 - `version`, `kind` ("table" or "series"), `summary` (headline numbers, also what the gate reads),
   `scores` ({name: {synthetic, ci_low, ci_high, holdout, independent}} for overall, column_shapes,
   column_pairs, structure, detection), `counts`, `settings`, `notes` (plain-words caveats);
@@ -39,8 +40,11 @@ from synth.fidelity.privacy import privacy_report, privacy_summary
 from synth.io import sample_rows
 from synth.schema import ColumnSpec, schema_specs
 
-REPORT_VERSION = 2
+REPORT_VERSION = 3
 SCORES = ("overall", "column_shapes", "column_pairs", "structure", "detection")
+# The scores `summary_text` shows, and their names there (series only in a time-series report).
+HEADLINE = {"overall": "overall", "column_shapes": "shapes", "column_pairs": "pairs", "detection": "detection",
+            "series": "series"}
 
 
 def check_tables(real: pa.Table, synthetic: pa.Table, holdout: pa.Table | None = None,
@@ -303,9 +307,9 @@ def summary_markdown(report: dict, max_columns: int = 20) -> str:
         lines.append(f"| {key} | {_fmt(s['synthetic'])} | {interval} | {_fmt(s['holdout'])} | {_fmt(s['independent'])} |")
     privacy = report["summary"]["privacy"]
     lines += ["", f"Privacy: exact copies of training rows {_fmt(privacy['exact_copy_rate'])}; "
-              f"share of synthetic rows closer to the training data than to the holdout "
-              f"{_fmt(privacy['dcr_share_closer_to_train'])} (0.5 is ideal); membership-inference AUC "
-              f"{_fmt(privacy['membership_auc'])} (0.5: no leakage).", ""]
+              f"holdout share (synthetic rows no closer to the training data than to the holdout) "
+              f"{_fmt(privacy['dcr_holdout_share'])} (0.5 is ideal, low: memorising); "
+              f"membership-inference AUC {_fmt(privacy['membership_auc'])} (0.5: no leakage).", ""]
     if report.get("series"):
         lines += [f"Time series overall: {_fmt(report['summary'].get('series'))}.", ""]
     worst = sorted(report["columns"], key=lambda c: c["score"])[:max_columns]
@@ -320,11 +324,52 @@ def summary_markdown(report: dict, max_columns: int = 20) -> str:
     return "\n".join(lines) + "\n"
 
 
+def summary_text(report: dict) -> str:
+    """The headline scores for a terminal: each beside its reference points, the privacy line, and the
+    gate's verdict when the report holds one (`report["gate"]`, as GateResult.as_dict writes it).
+
+        score      synthetic  holdout  independent columns
+        overall        0.842    0.901                0.655
+        ...
+        privacy: exact copies 0.000; holdout share 0.497 (0.5 ideal, low: memorising); membership AUC 0.503 ...
+        gate: FAILED (overall 0.842 < 0.9)
+
+    `holdout`: real rows the model never saw, scored the same way (the best to expect); `independent
+    columns`: every column drawn on its own (what marginals alone score; for series, time-shuffled
+    sequences). A reference column no score has is left out.
+    """
+    scores = report["scores"]
+    keys = [key for key in HEADLINE if key in scores]
+    sides = ["synthetic"] + [side for side in ("holdout", "independent")
+                             if any(scores[key][side] is not None for key in keys)]
+    titles = {"synthetic": "synthetic", "holdout": "holdout", "independent": "independent columns"}
+    width = max(len(HEADLINE[key]) for key in keys)
+    lines = ["  ".join([f"{'score':<{width}}", *(titles[side] for side in sides)])]
+    lines += ["  ".join([f"{HEADLINE[key]:<{width}}", *(f"{_fmt(scores[key][side]):>{len(titles[side])}}"
+                                                         for side in sides)]) for key in keys]
+    privacy = report["summary"].get("privacy") or {}
+    copies = f"privacy: exact copies {_fmt(privacy.get('exact_copy_rate'))}"
+    if privacy.get("dcr_holdout_share") is None:
+        lines.append(f"{copies}; holdout share and membership AUC need a holdout (none given)")
+    else:
+        lines.append(f"{copies}; holdout share {_fmt(privacy['dcr_holdout_share'])} (0.5 ideal, low: memorising); "
+                     f"membership AUC {_fmt(privacy.get('membership_auc'))} (0.5: no leakage)")
+    gate = report.get("gate")
+    if gate is not None:
+        unmeasured = [c["name"] for c in gate["checks"] if c["status"] == "skipped"]
+        verdict = "gate: passed" if gate["passed"] else f"gate: FAILED ({'; '.join(gate['failures'])})"
+        lines.append(verdict + (f"; not measured: {', '.join(unmeasured)}" if unmeasured else ""))
+    return "\n".join(lines)
+
+
 def _write_text_atomic(path: Path, text: str) -> Path:
+    from synth.storage.locations import file_mode
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        os.chmod(tmp, file_mode())  # as a plain open() would make it, not mkstemp's 0o600
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

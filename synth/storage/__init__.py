@@ -18,13 +18,13 @@ scheme (http:// for a local server) included. No error message carries a credent
 """
 from synth.storage.datasets import (DatasetWriter, current_version, discard_staged, open_dataset, open_writer,
                                     publish_staged, publish_table, read_published, read_table)
-from synth.storage.locations import (beside, check_writable, exists, is_remote, read_bytes, resolve, s3_filesystem,
-                                     store_errors, write_bytes)
+from synth.storage.locations import (beside, check_writable, exists, file_mode, is_remote, read_bytes, resolve,
+                                     s3_filesystem, set_mode, store_errors, write_bytes)
 from synth.storage.versions import (KEEP_VERSIONS, POINTER, VERSIONS, PublishedVersion, get_dir, list_versions,
-                                    prune_versions, put_dir)
+                                    prune_versions, put_dir, remove_dir)
 
 __all__ = ["DatasetWriter", "KEEP_VERSIONS", "POINTER", "VERSIONS", "PublishedVersion", "beside", "check_writable",
-           "current_version", "discard_staged", "exists", "get_dir", "is_remote", "list_versions", "open_dataset",
+           "current_version", "discard_staged", "exists", "file_mode", "get_dir", "is_remote", "list_versions", "open_dataset",
            "open_writer", "prune_versions",
-           "publish_staged", "publish_table", "put_dir", "read_bytes", "read_published", "read_table", "resolve",
-           "s3_filesystem", "store_errors", "write_bytes"]
+           "publish_staged", "publish_table", "put_dir", "remove_dir", "read_bytes", "read_published", "read_table", "resolve",
+           "s3_filesystem", "set_mode", "store_errors", "write_bytes"]

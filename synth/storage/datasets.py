@@ -16,8 +16,8 @@ import pyarrow.parquet as pq
 
 from synth import io
 from synth.errors import DataError
-from synth.storage.locations import (_check_bucket, _detail, _is_gone, _local_path, _write_bytes, is_remote, resolve,
-                                     store_errors)
+from synth.storage.locations import (_check_bucket, _detail, _is_gone, _local_path, _write_bytes, file_mode,
+                                     is_remote, resolve, store_errors)
 from synth.storage.versions import (KEEP_VERSIONS, MANIFEST, POINTER, POINTER_FORMAT, POINTER_RETRIES, VERSIONS,
                                     PublishedVersion, _encode_signed, _new_version_id, _now, _prefix, _published,
                                     _points_at, _prune_quietly, _read_pointer, _switch_pointer, _version_file)
@@ -164,15 +164,16 @@ def publish_table(data: pa.Table | pa.RecordBatchReader | Iterable[pa.RecordBatc
 
 def open_writer(uri: str | os.PathLike, schema: pa.Schema | None = None, metadata: dict[str, str] | None = None,
                 *, max_rows_per_file: int | None = None, keep_versions: int | None = KEEP_VERSIONS,
-                commit: bool = True) -> DatasetWriter:
+                commit: bool = True, mode: int | None = None) -> DatasetWriter:
     """A context manager that streams record batches or tables into a new version of `uri`.
 
     A clean exit publishes it (`writer.published`); with `commit=False` it is only staged
     (`writer.staged`, a string) for `publish_staged` or `discard_staged` later, e.g. after a quality
     gate. An exception inside the block removes what was written; the published version is untouched.
-    `schema` defaults to the first write's; each file carries it with `metadata` added.
+    `schema` defaults to the first write's; each file carries it with `metadata` added. A local file gets
+    `synth.storage.file_mode(mode)` (the umask's mode unless `mode` is given).
     """
-    return DatasetWriter(str(uri), schema, _strings(metadata), max_rows_per_file, keep_versions, commit)
+    return DatasetWriter(str(uri), schema, _strings(metadata), max_rows_per_file, keep_versions, commit, mode)
 
 
 def publish_staged(staged: str, uri: str | os.PathLike, *,
@@ -210,7 +211,7 @@ class DatasetWriter:
     under `versions/<id>/` (a new one once a file holds `max_rows_per_file` rows) and a manifest."""
 
     def __init__(self, uri: str, schema: pa.Schema | None, metadata: dict[str, str], max_rows_per_file: int | None,
-                 keep_versions: int | None, commit: bool):
+                 keep_versions: int | None, commit: bool, mode: int | None = None):
         self.uri = uri if is_remote(uri) else str(Path(_local_path(uri)))
         self.staged: str | None = None  # the staged file (local) or version URI (s3://), once closed
         self.published: PublishedVersion | None = None
@@ -219,7 +220,7 @@ class DatasetWriter:
         self._remote = is_remote(uri)
         self._metadata = metadata
         self._schema = None if schema is None else _stamped(schema, metadata)
-        self._max_rows, self._keep, self._commit = max_rows_per_file, keep_versions, commit
+        self._max_rows, self._keep, self._commit, self._mode = max_rows_per_file, keep_versions, commit, mode
         self._version = _new_version_id()
         self._files: list[str] = []  # names within the version (s3://) or the temporary path (local)
         self._file_rows = 0
@@ -288,6 +289,7 @@ class DatasetWriter:
             os.makedirs(folder, exist_ok=True)
             fd, target = tempfile.mkstemp(prefix=f".{os.path.basename(self._path)}.", suffix=".tmp", dir=folder)
             os.close(fd)
+            os.chmod(target, file_mode(self._mode))  # mkstemp's 0o600 would stay with the published file
             self._files.append(target)
         with store_errors(self.uri, "output"):
             self._parquet = pq.ParquetWriter(target, self._schema, filesystem=self._fs)

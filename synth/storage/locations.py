@@ -129,11 +129,11 @@ def read_bytes(uri: str | os.PathLike) -> bytes | None:
             return None
 
 
-def write_bytes(uri: str | os.PathLike, data: bytes) -> None:
-    """Replace a small file atomically (local: temporary file + rename; s3://: one PUT)."""
+def write_bytes(uri: str | os.PathLike, data: bytes, mode: int | None = None) -> None:
+    """Replace a small file atomically (local: temporary file + rename, with `file_mode(mode)`; s3://: one PUT)."""
     fs, path = resolve(uri)
     with store_errors(str(uri), "file"):
-        _write_bytes(fs, path, data)
+        _write_bytes(fs, path, data, mode)
 
 
 def _scheme(uri: str) -> str:
@@ -145,13 +145,40 @@ def _local_path(uri: str | os.PathLike) -> str:
     return os.path.abspath(urlsplit(str(uri)).path) if _scheme(str(uri)) == "file" else str(uri)
 
 
-def _write_bytes(fs: pafs.FileSystem, path: str, data: bytes) -> None:
+def file_mode(mode: int | None = None) -> int:
+    """The permission bits a published local file gets: `mode` when given, else what a plain `open(path, "w")`
+    would give under the process's umask (0o644 under the usual 0022). Temporary files are made with
+    0o600, so every writer sets this before renaming one into place."""
+    return mode if mode is not None else 0o666 & ~_umask()
+
+
+def set_mode(uri: str | os.PathLike, mode: int | None = None) -> None:
+    """Give a local file `file_mode(mode)`; an s3:// object has no mode (bucket policies decide)."""
+    if not is_remote(uri):
+        os.chmod(_local_path(uri), file_mode(mode))
+
+
+def _umask() -> int:
+    try:  # Linux states it without changing it (os.umask would, for a moment, for every thread)
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+def _write_bytes(fs: pafs.FileSystem, path: str, data: bytes, mode: int | None = None) -> None:
     if isinstance(fs, pafs.LocalFileSystem):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=os.path.dirname(path))
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
+            os.chmod(tmp, file_mode(mode))
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -139,6 +139,18 @@ def prune_versions(uri: str | os.PathLike, keep: int = KEEP_VERSIONS) -> list[st
     return doomed
 
 
+def remove_dir(uri: str | os.PathLike) -> None:
+    """Delete what `put_dir` wrote at `uri`: its pointer first (readers then find nothing), then every
+    version. Anything else under the prefix is left alone."""
+    fs, path = resolve(uri)
+    prefix = _prefix(path)
+    with store_errors(str(uri), "versions of"):
+        if fs.get_file_info(f"{prefix}/{POINTER}").type == pafs.FileType.File:
+            fs.delete_file(f"{prefix}/{POINTER}")
+        if fs.get_file_info(f"{prefix}/{VERSIONS}").type == pafs.FileType.Directory:
+            fs.delete_dir(f"{prefix}/{VERSIONS}")
+
+
 def _prefix(path: str) -> str:
     """Where a dataset's versions and pointer live: the path without a trailing `.parquet`."""
     path = path.rstrip("/")

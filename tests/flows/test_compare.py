@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pyarrow.parquet as pq
 import pytest
@@ -31,6 +32,12 @@ def compare(capsys, *args: str) -> list[str]:
     return capsys.readouterr().out.splitlines()
 
 
+def cells(header: str, line: str) -> dict[str, str]:
+    """A table line by column title; cells are two or more spaces apart (a trailing empty one is "")."""
+    titles, values = (re.split(r"\s{2,}", text.strip()) for text in (header, line))
+    return dict(zip(titles, values + [""] * (len(titles) - len(values))))
+
+
 def test_compare_lists_the_last_runs_newest_first_with_scores_gate_and_champion(
         tmp_path, source, prefect_api, mlflow_store, capsys):
     output, model = tmp_path / "gems.parquet", dict(TINY_MODEL, epochs=1)
@@ -41,16 +48,22 @@ def test_compare_lists_the_last_runs_newest_first_with_scores_gate_and_champion(
     failed, passed = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"])
 
     header, failed_line, passed_line, footer = compare(capsys, "gems", "--last", "5")
-    assert header.split() == ["run", "started", "(UTC)", "status", "kind", "epochs", "data", "config", "overall",
-                              "shapes", "pairs", "detection", "gate", "version"]
+    assert re.split(r"\s{2,}", header.strip()) == ["run", "started (UTC)", "outcome", "kind", "epochs", "data",
+                                                   "config", "overall", "shapes", "pairs", "detection",
+                                                   "holdout share", "gate", "version", "failure"]
     assert failed_line.startswith(f"  {failed.info.run_name} ")
     assert passed_line.startswith(f"* {passed.info.run_name} ")  # the champion
-    assert failed_line.split()[3:6] == ["FAILED", "actgan", "1"]
-    assert passed_line.split()[4:7] == ["FINISHED", "actgan", "1"]
-    assert failed_line.split()[-2:] == ["failed", "-"]  # not registered
-    assert passed_line.split()[-2:] == ["passed", "1"]
-    assert f"{passed.data.metrics['report.overall']:.3f}" in passed_line.split()
-    assert f"{failed.data.metrics['report.overall']:.3f}" in failed_line.split()
+    failed_cells, passed_cells = cells(header, failed_line), cells(header, passed_line)
+    assert [failed_cells[k] for k in ("outcome", "kind", "epochs", "gate", "version")] == [
+        "gate failed", "actgan", "1", "failed", "-"]  # not registered
+    assert [passed_cells[k] for k in ("outcome", "kind", "epochs", "gate", "version", "failure")] == [
+        "published", "actgan", "1", "passed", "1", ""]
+    assert failed_cells["failure"].startswith("quality gate failed, nothing published (overall ")
+    assert failed_cells["failure"].endswith("…") and len(failed_cells["failure"]) <= 70  # shortened
+    assert passed_cells["overall"] == f"{passed.data.metrics['report.overall']:.3f}"
+    assert failed_cells["overall"] == f"{failed.data.metrics['report.overall']:.3f}"
+    share = passed.data.metrics["report.privacy.dcr_holdout_share"]  # the gate's number, under the gate's name
+    assert passed_cells["holdout share"] == f"{share:.3f}"
     assert footer == "* champion: models:/gems@champion (version 1)"
 
     [_, only, _] = compare(capsys, "gems", "--last", "1")
@@ -58,11 +71,16 @@ def test_compare_lists_the_last_runs_newest_first_with_scores_gate_and_champion(
 
     listed = json.loads("\n".join(compare(capsys, "gems", "--json")))
     assert listed["champion_version"] == 1
-    assert [(r["run_id"], r["gate"], r["champion"]) for r in listed["runs"]] == [
-        (failed.info.run_id, "failed", False), (passed.info.run_id, "passed", True)]
+    assert [(r["run_id"], r["gate"], r["champion"], r["outcome"], r["status"]) for r in listed["runs"]] == [
+        (failed.info.run_id, "failed", False, "gate", "FAILED"), (passed.info.run_id, "passed", True, "published",
+                                                                  "FINISHED")]
     newest = listed["runs"][0]
+    assert newest["failure"] == failed.data.tags["synth.failure"]  # in full
+    assert "< 0.999" in newest["failure"] and "report.html" in newest["failure"]
+    assert listed["runs"][1]["failure"] is None
     assert newest["run_name"].startswith("gems-actgan-") and newest["epochs"] == 1
     assert newest["scores"]["overall"] == failed.data.metrics["report.overall"]
+    assert listed["runs"][1]["scores"]["privacy.dcr_holdout_share"] == share
     assert newest["config_hash"] == failed.data.tags["synth.config_hash"]
     assert {r["data_hash"] for r in listed["runs"]} == {table_fingerprint(read_table(source))}
     assert failed.data.tags["prefect.flow_run_name"] and failed.data.tags["synth.data_rows"] == "400"
@@ -75,9 +93,9 @@ def test_a_run_that_failed_before_the_gate_has_no_scores_gate_or_version(mlflow_
     tracking.end_run.fn(tracking.start_run.fn(config, None, None, None), "FAILED")
 
     header, line, footer = compare(capsys, "series")
-    assert header.split() == ["run", "started", "(UTC)", "status", "kind", "epochs", "data", "config", "gate",
-                              "version"]  # no score columns: no run has one
-    assert line.split()[3:] == ["FAILED", "dgan", "400", "-", config.config_hash(), "-", "-"]
+    assert header.split() == ["run", "started", "(UTC)", "outcome", "kind", "epochs", "data", "config", "gate",
+                              "version"]  # no score or failure columns: no run has one
+    assert line.split()[3:] == ["failed", "dgan", "400", "-", config.config_hash(), "-", "-"]  # no outcome tag
     assert footer == "no champion yet: no run has passed the quality gate"
 
 
@@ -100,3 +118,85 @@ def test_last_must_be_a_positive_count(capsys):
         main(["compare", "gems", "--last", "0"])
     assert exit.value.code == 2
     assert "--last" in capsys.readouterr().err
+
+
+def test_each_outcome_reads_as_such_with_the_failure_that_stopped_the_run(
+        tmp_path, source, prefect_api, mlflow_store, capsys):
+    """Published, skipped, gate failure and validation failure, each written by the real flow."""
+    output, model = tmp_path / "gems.parquet", dict(TINY_MODEL, epochs=1)
+    lenient = write_config(tmp_path, source, output, model=model, report=LENIENT)
+    assert main(["run", lenient]) == 0  # published
+    assert main(["run", lenient]) == 0  # the same input and config: skipped
+    assert main(["run", write_config(tmp_path, source, output, model=model, report=STRICT)]) == 1  # gate
+    table = pq.read_table(source)
+    retyped = table.set_column(table.schema.get_field_index("price"), "price", table["price"].cast("float64"))
+    pq.write_table(retyped, source)
+    assert main(["run", write_config(tmp_path, source, output, model=model, report=LENIENT)]) == 1  # validation
+
+    header, *lines, footer = compare(capsys, "gems")
+    rows = [cells(header, line) for line in lines]
+    assert [row["outcome"] for row in rows] == ["validation failed", "gate failed", "skipped", "published"]
+    validation, gate, skipped, published = rows
+    assert validation["failure"].startswith("the data breaks its schema contract (")
+    assert gate["failure"].startswith("quality gate failed, nothing published (overall ")
+    assert skipped["failure"] == published["failure"] == ""
+    assert [row["gate"] for row in rows] == ["-", "failed", "-", "passed"]
+    assert [row["overall"] == "-" for row in rows] == [True, False, True, False]  # scored only when trained
+    assert [row["version"] for row in rows] == ["-", "-", "-", "1"]
+    assert footer == "* champion: models:/gems@champion (version 1)"
+
+    runs = json.loads("\n".join(compare(capsys, "gems", "--json")))["runs"]
+    assert [(r["outcome"], r["status"]) for r in runs] == [
+        ("validation", "FAILED"), ("gate", "FAILED"), ("skipped", "FINISHED"), ("published", "FINISHED")]
+    client = MlflowClient()
+    assert [r["failure"] for r in runs] == [client.get_run(r["run_id"]).data.tags.get("synth.failure")
+                                            for r in runs]
+    assert "contract.yaml" in runs[0]["failure"] and "1 failure(s)" in runs[0]["failure"]
+    assert "overall " in runs[1]["failure"] and "< 0.999" in runs[1]["failure"]
+    assert runs[2]["failure"] is None and runs[3]["failure"] is None
+
+
+@pytest.mark.parametrize("status, tags, outcome", [
+    ("FINISHED", {"synth.skipped": "unchanged"}, "skipped"),
+    ("FAILED", {"synth.quality_gate": "failed"}, "gate failed"),
+    ("FINISHED", {"synth.quality_gate": "passed"}, "published"),
+    ("FAILED", {}, "failed"),
+    ("KILLED", {}, "interrupted"),
+])
+def test_runs_logged_before_the_outcome_tag_read_from_their_older_tags(mlflow_store, capsys, status, tags,
+                                                                      outcome):
+    config = RefreshConfig.model_validate({"source": {"path": "in.parquet"}, "model": {"kind": "actgan"},
+                                           "output": {"path": "out/gems.parquet"}})
+    run_id = tracking.start_run.fn(config, None, None, None)
+    for key, value in tags.items():
+        MlflowClient().set_tag(run_id, key, value)
+    MlflowClient().set_terminated(run_id, status)
+
+    header, line, _ = compare(capsys, "gems")
+    assert cells(header, line)["outcome"] == outcome
+    assert "failure" not in header  # no run has a message
+
+
+def test_a_newer_outcome_tag_wins_and_an_error_shows_its_message(mlflow_store, capsys):
+    config = RefreshConfig.model_validate({"source": {"path": "in.parquet"}, "model": {"kind": "actgan"},
+                                           "output": {"path": "out/gems.parquet"}})
+    run_id = tracking.start_run.fn(config, None, None, None)
+    MlflowClient().set_tag(run_id, "synth.quality_gate", "passed")
+    tracking.end_run.fn(run_id, "FAILED", "error", "OSError: [Errno 28] No space left on device")
+
+    header, line, _ = compare(capsys, "gems")
+    assert cells(header, line)["outcome"] == "error"
+    assert cells(header, line)["failure"] == "OSError: [Errno 28] No space left on device"
+
+
+def test_a_run_from_before_the_rename_shows_its_holdout_share_not_its_complement(mlflow_store, capsys):
+    config = RefreshConfig.model_validate({"source": {"path": "in.parquet"}, "model": {"kind": "actgan"},
+                                           "output": {"path": "out/gems.parquet"}})
+    run_id = tracking.start_run.fn(config, None, None, None)
+    MlflowClient().log_metric(run_id, "report.privacy.dcr_share_closer_to_train", 0.25)
+    tracking.end_run.fn(run_id, "FINISHED")
+
+    header, line, _ = compare(capsys, "gems")
+    assert cells(header, line)["holdout share"] == "0.750"
+    [run] = json.loads("\n".join(compare(capsys, "gems", "--json")))["runs"]
+    assert run["scores"] == {"privacy.dcr_holdout_share": 0.75}

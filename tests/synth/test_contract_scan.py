@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from synth.contract import infer_contract
+from synth.contract import InferenceRules, RangePolicy, infer_contract
 from synth.contract_scan import infer_contract_batches, scan_contract
 from tasks.validate import _value_checked, validate_table
 
@@ -41,7 +41,7 @@ CASES = {
     "range, float": lambda t: with_value(t, "carat", 0, 9.5),
     "range, int": lambda t: with_value(t, "price", 59, 1),
     "range, timestamp": lambda t: with_value(t, "sold_at", 30, dt.datetime(2020, 12, 31, tzinfo=dt.timezone.utc)),
-    "range, date": lambda t: with_value(t, "graded_on", 59, dt.date(2030, 1, 1)),
+    "range, date": lambda t: with_value(t, "graded_on", 59, dt.date(2019, 1, 1)),  # dates have no max
     "set, string": lambda t: with_value(t, "cut", 59, "Superb"),
     "set, dictionary": lambda t: with_value(t, "color", 12, "Z"),
     "null": lambda t: with_value(t, "price", 40, None),
@@ -76,7 +76,14 @@ def test_inference_over_batches_equals_inference_on_the_table(table):
         "rare": pa.array(["x"] * (n - 1) + ["y"]),  # the second value only in the last batch
         "flag": pa.array(np.where(rng.random(n) < 0.1, None, rng.random(n) < 0.5), pa.bool_()),
         "day": pa.array([dt.date(2020, 1, 1) + dt.timedelta(days=int(d)) for d in rng.integers(0, 900, n)]),
+        "at": pa.array(np.datetime64("2024-01-01T00:00:00", "ms") + rng.integers(0, 10**9, n), pa.timestamp("ms")),
+        "small": pa.array(rng.integers(0, 200, n), pa.uint8()),
+        "amount": pa.array(np.round(rng.gamma(2.0, 40.0, n), 2)).cast(pa.decimal128(9, 2)),
     })
     for data in (table, wide):
         batched = infer_contract_batches(data.schema, data.to_batches(max_chunksize=128))
         assert batched == infer_contract(data)
+    for policy in (RangePolicy(margin=0.0, datetime_max=True), RangePolicy(margin=1.0, keep_sign=False)):
+        rules = InferenceRules(ranges=policy)
+        batched = infer_contract_batches(wide.schema, wide.to_batches(max_chunksize=128), rules)
+        assert batched == infer_contract(wide, rules) and batched.range_policy == policy.describe()

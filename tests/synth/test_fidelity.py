@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from synth.errors import DataError
-from synth.fidelity import build_report, fidelity_report, render_html, summary_markdown, write_report
+from synth.fidelity import build_report, fidelity_report, render_html, summary_markdown, summary_text, write_report
 from synth.schema import ColumnKind, ColumnSpec
 
 ROWS = 2_000
@@ -137,15 +137,16 @@ def test_json_keys_are_stable_and_nan_free(real, specs):
     json.dumps(report, allow_nan=False)
     assert list(report) == ["version", "kind", "summary", "scores", "counts", "settings", "notes", "columns",
                             "pairs", "structure", "detection", "utility", "privacy", "series", "training"]
-    assert report["version"] == 2
+    assert report["version"] == 3
     assert set(report["scores"]) == {"overall", "column_shapes", "column_pairs", "structure", "detection"}
     assert set(report["scores"]["overall"]) == {"synthetic", "ci_low", "ci_high", "holdout", "independent"}
-    assert set(report["summary"]["privacy"]) == {"exact_copy_rate", "dcr_share_closer_to_train", "membership_auc"}
+    assert set(report["summary"]["privacy"]) == {"exact_copy_rate", "dcr_holdout_share", "membership_auc"}
     assert report["utility"]["target"] == "segment"
     u = report["utility"]
     assert u["synthetic_ci"][0] <= u["synthetic"] <= u["synthetic_ci"][1] and u["real_ci"][0] <= u["real"]
-    low, high = report["privacy"]["closer_to_train"]["ci"]
-    assert low <= report["summary"]["privacy"]["dcr_share_closer_to_train"] <= high
+    low, high = report["privacy"]["holdout_share"]["ci"]
+    assert low <= report["summary"]["privacy"]["dcr_holdout_share"] <= high
+    assert report["summary"]["privacy"]["dcr_holdout_share"] == report["privacy"]["holdout_share"]["share"]
 
 
 def test_constant_column_pair_is_skipped_with_a_note(real, specs):
@@ -185,6 +186,21 @@ def test_copied_training_rows_fail_the_privacy_gate(real, specs):
     assert any(f.startswith("exact_copy_rate 1 >") for f in result.failures), result.failures
     fresh = fidelity_report(real, _fresh(), specs, _fresh(500, seed=9), bootstrap=0)
     assert evaluate_gate(fresh, GateThresholds()).passed, evaluate_gate(fresh, GateThresholds()).failures
+
+
+def test_the_holdout_share_is_one_number_under_one_name_in_summary_section_gate_and_html(real, specs):
+    """Copies sit nearer the training rows than the holdout: a share below 0.5, the same in every place (the
+    training rows are cut to the holdout's 500, so only a quarter of the copies find their original)."""
+    from synth.fidelity.gate import GateThresholds, evaluate_gate
+    report = fidelity_report(real, real.sample(frac=1.0, random_state=0), specs, _fresh(500), bootstrap=0)
+    share = report["summary"]["privacy"]["dcr_holdout_share"]
+    assert share == report["privacy"]["holdout_share"]["share"] and share < 0.4
+    gate = evaluate_gate(report, GateThresholds(min_dcr_holdout_share=0.45))
+    [check] = [c for c in gate.checks if c.name == "dcr_holdout_share"]
+    assert (check.value, check.status) == (share, "failed")
+    html = render_html(report, real, real, specs)
+    assert f"{share:.3f}" in html and "holdout share" in html
+    assert f"holdout share {share:.3f}" in summary_text(report)
 
 
 @pytest.mark.parametrize("side", ["real", "synthetic"])

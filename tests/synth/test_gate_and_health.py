@@ -11,16 +11,16 @@ from synth.fidelity.health import training_health
 from synth.split import split_holdout
 
 
-def _report(overall=0.8, shapes=0.9, pairs=0.7, copies=0.0, closer=0.5) -> dict:
+def _report(overall=0.8, shapes=0.9, pairs=0.7, copies=0.0, holdout_share=0.5) -> dict:
     return {"summary": {"overall": overall, "column_shapes": shapes, "column_pairs": pairs, "structure": 0.9,
                         "detection": 0.4, "series": None,
-                        "privacy": {"exact_copy_rate": copies, "dcr_share_closer_to_train": closer,
+                        "privacy": {"exact_copy_rate": copies, "dcr_holdout_share": holdout_share,
                                     "membership_auc": 0.5}}}
 
 
 def test_gate_passes_good_scores_and_lists_every_failed_threshold():
     assert evaluate_gate(_report(), GateThresholds()).passed
-    result = evaluate_gate(_report(overall=0.5, pairs=0.3, copies=0.2, closer=0.9), GateThresholds())
+    result = evaluate_gate(_report(overall=0.5, pairs=0.3, copies=0.2, holdout_share=0.1), GateThresholds())
     assert not result.passed
     assert result.failures == ["overall 0.5 < 0.7", "column_pairs 0.3 < 0.6", "exact_copy_rate 0.2 > 0.05",
                                "dcr_holdout_share 0.1 < 0.3"]
@@ -28,7 +28,7 @@ def test_gate_passes_good_scores_and_lists_every_failed_threshold():
 
 
 def test_gate_skips_unmeasured_checks_and_unset_thresholds():
-    result = evaluate_gate(_report(closer=None), GateThresholds(min_detection=None, min_series=0.5))
+    result = evaluate_gate(_report(holdout_share=None), GateThresholds(min_detection=None, min_series=0.5))
     status = {c.name: c.status for c in result.checks}
     assert status["dcr_holdout_share"] == "skipped" and status["series"] == "skipped"
     assert "detection" not in status and result.passed

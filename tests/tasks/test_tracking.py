@@ -320,3 +320,90 @@ def test_a_logged_dgan_samples_sequences_with_given_attributes(mlflow_store, tmp
     rows = model.predict(pd.DataFrame({"num_rows": [5], "seed": [1]}), params={"conditions": '{"line": "b"}'})
     assert list(rows.columns) == list(frame.columns)
     assert rows["unit"].nunique() == 5 and len(rows) == 20 and set(rows["line"]) == {"b"}
+
+
+def test_conditions_as_json_text_in_params_or_as_a_mapping_per_row(mlflow_store, saved_model):
+    run_id = tracking.start_run.fn(make_config(), None, None, None)
+    model = mlflow.pyfunc.load_model(tracking.log_model.fn(run_id, saved_model))
+
+    as_text = model.predict(pd.DataFrame({"num_rows": [30]}), params={"conditions": '{"city": "Lima"}'})
+    assert len(as_text) == 30 and set(as_text["city"]) == {"Lima"}
+    per_row = model.predict(pd.DataFrame({"num_rows": [10, 20, 5], "seed": [1, 2, 3],
+                                          "conditions": [{"city": "Pune"}, None, {"city": "Oslo"}]}),
+                            params={"conditions": '{"city": "Lima"}'})  # a row's own mapping wins
+    assert per_row["city"].tolist() == ["Pune"] * 10 + ["Lima"] * 20 + ["Oslo"] * 5
+    mapped = model.predict(pd.DataFrame({"num_rows": [12], "seed": [4], "conditions": [{"city": "Oslo"}]}))
+    pd.testing.assert_frame_equal(mapped, load_model(saved_model).sample(12, seed=4, conditions={"city": "Oslo"}))
+    unconditioned = model.predict(pd.DataFrame({"num_rows": [200], "seed": [5]}))
+    assert unconditioned["city"].nunique() > 1  # so the conditions above were not luck
+
+    # MLflow checks params before predict: a mapping where text is declared never reaches the model
+    with pytest.raises(mlflow.exceptions.MlflowException, match="Value must be a scalar"):
+        model.predict(pd.DataFrame({"num_rows": [5]}), params={"conditions": {"city": "Lima"}})
+    with pytest.raises(mlflow.exceptions.MlflowException, match="Expected data to be a dict"):
+        model.predict(pd.DataFrame({"num_rows": [5], "conditions": ["Lima"]}))
+    with pytest.raises(Exception, match="no such column"):
+        model.predict(pd.DataFrame({"num_rows": [5], "conditions": [{"town": "Lima"}]}))
+
+
+def _loaded_sampler(directory: Path) -> mlflow_model.SyntheticSampler:
+    sampler = mlflow_model.SyntheticSampler()
+    sampler.model = load_model(directory)
+    return sampler
+
+
+def test_the_sampler_itself_takes_a_mapping_in_params_too(saved_model):
+    """Without MLflow's signature check (the class used directly) a mapping in params works as well."""
+    sampler = _loaded_sampler(saved_model)
+    rows = sampler.predict(None, pd.DataFrame({"num_rows": [8]}), params={"conditions": {"city": "Pune"}})
+    assert set(rows["city"]) == {"Pune"}
+    with pytest.raises(ValueError, match="params.conditions must be a mapping or a JSON object"):
+        sampler.predict(None, pd.DataFrame({"num_rows": [8]}), params={"conditions": "Pune"})
+    with pytest.raises(ValueError, match="the conditions column must be a mapping or a JSON object"):
+        sampler.predict(None, pd.DataFrame({"num_rows": [8], "conditions": ['["Pune"]']}))
+
+
+def _register(frame: pd.DataFrame, directory: Path) -> str:
+    config = ACTGANConfig(embedding_dim=8, generator_dims=(16,), critic_dims=(16,), pac=5, max_modes=3,
+                          training=WGANConfig(epochs=1, batch_size=50, device="cpu"))
+    ACTGAN(config).fit(frame).save(directory)
+    run_id = tracking.start_run.fn(make_config(), None, None, None)
+    return tracking.register_champion(run_id, tracking.log_model.fn(run_id, directory), "people")
+
+
+def test_a_champion_trained_on_other_columns_says_which_in_the_run_log(
+        mlflow_store, prefect_api, training_frame, tmp_path, caplog):
+    from prefect import flow
+
+    @flow
+    def register(frame: pd.DataFrame, directory: Path) -> str:
+        return _register(frame, directory)
+
+    with caplog.at_level("WARNING"):
+        assert register(training_frame, tmp_path / "first") == "1"
+        assert register(training_frame.sample(frac=1.0, random_state=1), tmp_path / "same") == "2"
+    assert not [r for r in caplog.records if "columns" in r.getMessage()]  # the same columns: nothing to say
+
+    changed = training_frame.rename(columns={"city": "town"}).assign(age=training_frame["age"].astype(float))
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assert register(changed, tmp_path / "renamed") == "3"
+    [record] = [r for r in caplog.records if "columns" in r.getMessage()]
+    assert (record.levelname, record.name) == ("WARNING", "prefect.task_runs")  # the task run's log
+    assert record.getMessage() == (
+        "model version 3 of people was trained on other columns than the champion it replaces (version 2): "
+        "added town (large_string); removed city (large_string); retyped age (int64 -> double) "
+        "(a renamed column is one removed and one added)")
+    client = MlflowClient()
+    assert client.get_model_version("people", "3").tags["synth.columns_changed"] == record.getMessage()
+    assert "synth.columns_changed" not in client.get_model_version("people", "2").tags
+    assert int(client.get_model_version_by_alias("people", "champion").version) == 3
+
+
+def test_columns_change_names_what_was_added_removed_and_retyped():
+    before = {"a": "int64", "b": "string", "c": "double"}
+    assert tracking.columns_change(before, dict(before)) == ""
+    assert tracking.columns_change(before, {"a": "int64", "b": "large_string", "c": "double", "d": "bool"}) == (
+        "added d (bool); retyped b (string -> large_string)")
+    assert tracking.columns_change(before, {"a": "int64"}) == "removed b (string), c (double)"
+    assert tracking.columns_change(None, before) == ""  # an unreadable side: nothing to compare

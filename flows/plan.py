@@ -1,0 +1,386 @@
+"""Checks and plans made before any server starts: `run`'s preflight, `prefect-synth check`, `init`.
+
+`preflight` raises what a run would refuse later (see `flows.preflight`). `make_plan` then measures
+what the run will cost: it draws a small uniform sample, fits the real model on it with the
+configured sizes and device, times a few training steps (the transform fit excluded), reads the
+encoded widths from the fitted layout, and samples and writes a few synthetic rows to size the
+output. Nothing is written and no Prefect, MLflow or Great Expectations is imported.
+"""
+from __future__ import annotations
+
+import io
+import math
+import warnings
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from flows.config import RefreshConfig
+from flows.config_template import starting_config  # noqa: F401  (the CLI's `init`)
+from flows.preflight import Inspected, check_training, inspect_input
+from synth.schema import column_kind
+
+PLAN_SAMPLE_ROWS = 5_000    # rows (whole examples' worth) the encoders are fitted on and the steps timed with
+MAX_SAMPLE_STEPS = 50       # a small batch size shrinks the sample: at most this many steps per epoch on it
+MIN_TIMED_STEPS = 5         # the steps are timed until this many ...
+MIN_TIMED_SECONDS = 1.0     # ... or this long, whichever comes first
+CUDA_WARMUP_STEPS = 4       # 3 eager steps and the graph capture (synth.training.CudaGraphStep): never timed
+TIMING_EPOCHS = 10_000      # an upper bound only: the step clock stops the fit long before
+OUTPUT_PROBE_ROWS = 2_000   # synthetic rows sampled and written to size the output
+
+
+def preflight(config: RefreshConfig) -> None:
+    """Raise the ConfigError/DataError a run would raise later for its paths, input and settings."""
+    inspect_input(config)
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    """One input column: what the model makes of it."""
+
+    name: str
+    arrow_type: str
+    kind: str       # continuous | discrete | datetime | boolean
+    role: str       # column (actgan); example id | time | attribute | feature | step | unused (dgan)
+    encoding: str   # how it is encoded, in words
+    width: int      # encoded values (dgan features: per step)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run of a config will read, train and write, and about how long its training takes."""
+
+    kind: str
+    source: str
+    source_rows: int
+    source_units: int               # rows, or examples (long dgan)
+    unit: str                       # "rows" or "examples"
+    training_units: int             # after source.sample_rows and report.holdout_fraction
+    holdout_fraction: float
+    max_sequence_len: int | None    # dgan
+    columns: tuple[ColumnPlan, ...]
+    encoded: str                    # the encoded widths, in words
+    fitted_on: str                  # the sample the encoders were fitted and the steps timed on, in words
+    batch_size: int                 # as the model uses it (dgan: at most the training examples)
+    steps_per_epoch: int
+    epochs: int
+    max_minutes: float | None
+    device: str
+    seconds_per_step: float
+    steps_timed: int
+    output_path: str
+    output_units: int               # rows, or sequences (dgan)
+    output_rows: int
+    output_bytes: int
+    notes: tuple[str, ...] = ()
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        return self.seconds_per_step * self.steps_per_epoch
+
+    @property
+    def training_seconds(self) -> float:
+        """All epochs, or the time budget when it is shorter."""
+        total = self.seconds_per_epoch * self.epochs
+        return total if self.max_minutes is None else min(total, 60 * self.max_minutes)
+
+
+def make_plan(config: RefreshConfig) -> Plan:
+    """Preflight, then measure the run on a small sample (see the module docstring).
+
+    Raises:
+        ConfigError, DataError: as `preflight`, or as the model's fit on the sample.
+    """
+    data = inspect_input(config)
+    training = check_training(config, data)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sample = _draw_sample(config, data, training)
+        model, clock = _time_steps(config, data, sample)
+        output_units = config.sample.num_rows or data.units
+        output_rows, output_bytes = _output_size(model, config.model.seed, output_units)
+    from synth.transforms.columns import IdentifierColumnWarning
+
+    notes = tuple(dict.fromkeys(f"on the sample: {w.message}" for w in caught
+                                if issubclass(w.category, IdentifierColumnWarning)))
+    columns, encoded = _columns(config, data.schema, model)
+    batch = _batch(config.model.kind, training, config.model.training.batch_size)
+    what = f"{sample.num_rows:,} rows" if data.unit == "rows" else \
+        f"{_count(sample, config.model.example_id):,} examples ({sample.num_rows:,} rows)"
+    return Plan(
+        kind=config.model.kind, source=config.source.path, source_rows=data.rows, source_units=data.units,
+        unit=data.unit, training_units=training, holdout_fraction=config.report.holdout_fraction,
+        max_sequence_len=data.max_sequence_len, columns=tuple(columns), encoded=encoded,
+        fitted_on=f"a uniform sample of {what}", batch_size=batch,
+        steps_per_epoch=steps_per_epoch(config.model.kind, training, config.model.training.batch_size),
+        epochs=config.model.epochs, max_minutes=config.model.training.max_minutes, device=str(model.device_),
+        seconds_per_step=clock.seconds_per_step, steps_timed=clock.steps, output_path=config.output.path,
+        output_units=output_units, output_rows=output_rows, output_bytes=output_bytes, notes=notes)
+
+
+def steps_per_epoch(kind: str, units: int, batch_size: int) -> int:
+    """Training steps in one epoch, counted as the models count them: ACTGAN takes whole batches of
+    rows (`_TableGame`), DGAN about one pass with a batch of at most all examples (`_SequenceGame`)."""
+    if kind == "dgan":
+        return max(round(units / _batch(kind, units, batch_size)), 1)
+    return max(units // batch_size, 1)
+
+
+def _batch(kind: str, units: int, batch_size: int) -> int:
+    """The batch size the model trains with: DGAN clamps it to the number of examples, as gretel does."""
+    return min(batch_size, units) if kind == "dgan" else batch_size
+
+
+# ---------------------------------------------------------------- measuring
+
+
+def _draw_sample(config: RefreshConfig, data: Inspected, training: int) -> pa.Table:
+    """A uniform sample: about PLAN_SAMPLE_ROWS rows, never fewer units than one batch, never more than
+    MAX_SAMPLE_STEPS batches or the training units (so the model clamps its batch as the run will)."""
+    from synth.sampling import draw_examples, draw_rows
+
+    batch = _batch(config.model.kind, training, config.model.training.batch_size)
+    rows_per_unit = data.rows / data.units
+    wanted = max(batch, int(PLAN_SAMPLE_ROWS / rows_per_unit))
+    units = min(training, wanted, MAX_SAMPLE_STEPS * batch)
+    seed, batch_rows = config.source.sample_seed, config.source.batch_rows
+    if data.unit == "examples":
+        return draw_examples(data.source, config.model.example_id, units, seed, batch_rows=batch_rows).table
+    return draw_rows(data.source, units, seed, batch_rows=batch_rows).table
+
+
+class _Timed(Exception):
+    """Raised from the epoch callback to end the timing fit: enough steps have been timed."""
+
+
+class _StepClock:
+    """An epoch callback that adds up the seconds and steps of timed epochs and stops the fit.
+
+    Warm-up epochs are not timed: the first (lazy initialisation), and on CUDA those until the
+    training step has been captured as a graph. A first CPU epoch that alone takes MIN_TIMED_SECONDS
+    is timed: its one-off costs are a small share of it.
+    """
+
+    def __init__(self, steps_in_epoch, warmup_steps: int):
+        self.steps_in_epoch, self.warmup_steps = steps_in_epoch, warmup_steps
+        self.done = self.steps = 0
+        self.seconds = 0.0
+
+    def __call__(self, stats) -> None:
+        steps = self.steps_in_epoch()
+        warming = self.done < self.warmup_steps
+        self.done += steps
+        if warming and (self.warmup_steps > 1 or stats.seconds < MIN_TIMED_SECONDS):
+            return
+        self.seconds += stats.seconds
+        self.steps += steps
+        if self.steps >= MIN_TIMED_STEPS or self.seconds >= MIN_TIMED_SECONDS:
+            raise _Timed
+
+    @property
+    def seconds_per_step(self) -> float:
+        return self.seconds / self.steps if self.steps else math.nan
+
+
+def _time_steps(config: RefreshConfig, data: Inspected, sample: pa.Table):
+    """The configured model fitted on `sample` for a few timed steps (no time budget, no checkpoints),
+    and the clock that timed them."""
+    from flows.estimator import synth_model
+    from synth.device import resolve_device
+
+    m = config.model
+    training = m.training.model_copy(update={"max_minutes": None, "checkpoint_every": 0})
+    update = {"epochs": TIMING_EPOCHS, "training": training}
+    if m.kind == "dgan":  # the run's length, even if the sample's longest sequence is shorter
+        update["max_sequence_len"] = data.max_sequence_len
+    model = synth_model(m.model_copy(update=update))
+    batch = m.training.batch_size
+    if m.kind == "dgan":
+        def steps() -> int:
+            return steps_per_epoch("dgan", model.training_size_, batch)
+    else:
+        def steps() -> int:
+            return steps_per_epoch("actgan", sample.num_rows, batch)
+    warmup = CUDA_WARMUP_STEPS if resolve_device(m.training.device).type == "cuda" else 1
+    clock = _StepClock(steps, warmup)
+    try:
+        model.fit(sample, callback=clock)
+    except _Timed:
+        pass  # the model stays as far as it trained: its layout and generator are all a plan needs
+    return model, clock
+
+
+def _output_size(model, seed: int, units: int) -> tuple[int, int]:
+    """(rows, bytes) of `units` synthetic rows or sequences: a few sampled and written as Parquet, scaled."""
+    probe = model.sample_table(1, seed=seed)
+    n = max(1, min(units, OUTPUT_PROBE_ROWS // max(probe.num_rows, 1)))
+    table = model.sample_table(n, seed=seed)
+    empty = _parquet_bytes(table.slice(0, 0))  # the footer and schema: written once
+    per_unit = (_parquet_bytes(table) - empty) / n
+    return round(table.num_rows / n * units), round(empty + per_unit * units)
+
+
+def _parquet_bytes(table: pa.Table) -> int:
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)  # the output writer's defaults (snappy)
+    return buffer.tell()
+
+
+def _count(table: pa.Table, column: str) -> int:
+    import pyarrow.compute as pc
+
+    return int(pc.count_distinct(table.column(column)).as_py())
+
+
+# ---------------------------------------------------------------- columns
+
+
+def _columns(config: RefreshConfig, schema: pa.Schema, model) -> tuple[list[ColumnPlan], str]:
+    """Each column's role, encoding and encoded width, read from the fitted model; the totals in words."""
+    if config.model.kind == "actgan":
+        t = model.transformer_
+        columns = [_column(f, "column", *_encoding(t, f.name)) for f in schema]
+        condition = model.conditions_.width
+        encoded = f"{t.output_dim} values per row" + (f", plus a conditional vector of {condition}"
+                                                      if condition else "")
+        return columns, encoded
+    from synth.timeseries.sequences import WIDE_FEATURE
+
+    spec, t = model.spec_, model.transformer_
+    columns = []
+    for f in schema:
+        if f.name == spec.example_id:
+            columns.append(_column(f, "example id", "not encoded: identifies a sequence (synthetic ids are new)", 0))
+        elif f.name == spec.time_column:
+            columns.append(_column(f, "time", "not encoded: continues at the data's most common step", 0))
+        elif f.name in spec.attribute_columns:
+            columns.append(_column(f, "attribute", *_encoding(t.attributes_, f.name)))
+        elif f.name in spec.feature_columns:
+            wide = spec.layout == "wide"
+            role = f"step {spec.feature_columns.index(f.name) + 1}" if wide else "feature"
+            columns.append(_column(f, role, *_feature_encoding(t, WIDE_FEATURE if wide else f.name)))
+        else:
+            columns.append(_column(f, "unused", "not modelled: not the id, time, an attribute or a feature", 0))
+    flag = " (with a 2-wide end-of-sequence flag)" if t.variable_length_ else ""
+    encoded = (f"{t.attribute_dim} attribute values + {t.additional_dim} generated scaling values per example; "
+               f"{_count_of(t.feature_dim, 'feature value')} per step{flag} × {model.max_sequence_len_} steps")
+    return columns, encoded
+
+
+def _column(f: pa.Field, role: str, encoding: str, width: int) -> ColumnPlan:
+    return ColumnPlan(f.name, str(f.type), column_kind(f.name, f.type).value, role, encoding, width)
+
+
+def _encoding(transformer, name: str) -> tuple[str, int]:
+    """How a TableTransformer encodes column `name`, and its width."""
+    from synth.transforms.columns import CategoricalColumn
+
+    spans = [s for s in transformer.layout_.spans if s.column == name]
+    width = sum(s.width for s in spans)
+    column = transformer.column(name)
+    if isinstance(column, CategoricalColumn):
+        return _categories(column, width)
+    if not spans:
+        return "constant: not encoded, comes back as its one value", 0
+    modes = sum(s.width for s in spans if s.role == "mode")
+    text = f"mode-specific normalisation: 1 value + {modes}-mode one-hot" if modes else "constant value"
+    if any(s.role == "missing" for s in spans):
+        text += " + 2-wide missing flag"
+    return text, width
+
+
+def _feature_encoding(transformer, name: str) -> tuple[str, int]:
+    """How a SequenceTransformer encodes feature `name` at each step, and its width per step."""
+    from synth.transforms.columns import CategoricalColumn
+
+    width = sum(s.width for s in transformer.feature_layout_.spans if s.column == name)
+    feature = next(f for f in transformer.features_ if f.name == name)
+    if isinstance(feature, CategoricalColumn):
+        return _categories(feature, width)
+    bounds = "[0, 1]" if transformer.normalization.value == "zero_one" else "[-1, 1]"
+    text = f"min-max scaled to {bounds}"
+    if transformer.example_scaling:
+        text += ", per example too (midpoint, half-range: 2 generated values)"
+    return text, width
+
+
+def _categories(column, width: int) -> tuple[str, int]:
+    k = len(column.categories_)
+    if not width:
+        return "constant: not encoded, comes back as its one value", 0
+    missing = " (missing counts as one)" if None in column.categories_ else ""
+    if column.binary:
+        return f"binary code: {k:,} categories{missing} in {width} bits", width
+    return f"one-hot: {k:,} categories{missing}", width
+
+
+# ---------------------------------------------------------------- printing
+
+
+def format_plan(plan: Plan) -> str:
+    """The plan as a readable block of text."""
+    unit = plan.unit
+    lines = [f"input     {plan.source}: {plan.source_rows:,} rows, {len(plan.columns)} columns"
+             + (f", {plan.source_units:,} examples" if unit == "examples" else "")
+             + (f" of up to {plan.max_sequence_len} steps" if plan.max_sequence_len else "")]
+    held = f" after holding back report.holdout_fraction={plan.holdout_fraction:g}" if plan.holdout_fraction else ""
+    lines.append(f"training  {plan.training_units:,} {unit}{held}")
+    lines.append(f"model     {plan.kind}: batch {plan.batch_size:,}, {_count_of(plan.steps_per_epoch, 'step')} per "
+                 f"epoch, {_count_of(plan.epochs, 'epoch')}, on {plan.device}")
+    lines.append(f"columns   encoders fitted on {plan.fitted_on}")
+    lines += ["  " + line for line in _column_table(plan)]
+    lines.append(f"          encoded: {plan.encoded}")
+    lines += _time_lines(plan)
+    lines.append(f"output    {plan.output_path}: {plan.output_rows:,} rows"
+                 + (f" ({plan.output_units:,} sequences)" if plan.kind == "dgan" else "")
+                 + f", about {_size(plan.output_bytes)} (a sample of it written as Parquet, scaled)")
+    lines += [f"note      {note}" for note in plan.notes]
+    return "\n".join(lines)
+
+
+def _column_table(plan: Plan) -> list[str]:
+    header = ("column", "type", "kind") + (("role",) if plan.kind == "dgan" else ()) + ("width", "encoding")
+    rows = [(c.name, c.arrow_type, c.kind) + ((c.role,) if plan.kind == "dgan" else ()) + (str(c.width), c.encoding)
+            for c in plan.columns]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
+    width_at = len(header) - 2
+    return ["  ".join(cell.rjust(w) if i == width_at else cell.ljust(w) for i, (cell, w) in enumerate(zip(r, widths)))
+            + "  " + r[-1] for r in [header, *rows]]
+
+
+def _time_lines(plan: Plan) -> list[str]:
+    if plan.steps_timed == 0:
+        return ["time      not measured: the timing fit ended before a step could be timed"]
+    total = plan.seconds_per_epoch * plan.epochs
+    lines = [f"time      about {_duration(plan.seconds_per_step)} per step ({_count_of(plan.steps_timed, 'step')} "
+             f"timed on {plan.device}): {_duration(plan.seconds_per_epoch)} per epoch, {_duration(total)} for "
+             f"{_count_of(plan.epochs, 'epoch')}",
+             "          (the transform fit, sampling and the report come on top)"]
+    if plan.max_minutes is not None and total > 60 * plan.max_minutes:
+        fit = int(60 * plan.max_minutes // plan.seconds_per_epoch) if plan.seconds_per_epoch else plan.epochs
+        lines.append(f"          training.max_minutes={plan.max_minutes:g} caps it: about {fit:,} of "
+                     f"{plan.epochs:,} epochs fit in {_duration(60 * plan.max_minutes)}")
+    return lines
+
+
+def _count_of(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms" if seconds >= 0.0095 else f"{seconds * 1000:.1f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    raise AssertionError("unreachable")
