@@ -68,7 +68,11 @@ def _run(args) -> int:
     config = load_config(args.config, overrides)  # config errors before Prefect starts
     from flows.plan import preflight
 
-    preflight(config)  # the data and paths checked before any server starts
+    try:
+        preflight(config)  # the data and paths checked before any server starts
+    except SynthError as e:  # the same exit status as when the flow finds it
+        print(f"prefect-synth: error: {e}", file=sys.stderr)
+        return 1
     from flows import interrupt
     from flows.refresh import synthetic_refresh
 

@@ -259,7 +259,8 @@ def _columns(config: RefreshConfig, schema: pa.Schema, model) -> tuple[list[Colu
         elif f.name in spec.feature_columns:
             wide = spec.layout == "wide"
             role = f"step {spec.feature_columns.index(f.name) + 1}" if wide else "feature"
-            columns.append(_column(f, role, *_feature_encoding(t, WIDE_FEATURE if wide else f.name)))
+            text, width = _feature_encoding(t, WIDE_FEATURE if wide else f.name)
+            columns.append(_column(f, role, f"the one feature at this step, {text}" if wide else text, width))
         else:
             columns.append(_column(f, "unused", "not modelled: not the id, time, an attribute or a feature", 0))
     flag = " (with a 2-wide end-of-sequence flag)" if t.variable_length_ else ""
@@ -358,7 +359,7 @@ def _time_lines(plan: Plan) -> list[str]:
              f"{_count_of(plan.epochs, 'epoch')}",
              "          (the transform fit, sampling and the report come on top)"]
     if plan.max_minutes is not None and total > 60 * plan.max_minutes:
-        fit = int(60 * plan.max_minutes // plan.seconds_per_epoch) if plan.seconds_per_epoch else plan.epochs
+        fit = max(int(60 * plan.max_minutes // plan.seconds_per_epoch), 1)  # the first epoch always runs
         lines.append(f"          training.max_minutes={plan.max_minutes:g} caps it: about {fit:,} of "
                      f"{plan.epochs:,} epochs fit in {_duration(60 * plan.max_minutes)}")
     return lines

@@ -83,25 +83,17 @@ def check_training(config: RefreshConfig, data: Inspected) -> int:
 
 
 def report_dir(config: RefreshConfig) -> str:
-    """Where report.json/html go: `output.report_dir`, else `<output without .parquet>.report` beside it
-    (as `flows.refresh.report_dir`, which imports Prefect)."""
+    """Where report.json/html go: `output.report_dir`, else `<output without .parquet>.report` beside it."""
     return config.output.report_dir or storage.beside(config.output.path, ".report")
 
 
 def open_source(path: str, columns: list[str] | None = None, pandas_index: str = "auto") -> ParquetSource:
-    """The input as `tasks.ingest.open_source` opens it (which imports Prefect): a local path, an s3:// URI,
-    or the current version of an output this tool published there. Reads the footers only.
+    """The input as the run opens it (`synth.storage.open_source`), its footers read.
 
     Raises:
         DataError: the path is missing, not Parquet, or lacks a configured column.
     """
-    filesystem, files = None, None
-    if storage.is_remote(path):  # s3://: credentials from the environment
-        filesystem = storage.resolve(path)[0]
-        published = storage.current_version(path)
-        if published is not None:
-            files = tuple(f.split("://", 1)[1] for f in published.files)
-    source = ParquetSource(path, tuple(columns) if columns is not None else None, filesystem, files, pandas_index)
+    source = storage.open_source(path, columns, pandas_index)
     source.dataset()  # opens the footers: DataError if missing, not Parquet, or lacking a configured column
     return source
 
@@ -120,7 +112,7 @@ def training_units(config: RefreshConfig, units: int, what: str) -> int:
 
 def check_batch(config: RefreshConfig, units: int, what: str) -> None:
     """A batch size the user chose that is larger than the training data is a mistake worth naming;
-    the default one is clamped by the model (as the flow's `_check_batch`)."""
+    the default one is clamped by the model (DoppelGANger's 1,024 examples often exceed small data)."""
     training = config.model.training
     default = type(config.model).model_fields["training"].get_default(call_default_factory=True).batch_size
     if training.batch_size != default and training.batch_size > units:

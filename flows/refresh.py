@@ -16,6 +16,7 @@ from prefect import flow, get_run_logger
 from prefect.runtime import deployment, flow_run
 
 from flows.config import RefreshConfig
+from flows.preflight import check_batch, report_dir
 from synth import storage
 from synth.checkpoint import remove_checkpoints
 from synth.errors import ConfigError, DataError, QualityGateFailed
@@ -30,11 +31,6 @@ from tasks.report import hold_out, report
 from tasks.sample import Staged, sample
 from tasks.train import checkpointing, train
 from tasks.validate import ValidationResult, store_inferred_contract, validate
-
-
-def report_dir(config: RefreshConfig) -> str:
-    """Where report.json/html go: `output.report_dir`, else `<output without .parquet>.report` beside it."""
-    return config.output.report_dir or storage.beside(config.output.path, ".report")
 
 
 @flow(name="synthetic-refresh")
@@ -245,16 +241,6 @@ def _write_json(path: Path, data: dict) -> Path:
 
 
 def _check_batch(config: RefreshConfig, train_table, example_id: str | None) -> None:
-    """A batch size the user chose that is larger than the training data is a mistake worth naming;
-    the default one is clamped by the model (DoppelGANger's 1,024 examples often exceed small data)."""
-    training = config.model.training
-    default = type(config.model).model_fields["training"].get_default(call_default_factory=True).batch_size
-    if training.batch_size == default:
-        return
     units = (int(pc.count_distinct(train_table.column(example_id)).as_py()) if example_id
              else train_table.num_rows)
-    if training.batch_size > units:
-        what = "examples" if example_id else "rows"
-        raise ConfigError(f"model.training.batch_size={training.batch_size} is larger than the {units} training "
-                          f"{what} (after holding back report.holdout_fraction={config.report.holdout_fraction}): "
-                          f"lower it, or leave it unset")
+    check_batch(config, units, "examples" if example_id else "rows")

@@ -58,21 +58,9 @@ def read_input(path: str, columns: list[str] | None = None, sample_rows: int | N
         return _read_input(str(path), columns, sample_rows, seed, example_id, batch_rows, pandas_index)
 
 
-def open_source(path: str, columns: list[str] | None = None, pandas_index: str = "auto") -> ParquetSource:
-    """The input as a ParquetSource: a local path, an s3:// dataset, or (s3://) the current version of an
-    output this tool published. Opening reads nothing but footers."""
-    filesystem, files = None, None
-    if storage.is_remote(path):  # s3://: credentials from the environment
-        filesystem = storage.resolve(path)[0]
-        published = storage.current_version(path)  # an output of this tool: its current version, whole
-        if published is not None:
-            files = tuple(f.split("://", 1)[1] for f in published.files)
-    return ParquetSource(path, tuple(columns) if columns is not None else None, filesystem, files, pandas_index)
-
-
 def _read_input(path: str, columns: list[str] | None, sample_rows: int | None, seed: int, example_id: str | None,
                 batch_rows: int, pandas_index: str = "auto") -> Ingested:
-    source = open_source(path, columns, pandas_index)
+    source = storage.open_source(path, columns, pandas_index)
     if sample_rows is None:
         table = read_source(source)
         check_trainable(table, source=f"input {path}")

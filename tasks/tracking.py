@@ -299,7 +299,8 @@ def end_run(run_id: str, status: str = "FINISHED", outcome: str | None = None, m
     if outcome is not None:
         client.set_tag(run_id, "synth.outcome", outcome)
     if message:
-        client.set_tag(run_id, "synth.failure", message.splitlines()[0][:MAX_PARAM_VALUE])
+        lines = [line.strip().lstrip("- ") for line in message.splitlines() if line.strip()]
+        client.set_tag(run_id, "synth.failure", "; ".join(lines)[:MAX_PARAM_VALUE])  # which column broke, too
     client.set_terminated(run_id, status)
 
 

@@ -16,7 +16,8 @@ AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION / AWS_DEFAULT_REGION, profi
 other than AWS from AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL (pyarrow does not read these itself), its
 scheme (http:// for a local server) included. No error message carries a credential.
 """
-from synth.storage.datasets import (DatasetWriter, current_version, discard_staged, open_dataset, open_writer,
+from synth.storage.datasets import (DatasetWriter, current_version, discard_staged, open_dataset, open_source,
+                                    open_writer,
                                     publish_staged, publish_table, read_published, read_table)
 from synth.storage.locations import (beside, check_writable, exists, file_mode, is_remote, read_bytes, resolve,
                                      s3_filesystem, set_mode, store_errors, write_bytes)
@@ -25,6 +26,6 @@ from synth.storage.versions import (KEEP_VERSIONS, POINTER, VERSIONS, PublishedV
 
 __all__ = ["DatasetWriter", "KEEP_VERSIONS", "POINTER", "VERSIONS", "PublishedVersion", "beside", "check_writable",
            "current_version", "discard_staged", "exists", "file_mode", "get_dir", "is_remote", "list_versions", "open_dataset",
-           "open_writer", "prune_versions",
+           "open_source", "open_writer", "prune_versions",
            "publish_staged", "publish_table", "put_dir", "remove_dir", "read_bytes", "read_published", "read_table", "resolve",
            "s3_filesystem", "set_mode", "store_errors", "write_bytes"]

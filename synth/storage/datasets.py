@@ -139,6 +139,20 @@ def _read_current(fs: pafs.FileSystem, uri: str, path: str, columns: list[str] |
     raise DataError(f"{doing} {uri}: the published version changed {POINTER_RETRIES} times while being read")
 
 
+def open_source(uri: str | os.PathLike, columns: list[str] | None = None, pandas_index: str = "auto") -> io.ParquetSource:
+    """An input as a `synth.io.ParquetSource`: a local file or directory, an s3:// dataset, or (s3://) the
+    current version of an output this tool published there, whole. Nothing is read yet but footers when
+    the source is used."""
+    uri = str(uri)
+    filesystem, files = None, None
+    if is_remote(uri):  # credentials from the environment
+        filesystem = resolve(uri)[0]
+        published = current_version(uri)
+        if published is not None:
+            files = tuple(f.split("://", 1)[1] for f in published.files)
+    return io.ParquetSource(uri, tuple(columns) if columns is not None else None, filesystem, files, pandas_index)
+
+
 def publish_table(data: pa.Table | pa.RecordBatchReader | Iterable[pa.RecordBatch], uri: str | os.PathLike,
                   metadata: dict[str, str] | None = None, *, max_rows_per_file: int | None = None,
                   keep_versions: int | None = KEEP_VERSIONS) -> PublishedVersion:

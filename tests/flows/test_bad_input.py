@@ -41,7 +41,7 @@ def _source(tmp_path, case: str) -> str:
 
 @pytest.mark.parametrize("case, expected", [
     ("missing file", "no such file"),
-    ("not parquet", "not a readable Parquet"),
+    ("not parquet", "is not a Parquet file"),
     ("zero rows", "zero rows"),
     ("all-null column", "'empty'"),
     ("infinite value", "'ratio'"),

@@ -210,10 +210,10 @@ def unreachable_mlflow(tmp_path, monkeypatch=None):
 
 CASES = [
     (missing_file, "no such file"),
-    (not_parquet, "not a readable Parquet"),
-    (truncated_parquet, "not a readable Parquet"),
-    (wrong_magic_bytes, "not a readable Parquet"),
-    (empty_file, "not a readable Parquet"),
+    (not_parquet, "is not a Parquet file (it looks like CSV)"),
+    (truncated_parquet, "truncated or damaged Parquet file"),
+    (wrong_magic_bytes, "truncated or damaged Parquet file"),
+    (empty_file, "is an empty file, not Parquet"),
     (empty_directory, "no Parquet files"),
     (zero_rows, "zero rows"),
     (zero_columns, "no columns"),

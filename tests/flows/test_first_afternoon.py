@@ -172,3 +172,36 @@ def test_checkpoints_inside_the_source_are_refused(tmp_path):
         model=SimpleNamespace(training=SimpleNamespace(checkpoint_dir=str(tmp_path / "ckpt"))))
     with pytest.raises(ConfigError, match="model.training.checkpoint_dir"):
         check_not_inside_source(config)
+
+
+# ---------------------------------------------------------------- large requests are visible
+
+
+def test_sampling_logs_an_estimate_first_then_progress_with_an_eta(tmp_path, prefect_api, mlflow_store, monkeypatch):
+    import logging
+    import re
+
+    import tasks.sample
+
+    monkeypatch.setattr(tasks.sample, "LOG_EVERY_SECONDS", 0.0)  # every chunk, instead of every 30 s
+    source = tmp_path / "in.parquet"
+    pq.write_table(mixed_table(300), source)
+    output = tmp_path / "big.parquet"
+    records: list[str] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: records.append(record.getMessage())
+    logger = logging.getLogger("prefect.task_runs")  # the run log, as the Prefect UI shows it
+    logger.addHandler(handler)
+    monkeypatch.setattr(logger, "level", logging.INFO)
+    try:
+        assert main(["run", write_config(tmp_path, source, output), "--set", "model.epochs=1",
+                     "--set", "sample.num_rows=40000", "--set", "sample.chunk_rows=4000"]) == 0
+    finally:
+        logger.removeHandler(handler)
+    text = "\n".join(records)
+    estimate = re.search(r"Sampling 40,000 synthetic rows: about (.+?) and (\d+) (B|KB|MB) on disk", text)
+    assert estimate, text
+    assert text.index("Sampling 40,000") < text.index("Sampled 4,000 of 40,000 rows (10%), ETA")
+    expected = int(estimate.group(2)) * {"B": 1, "KB": 1e3, "MB": 1e6}[estimate.group(3)]
+    actual = output.stat().st_size
+    assert actual / 3 < expected < actual * 3, (expected, actual)  # an estimate, not a guess
