@@ -117,7 +117,7 @@ def _report(args) -> int:
     from synth.fidelity.gate import evaluate_gate
     import numpy as np
 
-    from synth.io import read_table, sample_rows
+    from synth.io import sample_rows
     from synth.fidelity.html import MAX_PLOTTED_ROWS
     from synth.schema import schema_specs
 
@@ -128,8 +128,8 @@ def _report(args) -> int:
         series, gate = config.series_spec(), config.gate_thresholds()
         target = target or config.report.target
         max_rows = max_rows or config.report.max_rows
-    real, synthetic = read_table(args.real), read_table(args.synthetic)
-    holdout = read_table(args.holdout) if args.holdout else None
+    real, synthetic = _read(args.real), _read(args.synthetic)
+    holdout = _read(args.holdout) if args.holdout else None
     report = build_report(real, synthetic, holdout, target=target, series=series, max_rows=max_rows or 50_000,
                           seed=args.seed)
     verdict = evaluate_gate(report, gate) if gate is not None else None
@@ -148,6 +148,19 @@ def _report(args) -> int:
         print(f"prefect-synth: quality gate failed: {'; '.join(verdict.failures)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _read(path: str):
+    """A table to report on (local or s3://, pandas' unnamed index columns dropped, saying so on stderr)."""
+    from synth import storage
+    from synth.io import index_notes, read_source
+
+    with storage.store_errors(path, "input"):
+        source = storage.open_source(path)
+        table = read_source(source)
+    for line in index_notes(source):
+        print(line, file=sys.stderr)
+    return table
 
 
 def _compare(args) -> int:

@@ -97,6 +97,9 @@ class ActganModelConfig(_Strict):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
 
 
+DGAN_TRAINING_DEFAULTS = {"batch_size": 1024, "generator_lr": 1e-3, "critic_lr": 1e-3}  # gretel's DGANConfig
+
+
 class DganModelConfig(_Strict):
     """DoppelGANger for time series; defaults are gretel's DGANConfig."""
 
@@ -139,8 +142,16 @@ class DganModelConfig(_Strict):
     use_attribute_critic: bool = Field(True, description="Train an auxiliary critic on attributes alone.")
     attribute_gp_lambda: float = Field(10.0, ge=0, description="Gradient-penalty coefficient of the attribute critic.")
     attribute_loss_coef: float = Field(1.0, ge=0, description="Weight of the attribute critic in the generator loss.")
-    training: TrainingConfig = Field(default_factory=lambda: TrainingConfig(batch_size=1024, generator_lr=1e-3,
-                                                                            critic_lr=1e-3))
+    training: TrainingConfig = Field(default_factory=lambda: TrainingConfig(**DGAN_TRAINING_DEFAULTS))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dgan_training_defaults(cls, data: Any) -> Any:
+        """A `training` section that sets some keys keeps DoppelGANger's defaults for the others (not
+        ACTGAN's, which TrainingConfig's own defaults are)."""
+        if isinstance(data, dict) and isinstance(data.get("training"), dict):
+            data = {**data, "training": {**DGAN_TRAINING_DEFAULTS, **data["training"]}}
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> "DganModelConfig":
@@ -169,6 +180,14 @@ class ValidationConfig(_Strict):
         False, description="Accept the input's schema as it is now: infer a new contract from this input instead "
                            "of checking it against the stored one, and store it when the run succeeds (the CLI's "
                            "`run --accept-schema`). Use it once, after an intended schema change.")
+
+    @model_validator(mode="after")
+    def _own_contract_is_never_replaced(self) -> "ValidationConfig":
+        if self.accept_schema and self.contract is not None:
+            raise ValueError(f"accept_schema (--accept-schema) cannot accept a new schema: the contract is your own "
+                             f"file at {self.contract} (validation.contract), which is never overwritten; edit it "
+                             "to accept the change, and run without --accept-schema")
+        return self
 
 
 class SampleConfig(_Strict):

@@ -10,8 +10,9 @@ the flow updates as it goes, lets the CLI say where the run was instead of a sta
 from __future__ import annotations
 
 import logging
-import os
+import signal
 import subprocess
+import sys
 import threading
 from dataclasses import dataclass
 from functools import partial
@@ -67,24 +68,40 @@ def note(**fields) -> None:
 
 
 def detach_temporary_server() -> None:
-    """Make the temporary Prefect API, if this process starts one, run in a session of its own, so that a
-    Ctrl-C in the terminal interrupts the run but not the API the run reports its end to. A no-op when runs
-    go to a server (PREFECT_API_URL) or the temporary server is already running."""
-    if os.environ.get("PREFECT_API_URL"):
-        return
+    """Start the temporary Prefect API the run will use in a session of its own, so that a Ctrl-C in the
+    terminal interrupts the run but not the API the run reports its end to. It still ends with this
+    process: stopped at exit as Prefect always does, and (Linux) sent SIGTERM by the kernel if this process
+    dies without exiting (SIGKILL). A no-op when runs go to a server (PREFECT_API_URL) or a temporary
+    server is already running."""
     import prefect.server.api.server as server
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_ALLOW_EPHEMERAL_MODE
+
+    if PREFECT_API_URL.value() or not PREFECT_SERVER_ALLOW_EPHEMERAL_MODE.value():
+        return
+    if None in server.SubprocessASGIServer._instances:
+        return
 
     class _SessionServer(server.SubprocessASGIServer):
         def _run_uvicorn_command(self):
             original = server.subprocess
-            server.subprocess = SimpleNamespace(Popen=partial(subprocess.Popen, start_new_session=True))
+            server.subprocess = SimpleNamespace(Popen=partial(subprocess.Popen, start_new_session=True,
+                                                              preexec_fn=_die_with_parent))
             try:
                 return super()._run_uvicorn_command()
             finally:
                 server.subprocess = original
 
-    if None not in server.SubprocessASGIServer._instances:  # Prefect's SubprocessASGIServer() returns this one
-        _SessionServer()
+    # Prefect's own SubprocessASGIServer() returns this instance. Started here, from the main thread, which
+    # lives as long as the process: the kernel's parent-death signal follows the thread that forked.
+    _SessionServer().start()
+
+
+def _die_with_parent() -> None:
+    """In the forked server, before exec: ask Linux for SIGTERM when the parent goes (a no-op elsewhere)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 class _NoInterruptNoise(logging.Filter):

@@ -8,18 +8,18 @@ output. Nothing is written and no Prefect, MLflow or Great Expectations is impor
 """
 from __future__ import annotations
 
-import io
 import math
 import warnings
 from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from flows.config import RefreshConfig
 from flows.config_template import starting_config  # noqa: F401  (the CLI's `init`)
 from flows.preflight import Inspected, check_training, inspect_input
+from synth.chunked import estimate_output
 from synth.schema import column_kind
+from synth.units import duration, size
 
 PLAN_SAMPLE_ROWS = 5_000    # rows (whole examples' worth) the encoders are fitted on and the steps timed with
 MAX_SAMPLE_STEPS = 50       # a small batch size shrinks the sample: at most this many steps per epoch on it
@@ -27,7 +27,6 @@ MIN_TIMED_STEPS = 5         # the steps are timed until this many ...
 MIN_TIMED_SECONDS = 1.0     # ... or this long, whichever comes first
 CUDA_WARMUP_STEPS = 4       # 3 eager steps and the graph capture (synth.training.CudaGraphStep): never timed
 TIMING_EPOCHS = 10_000      # an upper bound only: the step clock stops the fit long before
-OUTPUT_PROBE_ROWS = 2_000   # synthetic rows sampled and written to size the output
 
 
 def preflight(config: RefreshConfig) -> None:
@@ -99,7 +98,8 @@ def make_plan(config: RefreshConfig) -> Plan:
         sample = _draw_sample(config, data, training)
         model, clock = _time_steps(config, data, sample)
         output_units = config.sample.num_rows or data.units
-        output_rows, output_bytes = _output_size(model, config.model.seed, output_units)
+        output = estimate_output(lambda n, seed: model.sample_table(n, seed=seed), output_units, config.model.seed)
+        output_rows, output_bytes = output.rows, output.bytes
     from synth.transforms.columns import IdentifierColumnWarning
 
     notes = tuple(dict.fromkeys(f"on the sample: {w.message}" for w in caught
@@ -211,22 +211,6 @@ def _time_steps(config: RefreshConfig, data: Inspected, sample: pa.Table):
     return model, clock
 
 
-def _output_size(model, seed: int, units: int) -> tuple[int, int]:
-    """(rows, bytes) of `units` synthetic rows or sequences: a few sampled and written as Parquet, scaled."""
-    probe = model.sample_table(1, seed=seed)
-    n = max(1, min(units, OUTPUT_PROBE_ROWS // max(probe.num_rows, 1)))
-    table = model.sample_table(n, seed=seed)
-    empty = _parquet_bytes(table.slice(0, 0))  # the footer and schema: written once
-    per_unit = (_parquet_bytes(table) - empty) / n
-    return round(table.num_rows / n * units), round(empty + per_unit * units)
-
-
-def _parquet_bytes(table: pa.Table) -> int:
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer)  # the output writer's defaults (snappy)
-    return buffer.tell()
-
-
 def _count(table: pa.Table, column: str) -> int:
     import pyarrow.compute as pc
 
@@ -335,7 +319,7 @@ def format_plan(plan: Plan) -> str:
     lines += _time_lines(plan)
     lines.append(f"output    {plan.output_path}: {plan.output_rows:,} rows"
                  + (f" ({plan.output_units:,} sequences)" if plan.kind == "dgan" else "")
-                 + f", about {_size(plan.output_bytes)} (a sample of it written as Parquet, scaled)")
+                 + f", about {size(plan.output_bytes)} (a sample of it written as Parquet, scaled)")
     lines += [f"note      {note}" for note in plan.notes]
     return "\n".join(lines)
 
@@ -354,34 +338,16 @@ def _time_lines(plan: Plan) -> list[str]:
     if plan.steps_timed == 0:
         return ["time      not measured: the timing fit ended before a step could be timed"]
     total = plan.seconds_per_epoch * plan.epochs
-    lines = [f"time      about {_duration(plan.seconds_per_step)} per step ({_count_of(plan.steps_timed, 'step')} "
-             f"timed on {plan.device}): {_duration(plan.seconds_per_epoch)} per epoch, {_duration(total)} for "
+    lines = [f"time      about {duration(plan.seconds_per_step)} per step ({_count_of(plan.steps_timed, 'step')} "
+             f"timed on {plan.device}): {duration(plan.seconds_per_epoch)} per epoch, {duration(total)} for "
              f"{_count_of(plan.epochs, 'epoch')}",
              "          (the transform fit, sampling and the report come on top)"]
     if plan.max_minutes is not None and total > 60 * plan.max_minutes:
         fit = max(int(60 * plan.max_minutes // plan.seconds_per_epoch), 1)  # the first epoch always runs
         lines.append(f"          training.max_minutes={plan.max_minutes:g} caps it: about {fit:,} of "
-                     f"{plan.epochs:,} epochs fit in {_duration(60 * plan.max_minutes)}")
+                     f"{plan.epochs:,} epochs fit in {duration(60 * plan.max_minutes)}")
     return lines
 
 
 def _count_of(n: int, noun: str) -> str:
     return f"{n:,} {noun}" + ("" if n == 1 else "s")
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms" if seconds >= 0.0095 else f"{seconds * 1000:.1f} ms"
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    raise AssertionError("unreachable")

@@ -161,7 +161,7 @@ def _score_and_publish(config: RefreshConfig, run_id: str, data: Ingested, check
                                                     else None)  # ours, beside the output; never the user's own
     if contract is not None and config.output.mode is not None:
         storage.set_mode(contract, config.output.mode)
-    _remove_checkpoints(config)
+    _remove_checkpoints(config, model)
     version = tracking.register_champion(run_id, model_uri, tracking.registered_name(config))
     logger.info("Model version %s is now the champion of %s", version, tracking.registered_name(config))
     return {"output": path, "mlflow_run_id": run_id, "model_uri": model_uri, "model_version": version,
@@ -169,11 +169,16 @@ def _score_and_publish(config: RefreshConfig, run_id: str, data: Ingested, check
             "rows": staged.rows, "gate": scored.gate, "skipped": False}
 
 
-def _remove_checkpoints(config: RefreshConfig) -> None:
+def _remove_checkpoints(config: RefreshConfig, model) -> None:
     """After a publish the checkpoints have served (a rerun would train anew on new data or settings);
-    `model.training.keep_checkpoints` keeps them."""
+    `model.training.keep_checkpoints` keeps them, and so does a run whose time budget stopped training
+    early: the next run on the same data and settings trains on from there."""
     checkpoints = checkpointing(config.model, config.output.path)
     if checkpoints is None or config.model.training.keep_checkpoints:
+        return
+    if model.stopped_early_ is not None:
+        get_run_logger().info("Kept the checkpoints in %s: training stopped early, the next run on this data "
+                              "and config trains on from them", checkpoints.directory)
         return
     if remove_checkpoints(checkpoints.directory):
         get_run_logger().info("Removed the checkpoints in %s (the output is published; set "

@@ -94,3 +94,41 @@ def _renumber(chunk: pa.Table, example_id: str, units: np.ndarray, start: int, t
         width = len(str(total - 1))
         ids = pa.array([f"synthetic-{i:0{width}d}" for i in numbers])
     return chunk.set_column(index, chunk.schema.field(index), ids.take(pa.array(units)).cast(target))
+
+
+@dataclass(frozen=True)
+class OutputEstimate:
+    """What generating and writing `units` units will take, scaled from a small pilot."""
+
+    rows: int  # rows the output will have (a sequence is several)
+    bytes: int  # its size as Parquet (the writer's defaults)
+    seconds: float  # time to generate and encode it (on this machine, now)
+    pilot_units: int
+
+
+PILOT_ROWS = 2_000  # rows of the pilot behind an estimate: a few hundredths of a second for the demo models
+
+
+def estimate_output(generate: Generate, units: int, seed: int) -> OutputEstimate:
+    """Generate a pilot of about PILOT_ROWS rows, encode it as Parquet in memory, and scale its rows, bytes
+    (the footer counted once) and time to `units`."""
+    import io
+    import time
+
+    import pyarrow.parquet as pq
+
+    def parquet_bytes(table: pa.Table) -> int:
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer)
+        return buffer.tell()
+
+    start = time.perf_counter()
+    probe = generate(1, seed)
+    pilot = max(1, min(units, PILOT_ROWS // max(probe.num_rows, 1)))
+    table = generate(pilot, seed)
+    written = parquet_bytes(table)
+    seconds = time.perf_counter() - start
+    footer = parquet_bytes(table.slice(0, 0))  # schema and footer: written once
+    per_unit = (written - footer) / pilot
+    return OutputEstimate(round(table.num_rows / pilot * units), round(footer + per_unit * units),
+                          seconds * units / pilot, pilot)

@@ -176,6 +176,23 @@ def read_table(path: str | os.PathLike, columns: list[str] | None = None,
                                      index=index))
 
 
+def index_notes(source: ParquetSource) -> list[str]:
+    """What was done with pandas' index columns, for the run log (nothing when there were none)."""
+    index = source.index_columns
+    if not index:
+        return []
+    dropped = source.dropped_index_columns
+    kept = [c for c in index if c not in dropped]
+    notes = []
+    if dropped:
+        notes.append(f"Dropped pandas index column(s) {list(dropped)} of {source.path} (written by "
+                     "DataFrame.to_parquet with its index); set source.pandas_index: keep to train on them")
+    if kept:
+        notes.append(f"Kept pandas index column(s) {kept} of {source.path} as data (source.pandas_index: "
+                     f"{source.index}); set source.pandas_index: drop to leave them out")
+    return notes
+
+
 _UNNAMED_INDEX = re.compile(r"__index_level_\d+__")
 PARQUET_MAGIC = b"PAR1"
 

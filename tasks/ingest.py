@@ -10,7 +10,8 @@ from prefect.cache_policies import NO_CACHE
 
 from synth import storage
 from synth.errors import DataError
-from synth.io import BATCH_ROWS, ColumnHealth, ParquetSource, check_trainable, read_source, source_fingerprint
+from synth.io import (BATCH_ROWS, ColumnHealth, ParquetSource, check_trainable, index_notes, read_source,
+                      source_fingerprint)
 from synth.sampling import draw_examples, draw_rows
 from tasks._retry import transient_io
 
@@ -82,23 +83,6 @@ def _read_input(path: str, columns: list[str] | None, sample_rows: int | None, s
     check_trainable(drawn.table, source=f"the training sample of input {path} (seed {seed}; try another seed "
                                         "or a larger source.sample_rows)")
     return Ingested(drawn.table, source, drawn.source_rows, drawn.source_examples, seed, source_fingerprint(source))
-
-
-def index_notes(source: ParquetSource) -> list[str]:
-    """What was done with pandas' index columns, for the run log (nothing when there were none)."""
-    index = source.index_columns
-    if not index:
-        return []
-    dropped = source.dropped_index_columns
-    kept = [c for c in index if c not in dropped]
-    notes = []
-    if dropped:
-        notes.append(f"Dropped pandas index column(s) {list(dropped)} of {source.path} (written by "
-                     "DataFrame.to_parquet with its index); set source.pandas_index: keep to train on them")
-    if kept:
-        notes.append(f"Kept pandas index column(s) {kept} of {source.path} as data (source.pandas_index: "
-                     f"{source.index}); set source.pandas_index: drop to leave them out")
-    return notes
 
 
 def _distinct(table: pa.Table, column: str | None) -> int | None:

@@ -12,13 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from synth.chunked import generate_chunked
+from synth.chunked import estimate_output, generate_chunked
 from synth import storage
 from synth.timeseries import DGAN
+from synth.units import duration, size
 
 DEFAULT_CHUNK_ROWS = 200_000  # synthetic rows generated and written per chunk
 LOG_EVERY_SECONDS = 30.0
@@ -71,9 +71,9 @@ def sample(model, num_rows: int, seed: int, destination: str, metadata: dict[str
     the time and disk it will take first, then its progress with an ETA."""
     logger = get_run_logger()
     what = "sequences" if example_id else "rows"
-    estimate = estimate_sampling(model, num_rows, seed, conditions, example_id)
+    estimate = estimate_output(lambda n, s: model.sample_table(n, seed=s, conditions=conditions), num_rows, seed + 1)
     logger.info("Sampling %s synthetic %s: about %s and %s on disk (from a %d-%s pilot)", f"{num_rows:,}", what,
-                _duration(estimate.seconds), _size(estimate.bytes), estimate.pilot_units, what[:-1])
+                duration(estimate.seconds), size(estimate.bytes), estimate.pilot_units, what[:-1])
     started, last = time.monotonic(), [time.monotonic()]
 
     def progress(done: int, total: int) -> None:
@@ -83,52 +83,10 @@ def sample(model, num_rows: int, seed: int, destination: str, metadata: dict[str
             last[0] = time.monotonic()
             elapsed = time.monotonic() - started
             logger.info("Sampled %s of %s %s (%.0f%%), ETA %s", f"{done:,}", f"{total:,}", what, 100 * done / total,
-                        _duration(elapsed / done * (total - done)))
+                        duration(elapsed / done * (total - done)))
 
     staged = write_synthetic(model, num_rows, seed, destination, metadata, conditions, chunk_rows=chunk_rows,
                              keep_rows=keep_rows, example_id=example_id, on_chunk=progress, mode=mode)
     logger.info("Sampled %d synthetic %s (%d rows, seed %d) in %d chunk(s) and %s, staged at %s", staged.units,
-                what, staged.rows, seed, staged.chunks, _duration(time.monotonic() - started), staged.path)
+                what, staged.rows, seed, staged.chunks, duration(time.monotonic() - started), staged.path)
     return staged
-
-
-@dataclass(frozen=True)
-class SamplingEstimate:
-    """What sampling `units` will cost, scaled from a small pilot sample generated and encoded as Parquet."""
-
-    seconds: float
-    bytes: int
-    pilot_units: int
-
-
-PILOT_ROWS = 2_000  # rows of the pilot sample behind the estimate
-
-
-def estimate_sampling(model, units: int, seed: int, conditions: dict | None = None,
-                      example_id: str | None = None) -> SamplingEstimate:
-    """Time and disk for `units` synthetic units, from generating and Parquet-encoding a pilot of about
-    PILOT_ROWS rows (a few hundredths of a second for the demo models) in memory."""
-    pilot = max(1, min(units, PILOT_ROWS // _rows_per_unit(model, example_id)))
-    start = time.perf_counter()
-    table = model.sample_table(pilot, seed=seed + 1, conditions=conditions)
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink)
-    seconds = time.perf_counter() - start
-    return SamplingEstimate(seconds * units / pilot, int(sink.getvalue().size * units / pilot), pilot)
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-
-
-def _size(nbytes: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if nbytes < 1000:
-            return f"{nbytes:.0f} {unit}"
-        nbytes /= 1000
-    return f"{nbytes:.1f} TB"

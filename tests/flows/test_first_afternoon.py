@@ -199,9 +199,38 @@ def test_sampling_logs_an_estimate_first_then_progress_with_an_eta(tmp_path, pre
     finally:
         logger.removeHandler(handler)
     text = "\n".join(records)
-    estimate = re.search(r"Sampling 40,000 synthetic rows: about (.+?) and (\d+) (B|KB|MB) on disk", text)
+    estimate = re.search(r"Sampling 40,000 synthetic rows: about (.+?) and ([\d.]+) (B|kB|MB) on disk", text)
     assert estimate, text
     assert text.index("Sampling 40,000") < text.index("Sampled 4,000 of 40,000 rows (10%), ETA")
-    expected = int(estimate.group(2)) * {"B": 1, "KB": 1e3, "MB": 1e6}[estimate.group(3)]
+    expected = float(estimate.group(2)) * {"B": 1, "kB": 1e3, "MB": 1e6}[estimate.group(3)]
     actual = output.stat().st_size
     assert actual / 3 < expected < actual * 3, (expected, actual)  # an estimate, not a guess
+
+
+# ---------------------------------------------------------------- say what was tried
+
+
+def test_a_missing_relative_path_names_the_absolute_path_and_the_working_directory(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "configs").mkdir()
+    config = tmp_path / "configs" / "run.yaml"
+    config.write_text("source: {path: data/missing.parquet}\nmodel: {kind: actgan}\noutput: {path: out/x.parquet}\n")
+    assert main(["run", "configs/run.yaml"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0, err  # one line
+    assert f"looked for {tmp_path / 'data' / 'missing.parquet'}" in err
+    assert f"relative to the working directory {tmp_path}" in err and "not to the config file" in err
+
+
+def test_setting_one_dgan_training_key_keeps_the_other_dgan_defaults():
+    """`--set model.training.device=cpu` on a dgan config used to turn batch 1,024 / lr 1e-3 into ACTGAN's 500 / 2e-4."""
+    base = {"source": {"path": "x.parquet"}, "output": {"path": "o.parquet"},
+            "model": {"kind": "dgan", "example_id": "id", "time_column": "t"}}
+    untouched = parse_config(base).model.training
+    one_key = parse_config({**base, "model": {**base["model"], "training": {"device": "cpu"}}}).model.training
+    assert (one_key.batch_size, one_key.generator_lr, one_key.critic_lr) == (1024, 1e-3, 1e-3)
+    assert one_key.model_dump(exclude={"device"}) == untouched.model_dump(exclude={"device"})
+    chosen = parse_config({**base, "model": {**base["model"], "training": {"batch_size": 64}}}).model.training
+    assert (chosen.batch_size, chosen.generator_lr) == (64, 1e-3)
+    actgan = parse_config({**base, "model": {"kind": "actgan", "training": {"device": "cpu"}}}).model.training
+    assert (actgan.batch_size, actgan.generator_lr) == (500, 2e-4)
