@@ -270,8 +270,12 @@ def _encoding(transformer, name: str) -> tuple[str, int]:
         return "constant: not encoded, comes back as its one value", 0
     modes = sum(s.width for s in spans if s.role == "mode")
     text = f"mode-specific normalisation: 1 value + {modes}-mode one-hot" if modes else "constant value"
-    if any(s.role == "missing" for s in spans):
-        text += " + 2-wide missing flag"
+    states = [s.width for s in spans if s.role == "state"]
+    if states:
+        k = len(column.points_)
+        parts = (["continuous"] if column.has_continuous_ else []) + ([f"{k} exact point mass(es)"] if k else []) \
+            + (["missing"] if column.has_missing_ else [])
+        text = (text + " + " if column.has_continuous_ else "") + f"{states[0]}-state one-hot ({', '.join(parts)})"
     return text, width
 
 

@@ -42,12 +42,17 @@ class ACTGANConfig:
     max_modes: int = 10                      # Gaussian modes per continuous column, at most
     mode_weight_threshold: float = 0.005     # drop modes lighter than this
     mixture_fit_rows: int = 250_000          # rows subsampled to fit each column's mixture
+    point_mass_min_share: float = 0.05       # a numeric value held by this share of rows or more is generated exactly
+    max_point_masses: int = 10               # point masses per numeric column at most (the heaviest); 0: none
     binary_encoder_cutoff: int = 500         # discrete columns with this many categories: binary code
     gumbel_tau: float = 0.2
     seed: int = 0
     training: WGANConfig = field(default_factory=WGANConfig)
 
     def __post_init__(self):
+        if not 0 < self.point_mass_min_share <= 1 or self.max_point_masses < 0:
+            raise ConfigError(f"point_mass_min_share={self.point_mass_min_share} must be in (0, 1] and "
+                              f"max_point_masses={self.max_point_masses} at least 0")
         if self.training.batch_size % self.pac:
             raise ConfigError(f"training.batch_size={self.training.batch_size} is not a multiple of "
                               f"pac={self.pac}: the critic scores packs of pac rows")
@@ -89,7 +94,8 @@ class ACTGAN:
                 self.transformer_ = TableTransformer.from_state(resumed.model["transformer"])
         else:
             self.transformer_ = TableTransformer(cfg.max_modes, cfg.mode_weight_threshold, cfg.mixture_fit_rows,
-                                                 cfg.seed, cfg.binary_encoder_cutoff).fit(table)
+                                                 cfg.seed, cfg.binary_encoder_cutoff, cfg.point_mass_min_share,
+                                                 cfg.max_point_masses).fit(table)
         encoded = torch.as_tensor(self.transformer_.transform(table), device=self.device_)  # (N, D)
         with torch.random.fork_rng(devices=[self.device_] if self.device_.type == "cuda" else []):
             torch.manual_seed(cfg.seed)  # weight init and dropout; every other draw uses `rng`
@@ -124,7 +130,8 @@ class ACTGAN:
         """`num_rows` synthetic rows with the training data's exact schema.
 
         `conditions` ({"column": value}) makes every row meet them exactly: with
-        conditioning=anyway any columns, with single_discrete one discrete column.
+        conditioning=anyway any columns, with single_discrete one discrete column (or one numeric
+        column at one of its point masses).
         """
         self._check_fitted()
         if num_rows < 1:

@@ -19,7 +19,7 @@ import pyarrow as pa
 import torch
 
 from synth.errors import ConfigError
-from synth.transforms.columns import CategoricalColumn
+from synth.transforms.columns import CategoricalColumn, NumericColumn
 from synth.transforms.layout import DeviceLayout, SpanKind
 from synth.transforms.table import TableTransformer
 
@@ -40,13 +40,14 @@ class Condition:
 class DiscreteConditions:
     """single_discrete: one-hot of one category of one discrete span.
 
-    The spans are the one-hot discrete columns and the [observed, missing] indicators of numeric
-    columns with missing values, so the missing rate is trained by sampling like a category.
+    The spans are the one-hot discrete columns and the state spans of numeric columns (continuous,
+    on a point mass, or missing), so point-mass and missing rates are trained by sampling like
+    categories.
     """
 
     def __init__(self, transformer: TableTransformer, log_frequency: bool, device: torch.device):
         self.spans = [s for s in transformer.layout_.spans if s.kind is SpanKind.ONE_HOT and (
-            s.role == "missing" or isinstance(transformer.column(s.column), CategoricalColumn))]
+            s.role == "state" or isinstance(transformer.column(s.column), CategoricalColumn))]
         self.columns = [s.column for s in self.spans]
         self.width = sum(s.width for s in self.spans)
         self.transformer, self.device = transformer, device
@@ -81,13 +82,14 @@ class DiscreteConditions:
         return column, category
 
     def given(self, table: pa.Table, rng: torch.Generator) -> Condition:
-        """Conditions from values: one discrete column, every row given."""
-        categorical = [c for c in self.columns if isinstance(self.transformer.column(c), CategoricalColumn)]
-        if table.num_columns != 1 or table.column_names[0] not in categorical or table.column(0).null_count:
+        """Conditions from values: one discrete column (or numeric one, at its point masses), every row given."""
+        allowed = [c for c in self.columns if isinstance(self.transformer.column(c), CategoricalColumn)
+                   or len(self.transformer.column(c).points_)]
+        if table.num_columns != 1 or table.column_names[0] not in allowed or table.column(0).null_count:
             raise ConfigError(
-                "conditioning=single_discrete takes conditions on exactly one one-hot-coded discrete column "
-                f"(one of {categorical}) with a value in every row; use conditioning=anyway to condition on "
-                "several columns, numeric ones or partial rows")
+                "conditioning=single_discrete takes conditions on exactly one one-hot-coded discrete column, or "
+                f"a numeric one at its point masses (one of {allowed}), with a value in every row; use "
+                "conditioning=anyway to condition on several columns, any numeric value or partial rows")
         name = table.column_names[0]
         codes = _known_codes(self.transformer, table, name)
         column = torch.full((table.num_rows,), self.columns.index(name), device=self.device)
@@ -192,11 +194,16 @@ def _padded_cdf(weights: list[np.ndarray], device: torch.device) -> torch.Tensor
 
 
 def _known_codes(transformer: TableTransformer, table: pa.Table, name: str) -> np.ndarray:
-    """Category codes of a condition column; a value never seen in training is a ConfigError."""
-    column = transformer.column(name)
-    codes = column.category_codes(table.column(name))
+    """Category codes of a condition column (numeric: point-mass states); any other value is a ConfigError."""
+    column, values = transformer.column(name), table.column(name)
+    numeric = isinstance(column, NumericColumn)
+    codes = column.point_codes(values) if numeric else column.category_codes(values)
     if (codes < 0).any():
-        unseen = sorted({str(v) for v, c in zip(table.column(name).to_pylist(), codes) if c < 0})[:5]
+        unseen = sorted({str(v) for v, c in zip(values.to_pylist(), codes) if c < 0})[:5]
+        if numeric:
+            raise ConfigError(f"condition on column '{name}': value(s) {unseen} are not among its point masses "
+                              f"{column.points_.tolist()}, the only values conditioning=single_discrete takes on "
+                              "a numeric column; use conditioning=anyway for any value")
         raise ConfigError(f"condition on column '{name}': value(s) {unseen} never seen in training "
                           f"(known: {len(column.categories_)} categories)")
     return codes

@@ -1,10 +1,12 @@
 """Per-column encoders. Each turns one Arrow column into a block of the encoded matrix and back.
 
-- `NumericColumn`: integers, floats, decimals, dates and timestamps. Values become floats (times as
-  counts of their coarsest exact unit), then mode-specific normalization: a Bayesian Gaussian
-  mixture picks the modes, each value is a scalar within its mode plus a one-hot of the mode.
-  Missing values get a [observed, missing] one-hot. Integers come back rounded and inside the
-  observed range; times come back on their unit grid, in the input's exact Arrow type.
+- `NumericColumn`: integers, floats, decimals, dates and timestamps. Values that pile up on a few
+  exact points (zero amounts, caps, defaults) are point masses, kept as states of a one-hot
+  [continuous, point 1, ..., point k, missing] that come back as exactly those values. The other
+  values become floats (times as counts of their coarsest exact unit), then mode-specific
+  normalization: a Bayesian Gaussian mixture picks the modes, each value is a scalar within its
+  mode plus a one-hot of the mode. Integers come back rounded and inside the continuous part's
+  range; times come back on their unit grid, in the input's exact Arrow type.
 - `CategoricalColumn`: strings, dictionaries and booleans, one-hot, with missing as a category.
 A column with a single value (and no missing) has width 0 and comes back constant.
 """
@@ -43,19 +45,32 @@ class BlockSpan:
 
 @dataclass
 class NumericColumn:
+    """A number, date or timestamp column: point masses as states, the rest by mode-specific normalization.
+
+    Values that each hold at least `point_share` of the observed rows (a zero amount, a cap, a default)
+    are point masses: the state one-hot says "continuous, on point i, or missing", and a row on a
+    point comes back as exactly that value. The scalar and mode one-hot encode the continuous rest;
+    rows off it carry the centre of the mode their value falls in (scalar 0), ignored when decoding.
+    """
+
     name: str
     arrow_type: pa.DataType
     max_modes: int = 10
     weight_threshold: float = 0.005
     fit_rows: int = 250_000
+    point_share: float = 0.05     # a value held by this share of the observed rows or more is a point mass
+    max_points: int = 10          # point masses at most (the heaviest); 0: none
     # fitted state
-    offset_: float = 0.0          # values are raw - offset (times: counts of time_step_ past origin_)
+    points_: np.ndarray = field(default_factory=lambda: np.zeros(0))  # exact values, ascending: int64 for
+    #                               integers and times (raw, in the type's unit), float64 otherwise
+    has_continuous_: bool = True  # some observed values are off the points
+    has_missing_: bool = False
+    state_counts_: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # fit rows per state
+    offset_: float = 0.0          # continuous values are raw - offset (times: counts of time_step_ past origin_)
     origin_: int = 0              # times: raw = origin + count * time_step, in exact int64
     time_step_: int = 1
-    missing_counts_: tuple[int, int] = (0, 0)  # (observed, missing) rows in fit
-    low_: float = 0.0
+    low_: float = 0.0             # range of the continuous part (raw; times in counts): decoded values stay in it
     high_: float = 0.0
-    has_missing_: bool = False
     means_: np.ndarray = field(default_factory=lambda: np.zeros(0))
     stds_: np.ndarray = field(default_factory=lambda: np.zeros(0))
     weights_: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -73,105 +88,147 @@ class NumericColumn:
         return len(self.means_)
 
     @property
+    def n_states(self) -> int:
+        """States of a value, in this order: [continuous] + one per point + [missing]."""
+        return int(self.has_continuous_) + len(self.points_) + int(self.has_missing_)
+
+    @property
     def spans(self) -> list[BlockSpan]:
         out = []
         if self.n_modes:
             out += [BlockSpan(SpanKind.SCALAR, 1, "value"), BlockSpan(SpanKind.ONE_HOT, self.n_modes, "mode")]
-        if self.has_missing_:
-            out.append(BlockSpan(SpanKind.ONE_HOT, 2, "missing"))
+        if self.n_states > 1:
+            out.append(BlockSpan(SpanKind.ONE_HOT, self.n_states, "state"))
         return out
 
-    def _raw(self, column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-        """(values as float64, missing mask); times as counts of time_step_ since origin_."""
+    def _read(self, column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+        """(exact values, missing mask): int64 for integers and times (raw), float64 otherwise."""
         missing = column.is_null().to_numpy(zero_copy_only=False)
-        if self.is_time:
-            # subtract and divide in int64 first: ns since 1970 do not fit float64's 53 bits
-            values = ((self._time_ints(column) - self.origin_) // self.time_step_).astype(np.float64)
-        else:
-            values = pc.fill_null(pc.cast(column, pa.float64()), 0.0).to_numpy(zero_copy_only=False)
-            nan = np.isnan(values)  # a float NaN (not null) is missing too: it comes back as null
-            if nan.any():
-                missing, values = missing | nan, np.where(nan, 0.0, values)
+        if self.is_integer:
+            storage = pa.int32() if pa.types.is_date32(self.arrow_type) else pa.int64()
+            # unchecked: uint64 past int64's range wraps, one-to-one, and wraps back when decoded
+            ints = pc.fill_null(pc.cast(column, storage, safe=False), 0)
+            return ints.to_numpy(zero_copy_only=False).astype(np.int64), missing
+        values = pc.fill_null(pc.cast(column, pa.float64()), 0.0).to_numpy(zero_copy_only=False)
+        nan = np.isnan(values)  # a float NaN (not null) is missing too: it comes back as null
+        if nan.any():
+            missing, values = missing | nan, np.where(nan, 0.0, values)
         return values, missing
 
-    def _time_ints(self, column: pa.ChunkedArray) -> np.ndarray:
-        storage = pa.int32() if pa.types.is_date32(self.arrow_type) else pa.int64()
-        return pc.fill_null(pc.cast(column, storage), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    def _scaled(self, exact: np.ndarray) -> np.ndarray:
+        """Exact values as floats on the continuous part's scale (times: counts of time_step_ past origin_)."""
+        if self.is_time:  # subtract and divide in int64 first: ns since 1970 do not fit float64's 53 bits
+            return ((exact - self.origin_) // self.time_step_).astype(np.float64) - self.offset_
+        return exact.astype(np.float64) - self.offset_
+
+    def _states(self, exact: np.ndarray, missing: np.ndarray) -> np.ndarray:
+        """(N,) index of each value's state: continuous, on a point, or missing."""
+        first = int(self.has_continuous_)
+        if self.has_continuous_ or not len(self.points_):
+            state = np.zeros(len(exact), dtype=np.int64)
+        else:  # no continuous part: a value off the points (only in new data) takes the nearest point
+            state = np.abs(exact[:, None] - self.points_[None, :]).argmin(1)
+        keys = _bits(exact)
+        for i, key in enumerate(_bits(self.points_)):
+            state[keys == key] = first + i
+        if self.has_missing_:
+            state[missing] = self.n_states - 1
+        return state
 
     def fit(self, column: pa.ChunkedArray, rng: np.random.Generator) -> None:
-        if self.is_time:
-            ints = self._time_ints(column)[~column.is_null().to_numpy(zero_copy_only=False)]
-            self.origin_ = int(ints.min())
-            self.time_step_ = _time_step(ints - self.origin_, self.arrow_type)
-        values, missing = self._raw(column)
-        observed = values[~missing]
-        self.has_missing_ = bool(missing.any())
-        self.missing_counts_ = (int((~missing).sum()), int(missing.sum()))
-        self.low_, self.high_ = float(observed.min()), float(observed.max())
+        exact, missing = self._read(column)
+        observed = np.flatnonzero(~missing)
+        self.points_ = _point_masses(exact[_subsample(observed, self.fit_rows, rng)], self.point_share,
+                                     self.max_points)
+        on_point = np.isin(_bits(exact), _bits(self.points_)) & ~missing
+        rest = np.flatnonzero(~missing & ~on_point)
+        self.has_continuous_, self.has_missing_ = len(rest) > 0, bool(missing.any())
+        self.state_counts_ = np.bincount(self._states(exact, missing), minlength=self.n_states)
+        self.offset_, self.origin_, self.time_step_ = 0.0, 0, 1
+        if self.is_time and len(rest):  # the grid of the continuous part (points are kept exactly)
+            self.origin_ = int(exact[rest].min())
+            self.time_step_ = _time_step(exact[rest] - self.origin_, self.arrow_type)
+        x = self._scaled(exact[rest])
+        self.low_, self.high_ = (float(x.min()), float(x.max())) if len(x) else (0.0, 0.0)
         self.offset_ = self.low_
         if self.low_ == self.high_:
             self.means_, self.stds_, self.weights_ = np.zeros(0), np.zeros(0), np.zeros(0)
             return
-        x = observed - self.offset_
-        if len(x) > self.fit_rows:
-            x = rng.choice(x, self.fit_rows, replace=False)
+        x = self._scaled(exact[_subsample(rest, self.fit_rows, rng)])
         self.means_, self.stds_, self.weights_ = _fit_modes(x, self.max_modes, self.weight_threshold)
 
     @property
     def condition_counts(self) -> np.ndarray:
-        """Rows per state of the [observed, missing] span, for conditioning on missingness."""
-        return np.asarray(self.missing_counts_, dtype=np.int64)
+        """Rows per state, for conditioning on the state span like on a category."""
+        return self.state_counts_
 
     def condition_codes(self, column: pa.ChunkedArray) -> np.ndarray:
-        """0 where observed, 1 where missing: the category of the missing-indicator span."""
-        return self._raw(column)[1].astype(np.int64)
+        """Each value's state: its category in the state span."""
+        return self._states(*self._read(column))
+
+    def point_codes(self, column: pa.ChunkedArray) -> np.ndarray:
+        """Each value's state where it is a point mass, -1 elsewhere (continuous or missing)."""
+        exact, missing = self._read(column)
+        on_point = np.isin(_bits(exact), _bits(self.points_)) & ~missing
+        return np.where(on_point, self._states(exact, missing), -1)
 
     def transform(self, column: pa.ChunkedArray, rng: np.random.Generator) -> np.ndarray:
-        values, missing = self._raw(column)
+        exact, missing = self._read(column)
+        state = self._states(exact, missing)
         blocks = []
         if self.n_modes:
-            x = values - self.offset_
+            x = self._scaled(exact)
             mode = _sample_modes(x, self.means_, self.stds_, self.weights_, rng)  # (N,)
             scalar = (x - self.means_[mode]) / (4 * self.stds_[mode])  # not clipped: exactly invertible
-            scalar[missing] = 0.0
+            scalar[state != 0] = 0.0  # off the continuous part (state 0): the mode's centre, never decoded
             blocks += [scalar[:, None], np.eye(self.n_modes)[mode]]
-        if self.has_missing_:
-            blocks.append(np.eye(2)[missing.astype(np.int64)])
-        return np.concatenate(blocks, axis=1) if blocks else np.zeros((len(values), 0))
+        if self.n_states > 1:
+            blocks.append(np.eye(self.n_states)[state])
+        return np.concatenate(blocks, axis=1) if blocks else np.zeros((len(exact), 0))
 
     def inverse(self, block: np.ndarray) -> pa.Array:
         n = len(block)
+        state = block[:, -self.n_states:].argmax(1) if self.n_states > 1 else np.zeros(n, dtype=np.int64)
         if self.n_modes:
             mode = block[:, 1:1 + self.n_modes].argmax(1)
             x = block[:, 0] * 4 * self.stds_[mode] + self.means_[mode]
-            values = x + self.offset_
         else:
-            values = np.full(n, self.low_)
-        values = np.clip(values, self.low_, self.high_)
-        missing = block[:, -2:].argmax(1) == 1 if self.has_missing_ else np.zeros(n, dtype=bool)
+            x = np.zeros(n)
+        values = np.clip(x + self.offset_, self.low_, self.high_)
         if self.is_integer:
             values = np.round(values)
-        if self.is_time:
-            # back onto the data's time grid, in exact int64, then to the exact Arrow type
-            ints = values.astype(np.int64) * self.time_step_ + self.origin_
+        point = state - int(self.has_continuous_)  # index into points_ where 0 <= point < len(points_)
+        on_point = (point >= 0) & (point < len(self.points_))
+        missing = state == self.n_states - 1 if self.has_missing_ else np.zeros(n, dtype=bool)
+        at = self.points_[np.clip(point, 0, max(len(self.points_) - 1, 0))] if len(self.points_) else None
+        if self.is_integer:
+            ints = values.astype(np.int64)
+            if self.is_time:  # back onto the data's time grid, in exact int64
+                ints = ints * self.time_step_ + self.origin_
+            if at is not None:
+                ints = np.where(on_point, at, ints)
             storage = pa.int32() if pa.types.is_date32(self.arrow_type) else pa.int64()
-            return pa.array(ints, mask=missing).cast(storage).cast(self.arrow_type)
-        if pa.types.is_integer(self.arrow_type):
-            return pa.array(values.astype(np.int64), mask=missing).cast(self.arrow_type)
+            return pa.array(ints, mask=missing).cast(storage, safe=False).cast(self.arrow_type, safe=False)
+        if at is not None:
+            values = np.where(on_point, at, values)
         return pa.array(values, mask=missing).cast(self.arrow_type)
 
     def state(self) -> dict:
-        return {"offset": self.offset_, "origin": self.origin_, "time_step": self.time_step_,
-                "missing_counts": list(self.missing_counts_), "low": self.low_, "high": self.high_,
-                "has_missing": self.has_missing_, "means": self.means_.tolist(), "stds": self.stds_.tolist(),
+        return {"points": self.points_.tolist(), "has_continuous": self.has_continuous_,
+                "has_missing": self.has_missing_, "state_counts": self.state_counts_.tolist(),
+                "offset": self.offset_, "origin": self.origin_, "time_step": self.time_step_,
+                "low": self.low_, "high": self.high_, "means": self.means_.tolist(), "stds": self.stds_.tolist(),
                 "weights": self.weights_.tolist()}
 
     def load_state(self, state: dict) -> None:
+        self.points_ = np.asarray(state.get("points", []), dtype=np.int64 if self.is_integer else np.float64)
+        self.has_continuous_, self.has_missing_ = state.get("has_continuous", True), state["has_missing"]
+        # a model saved before point masses: [observed, missing] counts, missing only when it has a span
+        counts = state["state_counts"] if "state_counts" in state else state["missing_counts"][:1 + self.has_missing_]
+        self.state_counts_ = np.asarray(counts, dtype=np.int64)
         self.offset_ = state["offset"]
         self.origin_, self.time_step_ = int(state["origin"]), int(state["time_step"])
-        self.missing_counts_ = tuple(state["missing_counts"])
         self.low_, self.high_ = state["low"], state["high"]
-        self.has_missing_ = state["has_missing"]
         self.means_, self.stds_ = np.asarray(state["means"]), np.asarray(state["stds"])
         self.weights_ = np.asarray(state["weights"])
 
@@ -297,6 +354,25 @@ def _time_step(relative: np.ndarray, arrow_type: pa.DataType) -> int:
             if not np.any(ints % step):
                 return int(step)
     return 1
+
+
+def _bits(values: np.ndarray) -> np.ndarray:
+    """Exact values as int64 keys: floats by their bits, so equal means identical (0.0 is not -0.0)."""
+    return values.view(np.int64) if values.dtype == np.float64 else values.astype(np.int64)
+
+
+def _point_masses(values: np.ndarray, min_share: float, most: int) -> np.ndarray:
+    """The values each held by at least `min_share` of `values` (the heaviest `most`), ascending."""
+    if not len(values) or most < 1:
+        return values[:0]
+    _, first, counts = np.unique(_bits(values), return_index=True, return_counts=True)
+    heavy = np.flatnonzero(counts >= min_share * len(values))
+    heavy = heavy[np.argsort(-counts[heavy], kind="stable")][:most]
+    return np.sort(values[first[heavy]])
+
+
+def _subsample(rows: np.ndarray, most: int, rng: np.random.Generator) -> np.ndarray:
+    return rng.choice(rows, most, replace=False) if len(rows) > most else rows
 
 
 def _fit_modes(x: np.ndarray, max_modes: int, threshold: float):

@@ -28,7 +28,7 @@ class Span:
     kind: SpanKind
     start: int
     width: int
-    role: str = "value"  # value | mode | missing: what the span encodes for its column
+    role: str = "value"  # value | mode | state (numeric: continuous, a point mass or missing)
 
     @property
     def end(self) -> int:

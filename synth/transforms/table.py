@@ -21,15 +21,20 @@ class TableTransformer:
         fit_rows: rows subsampled to fit each column's mixture.
         seed: seeds the subsample, the mixtures and the mode draws.
         binary_cutoff: discrete columns with this many categories or more get a binary code.
+        point_share: a numeric value held by at least this share of its column's observed rows is a
+            point mass, encoded as a state and generated exactly.
+        max_points: most point masses per numeric column (the heaviest); 0 turns them off.
     """
 
     def __init__(self, max_modes: int = 10, weight_threshold: float = 0.005, fit_rows: int = 250_000,
-                 seed: int = 0, binary_cutoff: int = 500):
+                 seed: int = 0, binary_cutoff: int = 500, point_share: float = 0.05, max_points: int = 10):
         self.max_modes = max_modes
         self.weight_threshold = weight_threshold
         self.fit_rows = fit_rows
         self.seed = seed
         self.binary_cutoff = binary_cutoff
+        self.point_share = point_share
+        self.max_points = max_points
 
     def fit(self, table: pa.Table) -> "TableTransformer":
         rng = np.random.default_rng(self.seed)
@@ -44,7 +49,8 @@ class TableTransformer:
         kind = column_kind(f.name, f.type)
         if kind in (ColumnKind.DISCRETE, ColumnKind.BOOLEAN):
             return CategoricalColumn(f.name, f.type, self.binary_cutoff)
-        return NumericColumn(f.name, f.type, self.max_modes, self.weight_threshold, self.fit_rows)
+        return NumericColumn(f.name, f.type, self.max_modes, self.weight_threshold, self.fit_rows, self.point_share,
+                             self.max_points)
 
     def _build_layout(self) -> Layout:
         spans, start = [], 0
@@ -87,6 +93,7 @@ class TableTransformer:
         return {
             "max_modes": self.max_modes, "weight_threshold": self.weight_threshold,
             "fit_rows": self.fit_rows, "seed": self.seed, "binary_cutoff": self.binary_cutoff,
+            "point_share": self.point_share, "max_points": self.max_points,
             "schema": schema_to_text(self.schema_),
             "columns": {c.name: c.state() for c in self.columns_},
         }
@@ -94,7 +101,7 @@ class TableTransformer:
     @classmethod
     def from_state(cls, state: dict) -> "TableTransformer":
         self = cls(state["max_modes"], state["weight_threshold"], state["fit_rows"], state["seed"],
-                   state["binary_cutoff"])
+                   state["binary_cutoff"], state.get("point_share", 0.05), state.get("max_points", 0))
         self.schema_ = schema_from_text(state["schema"])
         self.columns_ = [self._make_column(f) for f in self.schema_]
         for column in self.columns_:

@@ -198,7 +198,7 @@ def test_single_row_is_a_data_error(tiny_config):
 
 def test_fits_a_frame_without_discrete_columns(tiny_config):
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"x": rng.normal(0, 1, 200), "n": rng.integers(0, 10, 200)})
+    frame = pd.DataFrame({"x": rng.normal(0, 1, 200), "n": rng.integers(0, 100, 200)})  # no point masses
     seen = []
     model = ACTGAN(dataclasses.replace(tiny_config, seed=1)).fit(frame, callback=seen.append)
     assert not model.conditions_.enabled  # nothing to condition on

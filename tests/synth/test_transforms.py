@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 import torch
 
@@ -15,6 +16,8 @@ from synth.transforms.layout import gumbel_softmax
 ROWS = 400
 HOUR_US = 3_600 * 10**6
 SECOND_US = 10**6
+DEFAULT_TIME = dt.datetime(1900, 1, 1, tzinfo=dt.timezone.utc)
+SENTINEL_DATE = dt.date(9999, 12, 31)
 
 
 def _plain(data):
@@ -53,6 +56,15 @@ def exact_table() -> pa.Table:
         "constant_string": pa.array(["only"] * ROWS),
         "string_view": pa.array(rng.choice(["p", "q"], ROWS), pa.string_view()),
         "large_string": pa.array(rng.choice(["p", "q"], ROWS), pa.large_string()),
+        # point masses: a cap holding about 20%, a default in the middle, a far-off default time, a sentinel
+        # date, and a rating whose every value is a point
+        "int_capped": pa.array(np.minimum(np.round(rng.normal(83, 20, ROWS)), 100).astype(np.int32), mask=_nulls(rng)),
+        "int_default": pa.array(np.where(rng.random(ROWS) < 0.25, 500, rng.integers(0, 1_000, ROWS))),
+        "ts_default": pa.array(np.where(rng.random(ROWS) < 0.15, DEFAULT_TIME, hours), pa.timestamp("us", tz="UTC"),
+                               mask=_nulls(rng)),
+        "date_sentinel": pa.array(np.where(rng.random(ROWS) < 0.1, SENTINEL_DATE, [h.date() for h in hours]),
+                                  pa.date32()),
+        "rating": pa.array(rng.integers(1, 6, ROWS).astype(np.int8)),
     }).replace_schema_metadata({"origin": "test"})
 
 
@@ -77,6 +89,7 @@ def decoded(fitted, encoded) -> pa.Table:
     "string", "dictionary", "boolean", "int32", "int64", "int64_large_offset", "date32",
     "ts_naive_hourly", "ts_paris_hourly", "ts_utc_hourly", "ts_naive_seconds", "ts_utc_seconds",
     "constant_int", "constant_string", "string_view", "large_string",
+    "int_capped", "int_default", "ts_default", "date_sentinel", "rating",
 ])
 def test_round_trip_is_exact(exact_table, decoded, name):
     original, back = exact_table.column(name), decoded.column(name)
@@ -142,6 +155,88 @@ def test_inverse_of_any_matrix_stays_in_range_and_on_grid(fitted, exact_table):
     assert back.column("int32").null_count > 0  # the missing indicator is decoded too
 
 
+def test_point_masses_are_found(fitted, exact_table):
+    capped, default = fitted.column("int_capped"), fitted.column("int_default")
+    assert capped.points_.tolist() == [100] and capped.high_ < 100  # continuous rows stay below the cap
+    real_cap = pc.count(pc.filter(exact_table.column("int_capped"), pc.equal(exact_table.column("int_capped"), 100)))
+    assert capped.state_counts_[1] == real_cap.as_py() and capped.state_counts_.sum() == ROWS  # [rest, 100, null]
+    assert default.points_.tolist() == [500] and default.low_ < 500 < default.high_
+    times = fitted.column("ts_default")
+    assert times.points_.tolist() == [int(DEFAULT_TIME.timestamp()) * SECOND_US]
+    assert times.time_step_ == HOUR_US and times.origin_ > times.points_[0]  # the far-off default leaves the grid be
+    assert fitted.column("date_sentinel").points_.tolist() == [(SENTINEL_DATE - dt.date(1970, 1, 1)).days]
+    rating = fitted.column("rating")
+    assert rating.points_.tolist() == [1, 2, 3, 4, 5] and not rating.has_continuous_
+    assert [s.role for s in fitted.layout_.spans if s.column == "rating"] == ["state"]  # a category, nothing else
+    assert fitted.column("int32").points_.size == 0 and fitted.column("constant_int").points_.tolist() == [42]
+
+
+def test_continuous_rows_never_land_on_an_extreme_point(fitted):
+    """Whatever the continuous part holds, it is clipped to its own range: a cap or a floor comes only
+    from the state span, at the rate the generator gives it."""
+    noise = np.random.default_rng(0).normal(0, 3, (500, fitted.output_dim)).astype(np.float32)
+    for name in ("int_capped", "ts_default", "date_sentinel"):
+        (state,) = [s for s in fitted.layout_.spans if s.column == name and s.role == "state"]
+        noise[:, state.start] = 100.0  # state 0: continuous
+    back = fitted.inverse_transform(noise)
+    assert pc.max(back.column("int_capped")).as_py() < 100
+    assert pc.min(back.column("ts_default")).as_py() > DEFAULT_TIME
+    assert pc.max(back.column("date_sentinel")).as_py() < SENTINEL_DATE
+
+
+def test_float_point_masses_come_back_bit_for_bit():
+    """Zeros (signed zeros too) and a default come back as the very same floats; the rest as before."""
+    rng = np.random.default_rng(2)
+    amount = np.where(rng.random(ROWS) < 0.4, 0.0, np.round(rng.lognormal(3, 1, ROWS), 2))
+    amount[rng.random(ROWS) < 0.1] = -0.0  # another exact value: -0.0 == 0.0, but its bits differ
+    middle = np.where(rng.random(ROWS) < 0.3, 50.0, rng.normal(50, 10, ROWS))
+    middle[::11] = np.nan  # NaN values, as a Parquet file can hold them: missing, back as null
+    table = pa.table({"amount": pa.array(amount, mask=_nulls(rng)),
+                      "middle": pa.array(middle.astype(np.float32), mask=_nulls(rng))})
+    transformer = TableTransformer(seed=0).fit(table)
+    assert sorted(np.signbit(transformer.column("amount").points_)) == [False, True]  # 0.0 and -0.0
+    assert transformer.column("middle").points_.tolist() == [50.0]
+    back = transformer.inverse_transform(transformer.transform(table))
+    assert back.schema == table.schema
+    for name, points in (("amount", (0.0,)), ("middle", (50.0,))):
+        original = table.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+        restored = back.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+        np.testing.assert_array_equal(np.isnan(restored), np.isnan(original), err_msg=name)
+        on_point = np.isin(original, points)
+        assert on_point.sum() > 0.2 * ROWS
+        np.testing.assert_array_equal(restored[on_point].view(np.int64), original[on_point].view(np.int64))
+        np.testing.assert_allclose(restored, original, rtol=1e-6, atol=1e-6, err_msg=name)
+    noise = np.random.default_rng(0).normal(0, 3, (500, transformer.output_dim)).astype(np.float32)
+    (state,) = [s for s in transformer.layout_.spans if s.column == "amount" and s.role == "state"]
+    noise[:, state.start] = 100.0  # continuous: strictly above the zeros
+    assert pc.min(transformer.inverse_transform(noise).column("amount")).as_py() > 0
+
+
+def test_point_masses_can_be_turned_off(exact_table):
+    transformer = TableTransformer(max_modes=3, max_points=0).fit(exact_table.select(["int_capped", "rating"]))
+    assert all(c.points_.size == 0 and c.has_continuous_ for c in transformer.columns_)
+    assert ("rating", "state") not in {(s.column, s.role) for s in transformer.layout_.spans}
+
+
+def test_a_state_saved_before_point_masses_still_loads(fitted, exact_table, encoded, decoded):
+    """Models saved before point masses existed: [observed, missing] counts, no points."""
+    names = ["int32", "ts_paris_hourly", "string"]
+    current = TableTransformer(max_modes=5, seed=3, max_points=0).fit(exact_table.select(names))
+    state = json.loads(json.dumps(current.state()))
+    for key in ("point_share", "max_points"):
+        del state[key]
+    for name in ("int32", "ts_paris_hourly"):
+        column = state["columns"][name]
+        counts = column.pop("state_counts")
+        column["missing_counts"] = [counts[0], counts[1] if len(counts) > 1 else 0]
+        del column["points"], column["has_continuous"]
+    old = TableTransformer.from_state(state)
+    assert old.layout_.spans == current.layout_.spans
+    assert old.column("int32").condition_counts.tolist() == current.column("int32").condition_counts.tolist()
+    matrix = current.transform(exact_table.select(names))
+    assert old.inverse_transform(matrix).equals(current.inverse_transform(matrix))
+
+
 def test_time_step_is_the_coarsest_exact_unit(fitted):
     assert fitted.column("ts_paris_hourly").time_step_ == HOUR_US
     assert fitted.column("ts_naive_seconds").time_step_ == SECOND_US
@@ -181,7 +276,7 @@ def test_layout_spans_tile_the_encoded_width(fitted, exact_table, encoded):
     assert all(s.width == 1 for s in spans if s.kind is SpanKind.SCALAR)
     assert {s.column for s in spans} == set(exact_table.column_names) - {"constant_int", "constant_string"}
     roles = {(s.column, s.role) for s in spans}
-    assert ("int32", "missing") in roles and ("ts_paris_hourly", "missing") not in roles
+    assert ("int32", "state") in roles and ("ts_paris_hourly", "state") not in roles
 
 
 def test_encoded_one_hots_are_exact(fitted, encoded):
@@ -210,7 +305,7 @@ LAYOUT = Layout((
     Span("b", SpanKind.ONE_HOT, 4, 2),
     Span("c", SpanKind.SCALAR, 6, 1),
     Span("c", SpanKind.ONE_HOT, 7, 3, "mode"),
-    Span("c", SpanKind.ONE_HOT, 10, 2, "missing"),
+    Span("c", SpanKind.ONE_HOT, 10, 2, "state"),
 ))
 
 
