@@ -273,8 +273,9 @@ def _encoding(transformer, name: str) -> tuple[str, int]:
     states = [s.width for s in spans if s.role == "state"]
     if states:
         k = len(column.points_)
-        parts = (["continuous"] if column.has_continuous_ else []) + ([f"{k} exact point mass(es)"] if k else []) \
-            + (["missing"] if column.has_missing_ else [])
+        parts = ["continuous"] if column.has_continuous_ else []
+        parts += [f"{k} exact point mass{'es' if k > 1 else ''}"] if k else []
+        parts += ["missing"] if column.has_missing_ else []
         text = (text + " + " if column.has_continuous_ else "") + f"{states[0]}-state one-hot ({', '.join(parts)})"
     return text, width
 
