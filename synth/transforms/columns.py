@@ -121,6 +121,10 @@ class NumericColumn:
             return ((exact - self.origin_) // self.time_step_).astype(np.float64) - self.offset_
         return exact.astype(np.float64) - self.offset_
 
+    def _on_points(self, exact: np.ndarray, missing: np.ndarray) -> np.ndarray:
+        """(N,) whether each value is exactly one of the points."""
+        return np.isin(_bits(exact), _bits(self.points_)) & ~missing
+
     def _states(self, exact: np.ndarray, missing: np.ndarray) -> np.ndarray:
         """(N,) index of each value's state: continuous, on a point, or missing."""
         first = int(self.has_continuous_)
@@ -140,8 +144,7 @@ class NumericColumn:
         observed = np.flatnonzero(~missing)
         self.points_ = _point_masses(exact[_subsample(observed, self.fit_rows, rng)], self.point_share,
                                      self.max_points)
-        on_point = np.isin(_bits(exact), _bits(self.points_)) & ~missing
-        rest = np.flatnonzero(~missing & ~on_point)
+        rest = np.flatnonzero(~missing & ~self._on_points(exact, missing))
         self.has_continuous_, self.has_missing_ = len(rest) > 0, bool(missing.any())
         self.state_counts_ = np.bincount(self._states(exact, missing), minlength=self.n_states)
         self.offset_, self.origin_, self.time_step_ = 0.0, 0, 1
@@ -169,8 +172,7 @@ class NumericColumn:
     def point_codes(self, column: pa.ChunkedArray) -> np.ndarray:
         """Each value's state where it is a point mass, -1 elsewhere (continuous or missing)."""
         exact, missing = self._read(column)
-        on_point = np.isin(_bits(exact), _bits(self.points_)) & ~missing
-        return np.where(on_point, self._states(exact, missing), -1)
+        return np.where(self._on_points(exact, missing), self._states(exact, missing), -1)
 
     def transform(self, column: pa.ChunkedArray, rng: np.random.Generator) -> np.ndarray:
         exact, missing = self._read(column)
@@ -197,20 +199,18 @@ class NumericColumn:
         values = np.clip(x + self.offset_, self.low_, self.high_)
         if self.is_integer:
             values = np.round(values)
-        point = state - int(self.has_continuous_)  # index into points_ where 0 <= point < len(points_)
-        on_point = (point >= 0) & (point < len(self.points_))
-        missing = state == self.n_states - 1 if self.has_missing_ else np.zeros(n, dtype=bool)
-        at = self.points_[np.clip(point, 0, max(len(self.points_) - 1, 0))] if len(self.points_) else None
         if self.is_integer:
-            ints = values.astype(np.int64)
+            values = values.astype(np.int64)
             if self.is_time:  # back onto the data's time grid, in exact int64
-                ints = ints * self.time_step_ + self.origin_
-            if at is not None:
-                ints = np.where(on_point, at, ints)
+                values = values * self.time_step_ + self.origin_
+        point = state - int(self.has_continuous_)  # an index into points_ on a point
+        on_point = (point >= 0) & (point < len(self.points_))
+        if on_point.any():
+            values = np.where(on_point, self.points_[np.where(on_point, point, 0)], values)
+        missing = state == self.n_states - 1 if self.has_missing_ else np.zeros(n, dtype=bool)
+        if self.is_integer:
             storage = pa.int32() if pa.types.is_date32(self.arrow_type) else pa.int64()
-            return pa.array(ints, mask=missing).cast(storage, safe=False).cast(self.arrow_type, safe=False)
-        if at is not None:
-            values = np.where(on_point, at, values)
+            return pa.array(values, mask=missing).cast(storage, safe=False).cast(self.arrow_type, safe=False)
         return pa.array(values, mask=missing).cast(self.arrow_type)
 
     def state(self) -> dict:
