@@ -152,9 +152,9 @@ def _detection_auc(report: dict, limit: float) -> GateCheck:
 
 def _acf_error_ratio(report: dict, limit: float) -> GateCheck:
     summary = report["summary"]
-    error, baseline = summary.get("acf_error"), summary.get("acf_error_shuffled")
     if "acf_error" not in summary:
         return GateCheck("acf_error_ratio", None, limit, "max", "skipped", "not a time-series report")
+    error, baseline = summary["acf_error"], summary.get("acf_error_shuffled")
     if error is None or baseline is None:
         return GateCheck("acf_error_ratio", None, limit, "max", "skipped", "no autocorrelation measured")
     if baseline < MIN_SHUFFLED_ACF_ERROR:
