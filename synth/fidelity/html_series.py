@@ -9,6 +9,8 @@ from synth.fidelity.html import REAL_COLOR, SYNTHETIC_COLOR, _figure, _fmt, _img
 
 SIDES = ("synthetic", "holdout", "shuffled")  # the score table's columns: what each entry compares with real
 COLORS = {"real": REAL_COLOR, "synthetic": SYNTHETIC_COLOR, "holdout": "#2ca02c", "shuffled": "#7f7f7f"}
+AUC_ROW, ACF_ERROR_ROW = "discriminative AUC (0.5 is best)", "ACF error (mean |gap| to real, lower is better)"
+UNCOLORED = (AUC_ROW, ACF_ERROR_ROW)  # rows that are not scores (1 = like real): no score colours
 
 
 def render_series_html(section: dict) -> str:
@@ -31,7 +33,7 @@ def render_series_html(section: dict) -> str:
 def _score_table(section: dict) -> str:
     rows = []
     for label, entry in _score_rows(section):
-        cells = "".join(f'<td class="num">{_fmt(entry[s])}</td>' if entry[s] is None or "AUC" in label else
+        cells = "".join(f'<td class="num">{_fmt(entry[s])}</td>' if entry[s] is None or label in UNCOLORED else
                         f'<td class="num" style="background:{_score_color(entry[s])}">{_fmt(entry[s])}</td>'
                         for s in SIDES)
         rows.append(f"<tr><td>{escape(label)}</td>{cells}</tr>")
@@ -41,7 +43,8 @@ def _score_table(section: dict) -> str:
 
 def _score_rows(section: dict):
     yield from ((f"summary: {name}", entry) for name, entry in section["summary"].items())
-    yield "discriminative AUC (0.5 is best)", section["discriminative"]["auc"]
+    yield AUC_ROW, section["discriminative"]["auc"]
+    yield ACF_ERROR_ROW, section["acf"]["error"]
     yield from ((f"ACF {name}", v["score"]) for name, v in section["acf"]["features"].items())
     for name, entries in section["per_sequence"]["features"].items():
         yield from ((f"{name}: per-sequence {stat}", e) for stat, e in entries.items())

@@ -11,7 +11,9 @@ Reference points, so a reader sees whether the model learned anything beyond mar
 
 Keys of the report (version 3; stable, documented in README; version 2 had the privacy summary's
 `dcr_share_closer_to_train`, the complement of today's `dcr_holdout_share`):
-- `version`, `kind` ("table" or "series"), `summary` (headline numbers, also what the gate reads),
+- `version`, `kind` ("table" or "series"), `summary` (headline numbers, also what the gate reads: the
+  synthetic side of each score, `detection_auc` (the classifier's AUC), `privacy`, and for series
+  `series`, `acf_error` and `acf_error_shuffled` (`series.acf.error`: synthetic and time-shuffled)),
   `scores` ({name: {synthetic, ci_low, ci_high, holdout, independent}} for overall, column_shapes,
   column_pairs, structure, detection), `counts`, `settings`, `notes` (plain-words caveats);
 - `columns` (per column: kind, metric, similarity, missing rates, score, score_holdout,
@@ -113,6 +115,8 @@ def build_report(real: pa.Table, synthetic: pa.Table, holdout: pa.Table | None =
         report["series"] = series_report(real.to_pandas(), synthetic.to_pandas(), series,
                                          holdout.to_pandas() if holdout is not None else None, seed=seed)
         report["summary"]["series"] = report["series"]["summary"]["overall"]["synthetic"]
+        acf_error = report["series"]["acf"]["error"]
+        report["summary"].update(acf_error=acf_error["synthetic"], acf_error_shuffled=acf_error["shuffled"])
         interval = report["series"]["intervals"]["overall"] or [None, None]
         report["scores"]["series"] = {"synthetic": report["series"]["summary"]["overall"]["synthetic"],
                                       "ci_low": interval[0], "ci_high": interval[1],
@@ -162,7 +166,8 @@ def fidelity_report(real: pd.DataFrame, synthetic: pd.DataFrame, specs: list[Col
     report = {
         "version": REPORT_VERSION,
         "kind": "table",
-        "summary": {key: scores[key]["synthetic"] for key in SCORES},
+        "summary": {**{key: scores[key]["synthetic"] for key in SCORES},
+                    "detection_auc": learned["synthetic"]["detection"]["auc"]},
         "scores": scores,
         "counts": {"rows_real": len(real), "rows_synthetic": len(synthetic),
                    "rows_holdout": len(holdout) if holdout is not None else 0, "columns": len(specs),
@@ -311,7 +316,9 @@ def summary_markdown(report: dict, max_columns: int = 20) -> str:
               f"{_fmt(privacy['dcr_holdout_share'])} (0.5 is ideal, low: memorising); "
               f"membership-inference AUC {_fmt(privacy['membership_auc'])} (0.5: no leakage).", ""]
     if report.get("series"):
-        lines += [f"Time series overall: {_fmt(report['summary'].get('series'))}.", ""]
+        summary = report["summary"]
+        lines += [f"Time series overall: {_fmt(summary.get('series'))}; ACF error {_fmt(summary.get('acf_error'))} "
+                  f"(time-shuffled baseline {_fmt(summary.get('acf_error_shuffled'))}, lower is better).", ""]
     worst = sorted(report["columns"], key=lambda c: c["score"])[:max_columns]
     if len(worst) < len(report["columns"]):
         lines += [f"The {len(worst)} lowest-scoring of {len(report['columns'])} columns:", ""]

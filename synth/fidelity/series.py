@@ -15,7 +15,10 @@ Keys of `series_report`'s dict (plain floats/ints/None, so `json.dumps(allow_nan
 - `counts`: `sequences`, `sequences_total`, `steps`: {real, synthetic, holdout: int | None}.
 - `summary`: {section: entry} for each section below, and `overall`, the mean of the defined ones.
 - `acf`: `lags`; `features`: {feature: {`curves` ({real, synthetic, holdout, shuffled: list of float | None,
-  the mean over sequences of each one's autocorrelation}), `score` (1 - mean |curve - real curve|)}}.
+  the mean over sequences of each one's autocorrelation}), `error` (mean over lags of |curve - real curve|,
+  lower is better, up to 2), `score` (1 - error, clipped to [0, 1])}}; `error`: the mean over features
+  of their errors (an entry whose `shuffled` side is the ACF error of a model that learned no temporal
+  order: the baseline the quality gate's `max_acf_error_ratio` divides by).
 - `correlation`: 1 - (mean |difference| of the upper triangle of the feature correlation matrix, all steps) / 2.
 - `lengths`: `score` (1 - total variation of the length histograms), `stats` ({real, synthetic, holdout:
   {min, median, max}}), `histogram` (`edges`, and real, synthetic, holdout: counts per bin).
@@ -322,9 +325,11 @@ def _acf_section(real: _Profile, others: dict, names: list[str], lags: int) -> d
     features = {}
     for f, name in enumerate(names):
         curves = {"real": _curve(real, f), **{s: None if p is None else _curve(p, f) for s, p in others.items()}}
-        score = {s: None if curves[s] is None else _curve_score(curves["real"], curves[s]) for s in SIDES}
-        features[name] = {"curves": curves, "score": score}
+        error = {s: None if curves[s] is None else _curve_error(curves["real"], curves[s]) for s in SIDES}
+        score = {s: None if e is None else float(np.clip(1.0 - e, 0.0, 1.0)) for s, e in error.items()}
+        features[name] = {"curves": curves, "error": error, "score": score}
     return {"lags": list(range(1, lags + 1)), "features": features,
+            "error": _mean_entry([v["error"] for v in features.values()]),
             "score": _mean_entry([v["score"] for v in features.values()])}
 
 
@@ -333,9 +338,10 @@ def _curve(profile: _Profile, f: int) -> list[float | None]:
     return [float(s / c) if c else None for s, c in zip(sums, counts)]
 
 
-def _curve_score(real: list, other: list) -> float | None:
+def _curve_error(real: list, other: list) -> float | None:
+    """Mean |other - real| over the lags both curves define (up to 2: autocorrelations lie in [-1, 1])."""
     gaps = [abs(a - b) for a, b in zip(real, other) if a is not None and b is not None]
-    return float(np.clip(1.0 - np.mean(gaps), 0.0, 1.0)) if gaps else None
+    return float(np.mean(gaps)) if gaps else None
 
 
 def _correlation_score(real: _Profile, other: _Profile) -> float | None:
