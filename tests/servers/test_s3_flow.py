@@ -22,7 +22,8 @@ pytestmark = pytest.mark.slow
 
 
 def _config(tmp_path, bucket: str, **extra) -> str:
-    model = {**TINY_MODEL, "epochs": 2, "training": {**TINY_MODEL["training"], "checkpoint_every": 1}}
+    model = {**TINY_MODEL, "epochs": 2, "training": {**TINY_MODEL["training"], "checkpoint_every": 1,
+                                                     "keep_checkpoints": True}}  # a later run resumes
     tree = {"source": {"path": f"s3://{bucket}/in/diamonds.parquet"}, "model": model,
             "output": {"path": f"s3://{bucket}/out/diamonds_synth.parquet"},
             "sample": {"num_rows": 250}, "report": {"gate": {"enabled": False}, "bootstrap": 0}, **extra}
@@ -87,8 +88,12 @@ def test_refresh_on_s3_publishes_a_version_and_keeps_everything_in_the_bucket(
     # a published output is a source like any other: its current version's files, not the listing
     chained = f"s3://{bucket}/out/chained.parquet"
     assert main(["run", config, "--set", f"source.path={output}", "--set", f"output.path={chained}",
-                 "--set", "sample.num_rows=100", "--set", "source.sample_rows=200"]) == 0
+                 "--set", "sample.num_rows=100", "--set", "source.sample_rows=200",
+                 "--set", "model.training.keep_checkpoints=false"]) == 0
     assert storage.read_published(chained).num_rows == 100
+    # by default a published run's checkpoints are removed from the bucket: pointer and versions
+    assert not storage.get_dir(f"s3://{bucket}/out/chained.checkpoints", tmp_path / "gone")
+    assert storage.list_versions(f"s3://{bucket}/out/chained.checkpoints") == []
     assert storage.read_published(chained).schema.remove_metadata().equals(source.schema.remove_metadata())
 
 
