@@ -109,10 +109,11 @@ class Resumed:
             optimizers = {name: _unflatten_optimizer(name, self.tensors, doc)
                           for name, doc in self.state["optimizers"].items()}
             history = [EpochStats(**h) for h in self.state["history"]]
+            selection = _selection_from(self.state.get("selection"), self.tensors)
         except (KeyError, TypeError, ValueError, RuntimeError, DataError) as e:
             raise DataError(f"checkpoint {self.path}: its state does not fit this model ({e}); delete "
                             f"{self.path.parent} to train from scratch") from e
-        return TrainingState(self.epoch, history, optimizers)
+        return TrainingState(self.epoch, history, optimizers, selection)
 
 
 class Checkpoints:
@@ -218,10 +219,16 @@ class Checkpoints:
             for opt_name, opt_state in state.optimizers.items():
                 flat, optimizers[opt_name] = _flatten_optimizer(opt_name, opt_state)
                 tensors.update(flat)
+            selection = None
+            if state.selection is not None:  # its best weights beside the others, the rest as JSON
+                selection = {k: v for k, v in state.selection.items() if k != "best_generator"}
+                best = state.selection.get("best_generator", {})
+                tensors.update({f"{SELECTION_PREFIX}{k}": t for k, t in best.items()})
             save_file(tensors, tmp / STATE_TENSORS)
             doc = {"format_version": FORMAT_VERSION, "kind": self.kind, "key": self.key, "epoch": state.epoch,
                    "history": [{"epoch": s.epoch, **s.as_dict()} for s in state.history],
-                   "optimizers": optimizers, "tensors_sha256": file_digest(tmp / STATE_TENSORS)}
+                   "optimizers": optimizers, "selection": selection,
+                   "tensors_sha256": file_digest(tmp / STATE_TENSORS)}
             _write_json(tmp / STATE_JSON, doc)
             _fsync_tree(tmp)
             os.rename(tmp, self.directory / name)
@@ -302,6 +309,17 @@ def latest_checkpoint(directory: str | Path) -> tuple[int, Path] | None:
     if not isinstance(name, str) or not _CHECKPOINT_NAME.fullmatch(name) or not isinstance(doc.get("epoch"), int):
         raise DataError(f"checkpoint {pointer}: names no checkpoint of this directory")
     return doc["epoch"], Path(directory) / name
+
+
+SELECTION_PREFIX = "selection.best_generator."
+
+
+def _selection_from(doc: dict | None, tensors: dict[str, torch.Tensor]) -> dict | None:
+    """Model selection's state as `ModelSelection.load_state_dict` takes it, or None (no selection)."""
+    if doc is None:
+        return None
+    best = {k[len(SELECTION_PREFIX):]: t for k, t in tensors.items() if k.startswith(SELECTION_PREFIX)}
+    return {**doc, "best_generator": best} if best else dict(doc)
 
 
 def _flatten_optimizer(name: str, state_dict: dict) -> tuple[dict[str, torch.Tensor], dict]:

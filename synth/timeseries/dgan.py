@@ -88,6 +88,9 @@ class DGANConfig:
                                   f"sample_len={self.sample_len}: each LSTM cell emits sample_len steps")
         if self.max_gap < 0:
             raise ConfigError(f"max_gap={self.max_gap}: must be 0 or more")
+        if self.training.eval_every:  # ACTGAN only so far (synth.selection needs a series scorer)
+            raise ConfigError(f"training.eval_every={self.training.eval_every}: model selection is not available "
+                              "for dgan yet; set training.eval_every=0")
 
     @property
     def spec(self) -> SequenceSpec:

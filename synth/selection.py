@@ -1,0 +1,155 @@
+"""Model selection during training: score the generator on held-back rows, keep the best state, stop early.
+
+    split = validation_split(table, fraction=0.1, seed=0)       # (training rows, validation rows)
+    selection = ModelSelection(TableScorer(split.validation), sample, generator, eval_every=5, patience=4)
+    train_wgan(..., selection=selection)                        # evaluates every 5 epochs, may stop early
+    selection.restore_best()                                    # the generator as at its best evaluation
+
+The score is a fast version of the report's: column shapes and pair trends (synth.fidelity.tabular)
+of a fixed-seed sample against the validation rows, at most `max_rows` of each. The validation rows
+are held back from training and are not the report's holdout, so the report stays honest.
+A model plugs in with a `Scorer` for its data and a `sample(n, seed)` function.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+import numpy as np
+import pyarrow as pa
+import torch
+from torch import nn
+
+from synth.errors import DataError
+from synth.fidelity.encode import TableEncoder
+from synth.fidelity.tabular import compare, plan_pairs
+from synth.schema import schema_specs
+
+MAX_ROWS = 10_000        # rows scored per evaluation (validation and sample): keeps scoring cheap
+MIN_ROWS = 50            # fewer validation rows: scores are noisy; warned, and scored anyway
+SAMPLE_SEED = 1_000_003  # one fixed seed for every evaluation's sample: scores differ by the weights only
+
+
+class ValidationTooSmall(UserWarning):
+    """The validation split has fewer rows than scores are reliable on."""
+
+
+@dataclass(frozen=True)
+class Split:
+    training: pa.Table
+    validation: pa.Table
+
+
+def validation_split(table: pa.Table, fraction: float, seed: int, max_rows: int = MAX_ROWS,
+                     min_rows: int = MIN_ROWS) -> Split:
+    """Hold back a seeded random `fraction` of the rows (at most `max_rows`) for selection.
+
+    Raises:
+        DataError: fewer than 2 rows would be left to train on.
+    """
+    n = table.num_rows
+    held = min(max(round(fraction * n), 1), max_rows)
+    if n - held < 2:
+        raise DataError(f"the table has {n} rows: too few to hold back a validation split "
+                        f"(training.validation_fraction={fraction:g}) and still train; set training.eval_every=0")
+    if held < min_rows:
+        warnings.warn(f"the validation split has {held} rows (training.validation_fraction={fraction:g} of {n}): "
+                      f"fewer than {min_rows}, so model selection scores are noisy; it scores on what is there",
+                      ValidationTooSmall, stacklevel=3)
+    order = np.random.default_rng(seed).permutation(n)
+    return Split(table.take(np.sort(order[held:])), table.take(np.sort(order[:held])))
+
+
+class Scorer(Protocol):
+    rows: int  # how many rows (examples) to sample per evaluation
+
+    def score(self, synthetic: pa.Table) -> float:
+        """Similarity of `synthetic` to the validation data, in [0, 1], higher is better."""
+
+
+class TableScorer:
+    """The report's column shapes and pair trends against validation rows; the overall mean is the score."""
+
+    def __init__(self, validation: pa.Table, max_rows: int = MAX_ROWS, seed: int = 0):
+        if validation.num_rows > max_rows:
+            rows = np.random.default_rng(seed).choice(validation.num_rows, max_rows, replace=False)
+            validation = validation.take(np.sort(rows))
+        frame = validation.to_pandas()
+        self.encoder = TableEncoder(schema_specs(validation.schema)).fit(frame)
+        self.real = self.encoder.encode(frame)
+        self.plan = plan_pairs(self.encoder, self.real)
+        self.rows = validation.num_rows
+
+    def score(self, synthetic: pa.Table) -> float:
+        summary = compare(self.encoder, self.plan, self.real, self.encoder.encode(synthetic.to_pandas()))["summary"]
+        return float(summary["overall"])
+
+
+class ModelSelection:
+    """Scores the generator every `eval_every` epochs, keeps its best state, and says when to stop.
+
+    `train_wgan` calls `evaluate(epoch)` after each epoch and stops when `stop_reason` is set. The
+    state (history, best score, epoch and weights) is plain data for checkpoints: `state_dict` /
+    `load_state_dict`, the weights under "best_generator" as CPU tensors.
+    """
+
+    def __init__(self, scorer: Scorer, sample: Callable[[int, int], pa.Table], generator: nn.Module,
+                 eval_every: int, patience: int):
+        self.scorer, self.sample, self.generator = scorer, sample, generator
+        self.eval_every, self.patience = eval_every, patience
+        self.history: list[tuple[int, float]] = []  # (epoch, score) of every evaluation
+        self.best_score = -np.inf
+        self.best_epoch: int | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.seconds = 0.0  # spent scoring, for the cost share
+
+    @property
+    def since_best(self) -> int:
+        """Evaluations since the best one."""
+        return sum(1 for epoch, _ in self.history if self.best_epoch is not None and epoch > self.best_epoch)
+
+    @property
+    def stop_reason(self) -> str | None:
+        if self.best_epoch is None or self.since_best < self.patience:
+            return None
+        return (f"training stopped at epoch {self.history[-1][0]}: the validation score did not improve over "
+                f"{self.best_score:.4f} (epoch {self.best_epoch}) in {self.patience} evaluations "
+                f"(training.patience={self.patience}, every {self.eval_every} epochs); the best state is used")
+
+    def evaluate(self, epoch: int) -> float | None:
+        """Score the generator if `epoch` is an evaluation epoch; keep its state if it is the best so far."""
+        if epoch % self.eval_every:
+            return None
+        started = time.perf_counter()
+        score = self.scorer.score(self.sample(self.scorer.rows, SAMPLE_SEED))
+        self.history.append((epoch, score))
+        if score > self.best_score:
+            self.best_score, self.best_epoch = score, epoch
+            self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.generator.state_dict().items()}
+        self.seconds += time.perf_counter() - started
+        return score
+
+    def restore_best(self) -> None:
+        """Load the best state into the generator (nothing happens before the first evaluation)."""
+        if self.best_state is not None:
+            self.generator.load_state_dict(self.best_state)
+
+    # -- checkpoints --------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """JSON-able fields, plus "best_generator": the best weights as CPU tensors (or absent)."""
+        doc = {"history": [[e, s] for e, s in self.history], "best_epoch": self.best_epoch,
+               "best_score": self.best_score if self.best_epoch is not None else None, "seconds": self.seconds}
+        if self.best_state is not None:
+            doc["best_generator"] = {k: v.contiguous() for k, v in self.best_state.items()}
+        return doc
+
+    def load_state_dict(self, state: dict) -> None:
+        self.history = [(int(e), float(s)) for e, s in state["history"]]
+        self.best_epoch = state["best_epoch"]
+        self.best_score = -np.inf if state["best_score"] is None else float(state["best_score"])
+        self.seconds = float(state.get("seconds", 0.0))
+        best = state.get("best_generator")
+        self.best_state = {k: v.clone() for k, v in best.items()} if best is not None else None
+

@@ -1,0 +1,102 @@
+"""Model selection: the best-scoring generator state is kept, patience stops training early, a resumed
+fit continues the selection, and settings that could never evaluate are refused."""
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from flows.config import ActganModelConfig
+from synth.checkpoint import Checkpointing
+from synth.errors import ConfigError
+from synth.selection import SAMPLE_SEED, TableScorer, ValidationTooSmall, validation_split
+from synth.tabular import ACTGAN
+from synth.training import WGANConfig
+from tests.synth.conftest import make_mixed_table, make_tiny_config
+from tests.synth.test_checkpoint import Killed, kill_at
+
+NOISY = dict(generator_lr=3e-3, critic_lr=3e-3)  # a learning rate high enough that scores jump epoch to epoch
+
+
+@pytest.fixture(scope="module")
+def table():
+    return make_mixed_table(1000)  # 100 validation rows
+
+
+def rescore(model: ACTGAN, table) -> float:
+    """The fitted model's validation score, from scratch: the same split, scorer and sampling seed."""
+    config = model.config
+    scorer = TableScorer(validation_split(table, config.training.validation_fraction, config.seed).validation,
+                         seed=config.seed)
+    return scorer.score(model.sample_table(scorer.rows, seed=SAMPLE_SEED))
+
+
+def test_the_best_state_is_kept_when_the_last_epoch_is_worse(table):
+    model = ACTGAN(make_tiny_config(epochs=20, eval_every=1, patience=100, **NOISY)).fit(table)
+    scores = dict(model.validation_history_)
+    assert list(scores) == list(range(1, 21))
+    best = max(scores, key=scores.get)
+    assert model.selected_epoch_ == best < 20 and scores[best] > scores[20]  # the constructed case
+    assert rescore(model, table) == pytest.approx(scores[best], abs=1e-12)  # the returned model is that state
+    assert [s.epoch for s in model.history_ if s.validation_score is not None] == list(range(1, 21))
+    assert model.stopped_early_ is None
+    share = model.selection_seconds_ / (sum(s.seconds for s in model.history_) + model.selection_seconds_)
+    print(f"scoring share of training time (tiny model, eval every epoch): {share:.1%}")
+
+
+def test_patience_stops_training_early(table):
+    model = ACTGAN(make_tiny_config(epochs=40, eval_every=2, patience=2, **NOISY)).fit(table)
+    last = model.validation_history_[-1][0]
+    assert len(model.history_) == last < 40
+    assert last - model.selected_epoch_ == 2 * 2  # patience evaluations, eval_every epochs apart
+    assert "training.patience=2" in model.stopped_early_ and f"epoch {last}" in model.stopped_early_
+
+
+def test_without_eval_every_nothing_is_held_back_or_scored(table):
+    model = ACTGAN(make_tiny_config(epochs=2)).fit(table)
+    assert model.selected_epoch_ is None and model.validation_history_ == []
+    assert all(s.validation_score is None for s in model.history_)
+    assert "validation_score" not in model.history_[0].as_dict()
+
+
+def test_a_saved_model_keeps_the_selection(tmp_path, table):
+    model = ACTGAN(make_tiny_config(epochs=4, eval_every=2, patience=5)).fit(table)
+    loaded = ACTGAN.load(model.save(tmp_path / "model"))
+    assert loaded.selected_epoch_ == model.selected_epoch_
+    assert loaded.validation_history_ == model.validation_history_
+
+
+def test_a_resumed_fit_continues_the_selection(tmp_path, table):
+    config = make_tiny_config(epochs=10, eval_every=1, patience=100, **NOISY)
+    straight = ACTGAN(config).fit(table)
+    directory = tmp_path / "checkpoints"
+    with pytest.raises(Killed):
+        ACTGAN(config).fit(table, callback=kill_at(8), checkpoint=Checkpointing(directory, every=6))
+    resumed = ACTGAN(config).fit(table, checkpoint=Checkpointing(directory, every=6))
+    assert resumed.resumed_from_ == 6
+    assert resumed.validation_history_ == straight.validation_history_  # epochs 1-6 restored, 7-10 scored
+    assert resumed.selected_epoch_ == straight.selected_epoch_
+    assert resumed.sample(100, seed=1).equals(straight.sample(100, seed=1))  # the same best state
+
+
+def test_a_run_that_had_stopped_resumes_as_stopped(tmp_path, table):
+    config = make_tiny_config(epochs=40, eval_every=2, patience=2, **NOISY)
+    first = ACTGAN(config).fit(table, checkpoint=Checkpointing(tmp_path, every=100))
+    again = ACTGAN(config).fit(table, checkpoint=Checkpointing(tmp_path, every=100))
+    assert again.resumed_from_ == len(first.history_) and len(again.history_) == len(first.history_)
+    assert again.selected_epoch_ == first.selected_epoch_ and again.stopped_early_ == first.stopped_early_
+    assert again.sample(100, seed=1).equals(first.sample(100, seed=1))
+
+
+def test_eval_every_past_epochs_is_refused_naming_the_key():
+    with pytest.raises(ConfigError, match="training.eval_every=6"):
+        WGANConfig(epochs=5, eval_every=6)
+    with pytest.raises(ValidationError, match="training.eval_every=6 is larger than epochs=5"):
+        ActganModelConfig(epochs=5, training={"eval_every": 6})
+    with pytest.raises(ConfigError, match="training.validation_fraction"):
+        WGANConfig(eval_every=1, validation_fraction=1.0)
+
+
+def test_a_small_validation_split_warns_and_scores_what_is_there():
+    with pytest.warns(ValidationTooSmall, match="30 rows"):
+        model = ACTGAN(make_tiny_config(epochs=2, eval_every=1)).fit(make_mixed_table(300))
+    assert len(model.validation_history_) == 2
