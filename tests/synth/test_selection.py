@@ -8,6 +8,8 @@ from pydantic import ValidationError
 from flows.config import ActganModelConfig
 from synth.checkpoint import Checkpointing
 from synth.errors import ConfigError
+from synth.fidelity.health import training_health
+from synth.fidelity.html_sections import training_html
 from synth.selection import SAMPLE_SEED, TableScorer, ValidationTooSmall, validation_split
 from synth.tabular import ACTGAN
 from synth.training import WGANConfig
@@ -100,3 +102,14 @@ def test_a_small_validation_split_warns_and_scores_what_is_there():
     with pytest.warns(ValidationTooSmall, match="30 rows"):
         model = ACTGAN(make_tiny_config(epochs=2, eval_every=1)).fit(make_mixed_table(300))
     assert len(model.validation_history_) == 2
+
+
+def test_the_training_health_section_shows_the_validation_curve_and_the_epoch_kept(table):
+    model = ACTGAN(make_tiny_config(epochs=8, eval_every=2, patience=100, **NOISY)).fit(table)
+    health = training_health(model.history_)
+    validation = health["validation"]
+    assert validation["epoch"] == [2, 4, 6, 8] and validation["selected_epoch"] == model.selected_epoch_
+    assert validation["score"] == [s for _, s in model.validation_history_]
+    html = training_html({"training": health})
+    assert f"Model selection kept epoch {model.selected_epoch_}" in html
+    assert training_health(ACTGAN(make_tiny_config(epochs=2)).fit(table).history_)["validation"] is None
