@@ -220,10 +220,10 @@ class Checkpoints:
                 flat, optimizers[opt_name] = _flatten_optimizer(opt_name, opt_state)
                 tensors.update(flat)
             selection = None
-            if state.selection is not None:  # its best weights beside the others, the rest as JSON
-                selection = {k: v for k, v in state.selection.items() if k != "best_generator"}
-                best = state.selection.get("best_generator", {})
-                tensors.update({f"{SELECTION_PREFIX}{k}": t for k, t in best.items()})
+            if state.selection is not None:  # its states (dicts of tensors) beside the others, the rest as JSON
+                selection = {k: v for k, v in state.selection.items() if not isinstance(v, dict)}
+                tensors.update({f"{SELECTION_PREFIX}{name}.{k}": t for name, group in state.selection.items()
+                                if isinstance(group, dict) for k, t in group.items()})
             save_file(tensors, tmp / STATE_TENSORS)
             doc = {"format_version": FORMAT_VERSION, "kind": self.kind, "key": self.key, "epoch": state.epoch,
                    "history": [{"epoch": s.epoch, **s.as_dict()} for s in state.history],
@@ -311,15 +311,19 @@ def latest_checkpoint(directory: str | Path) -> tuple[int, Path] | None:
     return doc["epoch"], Path(directory) / name
 
 
-SELECTION_PREFIX = "selection.best_generator."
+SELECTION_PREFIX = "selection."
 
 
 def _selection_from(doc: dict | None, tensors: dict[str, torch.Tensor]) -> dict | None:
     """Model selection's state as `ModelSelection.load_state_dict` takes it, or None (no selection)."""
     if doc is None:
         return None
-    best = {k[len(SELECTION_PREFIX):]: t for k, t in tensors.items() if k.startswith(SELECTION_PREFIX)}
-    return {**doc, "best_generator": best} if best else dict(doc)
+    state = dict(doc)
+    for key, tensor in tensors.items():
+        if key.startswith(SELECTION_PREFIX):
+            name, field = key[len(SELECTION_PREFIX):].split(".", 1)
+            state.setdefault(name, {})[field] = tensor
+    return state
 
 
 def _flatten_optimizer(name: str, state_dict: dict) -> tuple[dict[str, torch.Tensor], dict]:

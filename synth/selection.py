@@ -90,44 +90,63 @@ class TableScorer:
 class ModelSelection:
     """Scores the generator every `eval_every` epochs, keeps its best state, and says when to stop.
 
+    With `ema_decay`, an exponential moving average of the generator's state (updated after every
+    epoch) is scored too at each evaluation, and kept when it scores better than the weights.
     `train_wgan` calls `evaluate(epoch)` after each epoch and stops when `stop_reason` is set. The
-    state (history, best score, epoch and weights) is plain data for checkpoints: `state_dict` /
-    `load_state_dict`, the weights under "best_generator" as CPU tensors.
+    state is plain data for checkpoints (`state_dict` / `load_state_dict`): JSON-able fields, and
+    the best and average states as dicts of CPU tensors under "best_generator" and "average_generator".
     """
 
     def __init__(self, scorer: Scorer, sample: Callable[[int, int], pa.Table], generator: nn.Module,
-                 eval_every: int, patience: int):
+                 eval_every: int, patience: int, ema_decay: float = 0.0):
         self.scorer, self.sample, self.generator = scorer, sample, generator
-        self.eval_every, self.patience = eval_every, patience
-        self.history: list[tuple[int, float]] = []  # (epoch, score) of every evaluation
+        self.eval_every, self.patience, self.ema_decay = eval_every, patience, ema_decay
+        self.candidates: list[tuple[int, float, float | None]] = []  # (epoch, weights' score, average's score)
         self.best_score = -np.inf
         self.best_epoch: int | None = None
+        self.best_is_average = False
         self.best_state: dict[str, torch.Tensor] | None = None
+        self.average: dict[str, torch.Tensor] | None = None  # the EMA state, on the generator's device
         self.seconds = 0.0  # spent scoring, for the cost share
+
+    @property
+    def history(self) -> list[tuple[int, float]]:
+        """(epoch, score of the better candidate) of every evaluation."""
+        return [(epoch, max(s for s in (weights, average) if s is not None))
+                for epoch, weights, average in self.candidates]
 
     @property
     def since_best(self) -> int:
         """Evaluations since the best one."""
-        return sum(1 for epoch, _ in self.history if self.best_epoch is not None and epoch > self.best_epoch)
+        return sum(1 for epoch, *_ in self.candidates if self.best_epoch is not None and epoch > self.best_epoch)
 
     @property
     def stop_reason(self) -> str | None:
         if self.best_epoch is None or self.since_best < self.patience:
             return None
-        return (f"training stopped at epoch {self.history[-1][0]}: the validation score did not improve over "
+        return (f"training stopped at epoch {self.candidates[-1][0]}: the validation score did not improve over "
                 f"{self.best_score:.4f} (epoch {self.best_epoch}) in {self.patience} evaluations "
                 f"(training.patience={self.patience}, every {self.eval_every} epochs); the best state is used")
 
     def evaluate(self, epoch: int) -> float | None:
-        """Score the generator if `epoch` is an evaluation epoch; keep its state if it is the best so far."""
-        if epoch % self.eval_every:
-            return None
+        """Score the generator (and its average) if `epoch` is an evaluation epoch; keep the best state.
+
+        Returns the better candidate's score, or None on epochs without evaluation."""
         started = time.perf_counter()
-        score = self.scorer.score(self.sample(self.scorer.rows, SAMPLE_SEED))
-        self.history.append((epoch, score))
+        if self.ema_decay:
+            self._update_average()
+        if epoch % self.eval_every:
+            self.seconds += time.perf_counter() - started
+            return None
+        weights = self._score()
+        average = self._score_average() if self.ema_decay else None
+        self.candidates.append((epoch, weights, average))
+        use_average = average is not None and average > weights
+        score = average if use_average else weights
         if score > self.best_score:
-            self.best_score, self.best_epoch = score, epoch
-            self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.generator.state_dict().items()}
+            self.best_score, self.best_epoch, self.best_is_average = score, epoch, use_average
+            state = self.average if use_average else self.generator.state_dict()
+            self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
         self.seconds += time.perf_counter() - started
         return score
 
@@ -136,20 +155,48 @@ class ModelSelection:
         if self.best_state is not None:
             self.generator.load_state_dict(self.best_state)
 
+    def _score(self) -> float:
+        return self.scorer.score(self.sample(self.scorer.rows, SAMPLE_SEED))
+
+    @torch.no_grad()
+    def _update_average(self) -> None:
+        state = self.generator.state_dict()
+        if self.average is None:
+            self.average = {k: v.detach().clone() for k, v in state.items()}
+            return
+        for k, v in state.items():
+            if v.is_floating_point():
+                self.average[k].lerp_(v, 1 - self.ema_decay)
+            else:  # e.g. BatchNorm's batch count
+                self.average[k].copy_(v)
+
+    def _score_average(self) -> float:
+        """The average's score: its state is loaded for sampling, then the weights are put back in place."""
+        current = {k: v.detach().clone() for k, v in self.generator.state_dict().items()}
+        self.generator.load_state_dict(self.average)
+        try:
+            return self._score()
+        finally:
+            self.generator.load_state_dict(current)
+
     # -- checkpoints --------------------------------------------------------------------------------
     def state_dict(self) -> dict:
-        """JSON-able fields, plus "best_generator": the best weights as CPU tensors (or absent)."""
-        doc = {"history": [[e, s] for e, s in self.history], "best_epoch": self.best_epoch,
-               "best_score": self.best_score if self.best_epoch is not None else None, "seconds": self.seconds}
-        if self.best_state is not None:
-            doc["best_generator"] = {k: v.contiguous() for k, v in self.best_state.items()}
+        """JSON-able fields, plus the best and average states as CPU tensors (when there are any)."""
+        doc = {"candidates": [list(c) for c in self.candidates], "best_epoch": self.best_epoch,
+               "best_score": self.best_score if self.best_epoch is not None else None,
+               "best_is_average": self.best_is_average, "seconds": self.seconds}
+        for name, state in (("best_generator", self.best_state), ("average_generator", self.average)):
+            if state is not None:
+                doc[name] = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
         return doc
 
     def load_state_dict(self, state: dict) -> None:
-        self.history = [(int(e), float(s)) for e, s in state["history"]]
+        self.candidates = [(int(e), float(w), None if a is None else float(a)) for e, w, a in state["candidates"]]
         self.best_epoch = state["best_epoch"]
         self.best_score = -np.inf if state["best_score"] is None else float(state["best_score"])
+        self.best_is_average = bool(state.get("best_is_average", False))
         self.seconds = float(state.get("seconds", 0.0))
-        best = state.get("best_generator")
+        best, average = state.get("best_generator"), state.get("average_generator")
         self.best_state = {k: v.clone() for k, v in best.items()} if best is not None else None
-
+        device = next(self.generator.parameters()).device
+        self.average = {k: v.to(device, copy=True) for k, v in average.items()} if average is not None else None

@@ -51,6 +51,7 @@ class WGANConfig:
     eval_every: int = 0                   # epochs between validation scores; 0 = no selection, the last epoch is kept
     patience: int = 10                    # evaluations without a better score before training stops
     validation_fraction: float = 0.1      # share of the rows (examples) held back to score on, at most 10,000
+    ema_decay: float = 0.0                # also score an epoch-wise moving average of the generator; 0 = off
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "critic_steps", "generator_steps"):
@@ -68,6 +69,8 @@ class WGANConfig:
             raise ConfigError(f"training.patience={self.patience}: must be at least 1")
         if not 0 < self.validation_fraction < 1:
             raise ConfigError(f"training.validation_fraction={self.validation_fraction}: must be in (0, 1)")
+        if not 0 <= self.ema_decay < 1:
+            raise ConfigError(f"training.ema_decay={self.ema_decay}: must be in [0, 1) (0: no average)")
 
 
 @dataclass

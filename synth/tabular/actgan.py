@@ -78,7 +78,9 @@ class ACTGAN:
 
         With `training.eval_every`, a seeded `training.validation_fraction` of the rows is held back,
         the generator is scored on it every `eval_every` epochs (synth.selection) and the best-scoring
-        state is kept: `selected_epoch_` is its epoch, `validation_history_` the (epoch, score) pairs.
+        state is kept: `selected_epoch_` is its epoch, `validation_history_` the (epoch, score) pairs;
+        with `training.ema_decay` the moving average of the weights is a candidate too (`selected_average_`;
+        `validation_candidates_` holds (epoch, weights' score, average's score)).
 
         Raises:
             TrainingDiverged: a NaN/Inf loss or an exploding critic gradient; the last good
@@ -91,8 +93,8 @@ class ACTGAN:
             raise DataError(f"the table has {table.num_rows} row: at least 2 are needed to learn anything")
         cfg = self.config
         self.device_ = resolve_device(cfg.training.device)
-        self.stopped_early_ = self.selected_epoch_ = None
-        self.validation_history_, self.selection_seconds_ = [], 0.0
+        self.stopped_early_ = self.selected_epoch_ = self.selected_average_ = None
+        self.validation_history_, self.validation_candidates_, self.selection_seconds_ = [], [], 0.0
         checkpoints = Checkpoints.for_fit(checkpoint, self, table)  # keyed by the whole table, as given
         split = validation_split(table, cfg.training.validation_fraction, cfg.seed) \
             if cfg.training.eval_every else None
@@ -119,7 +121,8 @@ class ACTGAN:
                                   cfg.pac).to(self.device_)
             selection = ModelSelection(TableScorer(split.validation, seed=cfg.seed),
                                        lambda n, seed: self._generate(n, None, seed), self.generator_,
-                                       cfg.training.eval_every, cfg.training.patience) if split else None
+                                       cfg.training.eval_every, cfg.training.patience,
+                                       cfg.training.ema_decay) if split else None
             state = checkpoints.start(self, [critic], rng) if checkpoints else None  # restores a resumed fit
             if selection is not None and state is not None and state.selection is not None:
                 selection.load_state_dict(state.selection)
@@ -128,8 +131,9 @@ class ACTGAN:
                                        selection=selection)
         if selection is not None:
             selection.restore_best()
-            self.selected_epoch_, self.validation_history_ = selection.best_epoch, list(selection.history)
-            self.selection_seconds_ = selection.seconds
+            self.selected_epoch_, self.validation_history_ = selection.best_epoch, selection.history
+            self.validation_candidates_ = list(selection.candidates)
+            self.selection_seconds_, self.selected_average_ = selection.seconds, selection.best_is_average
         self.stopped_early_ = stopped_early(cfg.training, self.history_, selection)
         return self
 
@@ -231,7 +235,8 @@ class ACTGAN:
         meta = {"config": config_to_dict(self.config), "transformer": self.transformer_.state(),
                 "history": [{"epoch": s.epoch, **s.as_dict()} for s in self.history_],
                 "stopped_early": getattr(self, "stopped_early_", None),
-                "selected_epoch": getattr(self, "selected_epoch_", None)}
+                "selected_epoch": getattr(self, "selected_epoch_", None),
+                "selected_average": getattr(self, "selected_average_", None)}
         return save_model(directory, self.kind, meta, {"generator": self.generator_})
 
     @classmethod
@@ -246,7 +251,7 @@ class ACTGAN:
             load_state(self.generator_, tensors, "generator")
             self.history_ = [EpochStats(**h) for h in doc.get("history", [])]
             self.stopped_early_ = doc.get("stopped_early")
-            self.selected_epoch_ = doc.get("selected_epoch")
+            self.selected_epoch_, self.selected_average_ = doc.get("selected_epoch"), doc.get("selected_average")
             self.validation_history_ = [(s.epoch, s.validation_score) for s in self.history_
                                         if s.validation_score is not None]
         return self

@@ -45,6 +45,15 @@ def test_the_best_state_is_kept_when_the_last_epoch_is_worse(table):
     print(f"scoring share of training time (tiny model, eval every epoch): {share:.1%}")
 
 
+def test_a_moving_average_of_the_weights_is_kept_when_it_scores_better(table):
+    model = ACTGAN(make_tiny_config(epochs=12, eval_every=2, patience=100, ema_decay=0.8, **NOISY)).fit(table)
+    candidates = {epoch: (weights, average) for epoch, weights, average in model.validation_candidates_}
+    assert model.selected_average_  # the constructed case: noisy weights, a smoother average
+    weights, average = candidates[model.selected_epoch_]
+    assert average > weights and average == max(dict(model.validation_history_).values())
+    assert rescore(model, table) == pytest.approx(average, abs=1e-12)
+
+
 def test_patience_stops_training_early(table):
     model = ACTGAN(make_tiny_config(epochs=40, eval_every=2, patience=2, **NOISY)).fit(table)
     last = model.validation_history_[-1][0]
@@ -67,8 +76,9 @@ def test_a_saved_model_keeps_the_selection(tmp_path, table):
     assert loaded.validation_history_ == model.validation_history_
 
 
-def test_a_resumed_fit_continues_the_selection(tmp_path, table):
-    config = make_tiny_config(epochs=10, eval_every=1, patience=100, **NOISY)
+@pytest.mark.parametrize("ema_decay", [0.0, 0.8])
+def test_a_resumed_fit_continues_the_selection(tmp_path, table, ema_decay):
+    config = make_tiny_config(epochs=10, eval_every=1, patience=100, ema_decay=ema_decay, **NOISY)
     straight = ACTGAN(config).fit(table)
     directory = tmp_path / "checkpoints"
     with pytest.raises(Killed):
@@ -77,6 +87,7 @@ def test_a_resumed_fit_continues_the_selection(tmp_path, table):
     assert resumed.resumed_from_ == 6
     assert resumed.validation_history_ == straight.validation_history_  # epochs 1-6 restored, 7-10 scored
     assert resumed.selected_epoch_ == straight.selected_epoch_
+    assert resumed.selected_average_ == straight.selected_average_
     assert resumed.sample(100, seed=1).equals(straight.sample(100, seed=1))  # the same best state
 
 
