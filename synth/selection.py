@@ -2,6 +2,7 @@
 
     split = validation_split(table, fraction=0.1, seed=0)       # (training rows, validation rows)
     selection = ModelSelection(TableScorer(split.validation), sample, generator, eval_every=5, patience=4)
+    # sequences: validation_split(table, 0.1, 0, by="id") and SeriesScorer(split.validation, spec)
     train_wgan(..., selection=selection)                        # evaluates every 5 epochs, may stop early
     selection.restore_best()                                    # the generator as at its best evaluation
 
@@ -18,22 +19,27 @@ from dataclasses import dataclass
 from typing import Callable, Protocol
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import torch
 from torch import nn
 
 from synth.errors import DataError
 from synth.fidelity.encode import TableEncoder
+from synth.fidelity.series import QuickSeriesScore, SeriesSpec
 from synth.fidelity.tabular import compare, plan_pairs
 from synth.schema import schema_specs
 
 MAX_ROWS = 10_000        # rows scored per evaluation (validation and sample): keeps scoring cheap
-MIN_ROWS = 50            # fewer validation rows: scores are noisy; warned, and scored anyway
+MAX_EXAMPLES = 2_000     # sequences scored per evaluation
+MIN_ROWS = 50            # fewer validation rows (or MIN_EXAMPLES sequences): scores are noisy; warned
+MIN_EXAMPLES = 10
 SAMPLE_SEED = 1_000_003  # one fixed seed for every evaluation's sample: scores differ by the weights only
 
 
 class ValidationTooSmall(UserWarning):
-    """The validation split has fewer rows than scores are reliable on."""
+    """The validation split has fewer rows (sequences) than scores are reliable on."""
 
 
 @dataclass(frozen=True)
@@ -42,24 +48,32 @@ class Split:
     validation: pa.Table
 
 
-def validation_split(table: pa.Table, fraction: float, seed: int, max_rows: int = MAX_ROWS,
-                     min_rows: int = MIN_ROWS) -> Split:
-    """Hold back a seeded random `fraction` of the rows (at most `max_rows`) for selection.
+def validation_split(table: pa.Table, fraction: float, seed: int, by: str | None = None,
+                     examples: bool = False) -> Split:
+    """Hold back a seeded random `fraction` of the rows (at most MAX_ROWS) for selection; with `by`, an
+    example-id column, a fraction of the examples (at most MAX_EXAMPLES), each with all its rows;
+    with `examples`, rows are examples (sequences in wide layout).
 
     Raises:
-        DataError: fewer than 2 rows would be left to train on.
+        DataError: fewer than 2 rows (examples) would be left to train on.
     """
-    n = table.num_rows
-    held = min(max(round(fraction * n), 1), max_rows)
+    units = np.asarray(pd.unique(table.column(by).to_pandas()), dtype=object) if by else None
+    n = table.num_rows if by is None else len(units)
+    examples = examples or by is not None
+    what, cap, low = ("examples", MAX_EXAMPLES, MIN_EXAMPLES) if examples else ("rows", MAX_ROWS, MIN_ROWS)
+    held = min(max(round(fraction * n), 1), cap)
     if n - held < 2:
-        raise DataError(f"the table has {n} rows: too few to hold back a validation split "
+        raise DataError(f"the data has {n} {what}: too few to hold back a validation split "
                         f"(training.validation_fraction={fraction:g}) and still train; set training.eval_every=0")
-    if held < min_rows:
-        warnings.warn(f"the validation split has {held} rows (training.validation_fraction={fraction:g} of {n}): "
-                      f"fewer than {min_rows}, so model selection scores are noisy; it scores on what is there",
+    if held < low:
+        warnings.warn(f"the validation split has {held} {what} (training.validation_fraction={fraction:g} of {n}): "
+                      f"fewer than {low}, so model selection scores are noisy; it scores on what is there",
                       ValidationTooSmall, stacklevel=3)
     order = np.random.default_rng(seed).permutation(n)
-    return Split(table.take(np.sort(order[held:])), table.take(np.sort(order[:held])))
+    if by is None:
+        return Split(table.take(np.sort(order[held:])), table.take(np.sort(order[:held])))
+    validation = pa.array(table.column(by).to_pandas().isin(set(units[order[:held]])).to_numpy())
+    return Split(table.filter(pc.invert(validation)), table.filter(validation))
 
 
 class Scorer(Protocol):
@@ -85,6 +99,18 @@ class TableScorer:
     def score(self, synthetic: pa.Table) -> float:
         summary = compare(self.encoder, self.plan, self.real, self.encoder.encode(synthetic.to_pandas()))["summary"]
         return float(summary["overall"])
+
+
+class SeriesScorer:
+    """The report's fast series sections (ACF, lengths, per-sequence statistics, attributes) against
+    validation sequences in long format; `rows` is the number of sequences to sample."""
+
+    def __init__(self, validation: pa.Table, spec: SeriesSpec, seed: int = 0):
+        self.quick = QuickSeriesScore(validation.to_pandas(), spec, max_examples=MAX_EXAMPLES, seed=seed)
+        self.rows = min(len(pd.unique(validation.column(spec.example_id).to_pandas())), MAX_EXAMPLES)
+
+    def score(self, synthetic: pa.Table) -> float:
+        return self.quick(synthetic.to_pandas())
 
 
 class ModelSelection:
@@ -200,3 +226,34 @@ class ModelSelection:
         self.best_state = {k: v.clone() for k, v in best.items()} if best is not None else None
         device = next(self.generator.parameters()).device
         self.average = {k: v.to(device, copy=True) for k, v in average.items()} if average is not None else None
+
+
+# -- the fitted model's attributes ----------------------------------------------------------------------------
+
+def finish(model, selection: ModelSelection | None) -> None:
+    """Give `model` its selection attributes; with a selection, its generator gets the best state.
+
+    `selected_epoch_` (None without selection), `selected_average_` (the moving average was kept),
+    `validation_history_` [(epoch, score)], `validation_candidates_` [(epoch, weights' score,
+    average's score)], `selection_seconds_` (time spent scoring)."""
+    model.selected_epoch_ = model.selected_average_ = None
+    model.validation_history_, model.validation_candidates_, model.selection_seconds_ = [], [], 0.0
+    if selection is None:
+        return
+    selection.restore_best()
+    model.selected_epoch_, model.selected_average_ = selection.best_epoch, selection.best_is_average
+    model.validation_history_, model.validation_candidates_ = selection.history, list(selection.candidates)
+    model.selection_seconds_ = selection.seconds
+
+
+def saved(model) -> dict:
+    """What a saved model keeps of its selection (the scores are in its history)."""
+    return {"selected_epoch": getattr(model, "selected_epoch_", None),
+            "selected_average": getattr(model, "selected_average_", None)}
+
+
+def load_saved(model, doc: dict) -> None:
+    """Set a loaded model's selection attributes from `saved`'s fields and its history."""
+    model.selected_epoch_, model.selected_average_ = doc.get("selected_epoch"), doc.get("selected_average")
+    model.validation_history_ = [(s.epoch, s.validation_score) for s in model.history_
+                                 if s.validation_score is not None]

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import torch
 
+from synth import selection as model_selection
 from synth.checkpoint import Checkpointing, Checkpoints
 from synth.device import resolve_device
 from synth.errors import ConfigError, DataError
@@ -93,8 +94,8 @@ class ACTGAN:
             raise DataError(f"the table has {table.num_rows} row: at least 2 are needed to learn anything")
         cfg = self.config
         self.device_ = resolve_device(cfg.training.device)
-        self.stopped_early_ = self.selected_epoch_ = self.selected_average_ = None
-        self.validation_history_, self.validation_candidates_, self.selection_seconds_ = [], [], 0.0
+        self.stopped_early_ = None
+        model_selection.finish(self, None)
         checkpoints = Checkpoints.for_fit(checkpoint, self, table)  # keyed by the whole table, as given
         split = validation_split(table, cfg.training.validation_fraction, cfg.seed) \
             if cfg.training.eval_every else None
@@ -129,11 +130,7 @@ class ACTGAN:
             self.history_ = train_wgan(_TableGame(self, encoded, critic, rng), cfg.training, self.device_,
                                        rng, callback, resume=state, checkpoints=checkpoints, started=started,
                                        selection=selection)
-        if selection is not None:
-            selection.restore_best()
-            self.selected_epoch_, self.validation_history_ = selection.best_epoch, selection.history
-            self.validation_candidates_ = list(selection.candidates)
-            self.selection_seconds_, self.selected_average_ = selection.seconds, selection.best_is_average
+        model_selection.finish(self, selection)
         self.stopped_early_ = stopped_early(cfg.training, self.history_, selection)
         return self
 
@@ -234,9 +231,7 @@ class ACTGAN:
         self._check_fitted()
         meta = {"config": config_to_dict(self.config), "transformer": self.transformer_.state(),
                 "history": [{"epoch": s.epoch, **s.as_dict()} for s in self.history_],
-                "stopped_early": getattr(self, "stopped_early_", None),
-                "selected_epoch": getattr(self, "selected_epoch_", None),
-                "selected_average": getattr(self, "selected_average_", None)}
+                "stopped_early": getattr(self, "stopped_early_", None), **model_selection.saved(self)}
         return save_model(directory, self.kind, meta, {"generator": self.generator_})
 
     @classmethod
@@ -251,9 +246,7 @@ class ACTGAN:
             load_state(self.generator_, tensors, "generator")
             self.history_ = [EpochStats(**h) for h in doc.get("history", [])]
             self.stopped_early_ = doc.get("stopped_early")
-            self.selected_epoch_, self.selected_average_ = doc.get("selected_epoch"), doc.get("selected_average")
-            self.validation_history_ = [(s.epoch, s.validation_score) for s in self.history_
-                                        if s.validation_score is not None]
+            model_selection.load_saved(self, doc)
         return self
 
     def _check_fitted(self) -> None:

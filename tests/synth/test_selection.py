@@ -2,6 +2,9 @@
 fit continues the selection, and settings that could never evaluate are refused."""
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
+import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
@@ -10,11 +13,15 @@ from synth.checkpoint import Checkpointing
 from synth.errors import ConfigError
 from synth.fidelity.health import training_health
 from synth.fidelity.html_sections import training_html
-from synth.selection import SAMPLE_SEED, TableScorer, ValidationTooSmall, validation_split
+from synth.fidelity.series import SeriesSpec
+from synth.selection import SAMPLE_SEED, SeriesScorer, TableScorer, ValidationTooSmall, validation_split
 from synth.tabular import ACTGAN
+from synth.timeseries import DGAN, DGANConfig
 from synth.training import WGANConfig
 from tests.synth.conftest import make_mixed_table, make_tiny_config
 from tests.synth.test_checkpoint import Killed, kill_at
+from tests.synth.test_dgan import config as dgan_config
+from tests.synth.test_dgan import periodic
 
 NOISY = dict(generator_lr=3e-3, critic_lr=3e-3)  # a learning rate high enough that scores jump epoch to epoch
 
@@ -124,3 +131,48 @@ def test_the_training_health_section_shows_the_validation_curve_and_the_epoch_ke
     html = training_html({"training": health})
     assert f"Model selection kept epoch {model.selected_epoch_}" in html
     assert training_health(ACTGAN(make_tiny_config(epochs=2)).fit(table).history_)["validation"] is None
+
+
+# -- sequences ---------------------------------------------------------------------------------------------
+
+def test_dgan_selection_holds_back_whole_examples_and_keeps_the_best_state(tmp_path):
+    data = periodic(200)
+    model = DGAN(dgan_config(training={"epochs": 6, "eval_every": 2, "patience": 100, "ema_decay": 0.5})).fit(data)
+    assert model.training_size_ == 180  # 20 examples (each with all its steps) held back
+    scores = dict(model.validation_history_)
+    assert list(scores) == [2, 4, 6] and scores[model.selected_epoch_] == max(scores.values())
+    split = validation_split(pa.Table.from_pandas(data, preserve_index=False), 0.1, 0, by="id")
+    assert split.validation.num_rows == 20 * 16 and not set(split.validation["id"].to_pylist()) & set(
+        split.training["id"].to_pylist())
+    scorer = SeriesScorer(split.validation, SeriesSpec("id", "t", ("cls",), ("x",)))
+    assert scorer.score(model.generate(scorer.rows, seed=SAMPLE_SEED)) == pytest.approx(
+        scores[model.selected_epoch_], abs=1e-12)  # the returned model is the kept state
+    loaded = DGAN.load(model.save(tmp_path / "model"))
+    assert loaded.selected_epoch_ == model.selected_epoch_ and loaded.validation_history_ == model.validation_history_
+
+
+def test_dgan_resume_continues_the_selection(tmp_path):
+    data = periodic(200)
+    config = dgan_config(training={"epochs": 6, "eval_every": 1, "patience": 100, "ema_decay": 0.5})
+    straight = DGAN(config).fit(data)
+    with pytest.raises(Killed):
+        DGAN(config).fit(data, callback=kill_at(5), checkpoint=Checkpointing(tmp_path, every=3))
+    resumed = DGAN(config).fit(data, checkpoint=Checkpointing(tmp_path, every=3))
+    assert resumed.resumed_from_ == 3
+    assert resumed.validation_candidates_ == straight.validation_candidates_
+    assert resumed.selected_epoch_ == straight.selected_epoch_
+    assert resumed.sample(20, seed=1).equals(straight.sample(20, seed=1))
+
+
+def test_dgan_validation_split_too_small_warns_in_examples():
+    with pytest.warns(ValidationTooSmall, match="5 examples"):
+        DGAN(dgan_config(training={"epochs": 1, "eval_every": 1, "batch_size": 40})).fit(periodic(50))
+
+
+def test_dgan_wide_input_is_scored_by_shapes_and_pairs_of_its_rows():
+    rng = np.random.default_rng(0)
+    wide = pd.DataFrame(rng.normal(0, 1, (200, 6)), columns=[f"s{i}" for i in range(6)])
+    wide.insert(0, "region", rng.choice(["n", "s"], 200))
+    model = DGAN(DGANConfig(layout="wide", attribute_columns=("region",), sample_len=2,
+                            training=WGANConfig(epochs=4, batch_size=20, eval_every=2))).fit(wide)
+    assert model.training_size_ == 180 and [e for e, _ in model.validation_history_] == [2, 4]
