@@ -86,7 +86,7 @@ class TrainingConfig(_Strict):
         0.1, gt=0, lt=1, description="Model selection: share of the training rows held back to score on (at most "
                                      "10,000 rows); separate from the report's holdout. Used only with eval_every.")
     ema_decay: float = Field(
-        0.0, ge=0, lt=1, description="Model selection: also keep an exponential moving average of the generator's "
+        0.8, ge=0, lt=1, description="Model selection: also keep an exponential moving average of the generator's "
                                      "weights (updated after every epoch, this much of the old average kept) and "
                                      "score it at each evaluation; the better of the two is kept. 0 = no average. "
                                      "Used only with eval_every.")

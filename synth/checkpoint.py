@@ -51,6 +51,7 @@ STATE_TENSORS = "state.safetensors"
 MODEL_DIR = "model"
 # training settings that do not change what the first N epochs compute: a checkpoint survives them
 UNKEYED_TRAINING = ("epochs", "max_minutes", "max_critic_grad_norm", "device")
+SELECTION_TRAINING = ("eval_every", "patience", "validation_fraction", "ema_decay")
 _CHECKPOINT_NAME = re.compile(r"epoch-\d{6}-[0-9a-f]{8}")
 
 
@@ -75,6 +76,9 @@ def resume_key(config: Any, device: torch.device, table: pa.Table) -> dict[str, 
     settings = config_to_dict(config)
     for name in UNKEYED_TRAINING:
         settings["training"].pop(name, None)
+    if not settings["training"].get("eval_every"):  # selection off: its settings change nothing (older checkpoints)
+        for name in SELECTION_TRAINING:
+            settings["training"].pop(name, None)
     text = json.dumps(settings, sort_keys=True)
     return {"settings": hashlib.sha256(text.encode()).hexdigest()[:16], "device": device.type,
             "data": table_fingerprint(table)}

@@ -51,7 +51,7 @@ class WGANConfig:
     eval_every: int = 0                   # epochs between validation scores; 0 = no selection, the last epoch is kept
     patience: int = 10                    # evaluations without a better score before training stops
     validation_fraction: float = 0.1      # share of the rows (examples) held back to score on, at most 10,000
-    ema_decay: float = 0.0                # also score an epoch-wise moving average of the generator; 0 = off
+    ema_decay: float = 0.8                # also score an epoch-wise moving average of the generator; 0 = off
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "critic_steps", "generator_steps"):

@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+import torch
 from pydantic import ValidationError
 
 from flows.config import ActganModelConfig
-from synth.checkpoint import Checkpointing
+from synth.checkpoint import Checkpointing, resume_key
 from synth.errors import ConfigError
 from synth.fidelity.health import training_health
 from synth.fidelity.html_sections import training_html
@@ -24,6 +25,7 @@ from tests.synth.test_dgan import config as dgan_config
 from tests.synth.test_dgan import periodic
 
 NOISY = dict(generator_lr=3e-3, critic_lr=3e-3)  # a learning rate high enough that scores jump epoch to epoch
+WEIGHTS_ONLY = dict(ema_decay=0.0)  # no moving-average candidate
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +42,7 @@ def rescore(model: ACTGAN, table) -> float:
 
 
 def test_the_best_state_is_kept_when_the_last_epoch_is_worse(table):
-    model = ACTGAN(make_tiny_config(epochs=20, eval_every=1, patience=100, **NOISY)).fit(table)
+    model = ACTGAN(make_tiny_config(epochs=20, eval_every=1, patience=100, **WEIGHTS_ONLY, **NOISY)).fit(table)
     scores = dict(model.validation_history_)
     assert list(scores) == list(range(1, 21))
     best = max(scores, key=scores.get)
@@ -62,7 +64,7 @@ def test_a_moving_average_of_the_weights_is_kept_when_it_scores_better(table):
 
 
 def test_patience_stops_training_early(table):
-    model = ACTGAN(make_tiny_config(epochs=40, eval_every=2, patience=2, **NOISY)).fit(table)
+    model = ACTGAN(make_tiny_config(epochs=40, eval_every=2, patience=2, **WEIGHTS_ONLY, **NOISY)).fit(table)
     last = model.validation_history_[-1][0]
     assert len(model.history_) == last < 40
     assert last - model.selected_epoch_ == 2 * 2  # patience evaluations, eval_every epochs apart
@@ -105,6 +107,14 @@ def test_a_run_that_had_stopped_resumes_as_stopped(tmp_path, table):
     assert again.resumed_from_ == len(first.history_) and len(again.history_) == len(first.history_)
     assert again.selected_epoch_ == first.selected_epoch_ and again.stopped_early_ == first.stopped_early_
     assert again.sample(100, seed=1).equals(first.sample(100, seed=1))
+
+
+def test_selection_settings_key_checkpoints_only_when_selection_is_on(table):
+    def key(**training):
+        return resume_key(make_tiny_config(**training), torch.device("cpu"), table)["settings"]
+
+    assert key() == key(patience=3, ema_decay=0.5)  # older checkpoints (no selection settings) still resume
+    assert key(eval_every=1) != key(eval_every=1, patience=3) and key(eval_every=1) != key()
 
 
 def test_eval_every_past_epochs_is_refused_naming_the_key():
