@@ -235,11 +235,14 @@ def finish(model, selection: ModelSelection | None) -> None:
 
     `selected_epoch_` (None without selection), `selected_average_` (the moving average was kept),
     `validation_history_` [(epoch, score)], `validation_candidates_` [(epoch, weights' score,
-    average's score)], `selection_seconds_` (time spent scoring)."""
+    average's score)], `selection_seconds_` (time spent scoring), `patience_stopped_` (training ended
+    for want of improvement: it is finished, unlike a run that spent its time budget)."""
     model.selected_epoch_ = model.selected_average_ = None
     model.validation_history_, model.validation_candidates_, model.selection_seconds_ = [], [], 0.0
+    model.patience_stopped_ = False
     if selection is None:
         return
+    model.patience_stopped_ = selection.stop_reason is not None
     selection.restore_best()
     model.selected_epoch_, model.selected_average_ = selection.best_epoch, selection.best_is_average
     model.validation_history_, model.validation_candidates_ = selection.history, list(selection.candidates)

@@ -69,6 +69,7 @@ def test_patience_stops_training_early(table):
     assert len(model.history_) == last < 40
     assert last - model.selected_epoch_ == 2 * 2  # patience evaluations, eval_every epochs apart
     assert "training.patience=2" in model.stopped_early_ and f"epoch {last}" in model.stopped_early_
+    assert model.patience_stopped_  # finished: a rerun would not train on (its checkpoints can go)
 
 
 def test_without_eval_every_nothing_is_held_back_or_scored(table):
