@@ -1,15 +1,18 @@
-"""Model selection during training: score the generator on held-back rows, keep the best state, stop early.
+"""Model selection during training: score the generator on held-back data, keep the best state, stop early.
 
     split = validation_split(table, fraction=0.1, seed=0)       # (training rows, validation rows)
-    selection = ModelSelection(TableScorer(split.validation), sample, generator, eval_every=5, patience=4)
-    # sequences: validation_split(table, 0.1, 0, by="id") and SeriesScorer(split.validation, spec)
+    selection = ModelSelection(TableScorer(split.validation), sample, generator, eval_every=5, patience=4,
+                               ema_decay=0.8)
     train_wgan(..., selection=selection)                        # evaluates every 5 epochs, may stop early
-    selection.restore_best()                                    # the generator as at its best evaluation
+    finish(model, selection)                                    # the generator as at its best evaluation
+    # sequences: validation_split(table, 0.1, 0, by="id") and SeriesScorer(split.validation, spec)
 
-The score is a fast version of the report's: column shapes and pair trends (synth.fidelity.tabular)
-of a fixed-seed sample against the validation rows, at most `max_rows` of each. The validation rows
-are held back from training and are not the report's holdout, so the report stays honest.
-A model plugs in with a `Scorer` for its data and a `sample(n, seed)` function.
+The score is a fast version of the report's, on a fixed-seed sample as large as the validation data:
+for tables the column shapes and pair trends (synth.fidelity.tabular) on at most MAX_ROWS rows; for
+sequences the ACF, correlation, lengths, per-sequence and attribute sections (synth.fidelity.series)
+on at most MAX_EXAMPLES examples. The validation data is held back from training and is not the
+report's holdout, so the report stays honest. A moving average of the generator's state is a
+second candidate at each evaluation. A model plugs in with a `Scorer` and a `sample(n, seed)` function.
 """
 from __future__ import annotations
 
