@@ -268,9 +268,9 @@ def train_wgan(problem: WGANProblem, config: WGANConfig, device: torch.device,
 def stopped_early(config: WGANConfig, history: Sequence[EpochStats],
                   selection: Selection | None = None) -> str | None:
     """Why a finished `train_wgan` ended before `config.epochs`: model selection's patience, or the time budget."""
-    if selection is not None and selection.stop_reason:
-        return selection.stop_reason
     if history and history[-1].epoch < config.epochs:
+        if selection is not None and selection.stop_reason:
+            return selection.stop_reason
         return budget_message(config, history[-1].epoch)
     return None
 
