@@ -74,6 +74,28 @@ class TrainingConfig(_Strict):
                                "penalty included) exceeds this stops training with an error naming the epoch, as "
                                "does a NaN or infinite loss; the last good checkpoint is kept. Healthy runs peak "
                                "below about 50 (about 100 with gp_lambda 100); exploding ones reach 1e6 and more.")
+    eval_every: int = Field(
+        0, ge=0, description="Model selection: every this many epochs, score the generator on a validation split "
+                             "held back from the training data (the report's column shapes and pair trends on at "
+                             "most 10,000 rows), keep the best-scoring state and stop after `patience` evaluations "
+                             "without improvement; `epochs` becomes a cap. 0 = off: the last epoch is kept. At "
+                             "most `epochs`.")
+    patience: int = Field(10, ge=1, description="Model selection: evaluations without a better validation score "
+                                                "before training stops.")
+    validation_fraction: float = Field(
+        0.1, gt=0, lt=1, description="Model selection: share of the training rows held back to score on (at most "
+                                     "10,000 rows); separate from the report's holdout. Used only with eval_every.")
+    ema_decay: float = Field(
+        0.8, ge=0, lt=1, description="Model selection: also keep an exponential moving average of the generator's "
+                                     "weights (updated after every epoch, this much of the old average kept) and "
+                                     "score it at each evaluation; the better of the two is kept. 0 = no average. "
+                                     "Used only with eval_every.")
+
+
+def _check_eval_every(model: Any) -> None:
+    if model.training.eval_every > model.epochs:
+        raise ValueError(f"training.eval_every={model.training.eval_every} is larger than epochs={model.epochs}: "
+                         "no evaluation would happen; lower training.eval_every (0 turns model selection off)")
 
 
 class ActganModelConfig(_Strict):
@@ -95,6 +117,11 @@ class ActganModelConfig(_Strict):
     mixture_fit_rows: int = Field(250_000, ge=100, description="Rows subsampled to fit each continuous "
                                                                "column's Gaussian mixture.")
     training: TrainingConfig = Field(default_factory=TrainingConfig)
+
+    @model_validator(mode="after")
+    def _check(self) -> "ActganModelConfig":
+        _check_eval_every(self)
+        return self
 
 
 DGAN_TRAINING_DEFAULTS = {"batch_size": 1024, "generator_lr": 1e-3, "critic_lr": 1e-3}  # gretel's DGANConfig
@@ -160,6 +187,7 @@ class DganModelConfig(_Strict):
         if self.max_sequence_len is not None and self.max_sequence_len % self.sample_len:
             raise ValueError(f"max_sequence_len={self.max_sequence_len} is not divisible by "
                              f"sample_len={self.sample_len}")
+        _check_eval_every(self)
         return self
 
 

@@ -20,7 +20,9 @@ def wgan_config(model: ActganModelConfig | DganModelConfig) -> WGANConfig:
                       generator_steps=t.generator_steps, generator_lr=t.generator_lr, critic_lr=t.critic_lr,
                       lipschitz=Lipschitz(t.lipschitz), gp_lambda=t.gp_lambda, clip_value=t.clip_value,
                       device=t.device, amp=t.amp, max_minutes=t.max_minutes,
-                      max_critic_grad_norm=t.max_critic_grad_norm, **adam)
+                      max_critic_grad_norm=t.max_critic_grad_norm, eval_every=t.eval_every,
+                      patience=t.patience, validation_fraction=t.validation_fraction,
+                      ema_decay=t.ema_decay, **adam)
 
 
 def synth_model(model: ActganModelConfig | DganModelConfig):

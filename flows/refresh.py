@@ -99,8 +99,9 @@ def _refresh(config: RefreshConfig, run_id: str) -> dict:
         log_epoch(stats)
 
     model = train(train_table, config.model, on_epoch=on_epoch, output_path=config.output.path)
-    for tag, value in (("synth.resumed_from_epoch", model.resumed_from_), ("synth.stopped_early", model.stopped_early_)):
-        if value is not None:  # a resumed run, or one that spent its time budget: visible when comparing runs
+    for tag, value in (("synth.resumed_from_epoch", model.resumed_from_), ("synth.stopped_early", model.stopped_early_),
+                       ("synth.selected_epoch", getattr(model, "selected_epoch_", None))):
+        if value is not None:  # a resumed run, one that stopped early, model selection: visible when comparing runs
             tracking.set_tag(run_id, tag, str(value))
     # as many rows (actgan) or sequences (dgan) as the whole input has, unless the config says
     count = config.sample.num_rows or data.units
@@ -176,7 +177,7 @@ def _remove_checkpoints(config: RefreshConfig, model) -> None:
     checkpoints = checkpointing(config.model, config.output.path)
     if checkpoints is None or config.model.training.keep_checkpoints:
         return
-    if model.stopped_early_ is not None:
+    if model.stopped_early_ is not None and not getattr(model, "patience_stopped_", False):  # the budget: unfinished
         get_run_logger().info("Kept the checkpoints in %s: training stopped early, the next run on this data "
                               "and config trains on from them", checkpoints.directory)
         return

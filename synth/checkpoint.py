@@ -51,6 +51,7 @@ STATE_TENSORS = "state.safetensors"
 MODEL_DIR = "model"
 # training settings that do not change what the first N epochs compute: a checkpoint survives them
 UNKEYED_TRAINING = ("epochs", "max_minutes", "max_critic_grad_norm", "device")
+SELECTION_TRAINING = ("eval_every", "patience", "validation_fraction", "ema_decay")
 _CHECKPOINT_NAME = re.compile(r"epoch-\d{6}-[0-9a-f]{8}")
 
 
@@ -75,6 +76,9 @@ def resume_key(config: Any, device: torch.device, table: pa.Table) -> dict[str, 
     settings = config_to_dict(config)
     for name in UNKEYED_TRAINING:
         settings["training"].pop(name, None)
+    if not settings["training"].get("eval_every"):  # selection off: its settings change nothing (older checkpoints)
+        for name in SELECTION_TRAINING:
+            settings["training"].pop(name, None)
     text = json.dumps(settings, sort_keys=True)
     return {"settings": hashlib.sha256(text.encode()).hexdigest()[:16], "device": device.type,
             "data": table_fingerprint(table)}
@@ -109,10 +113,11 @@ class Resumed:
             optimizers = {name: _unflatten_optimizer(name, self.tensors, doc)
                           for name, doc in self.state["optimizers"].items()}
             history = [EpochStats(**h) for h in self.state["history"]]
+            selection = _selection_from(self.state.get("selection"), self.tensors)
         except (KeyError, TypeError, ValueError, RuntimeError, DataError) as e:
             raise DataError(f"checkpoint {self.path}: its state does not fit this model ({e}); delete "
                             f"{self.path.parent} to train from scratch") from e
-        return TrainingState(self.epoch, history, optimizers)
+        return TrainingState(self.epoch, history, optimizers, selection)
 
 
 class Checkpoints:
@@ -218,10 +223,16 @@ class Checkpoints:
             for opt_name, opt_state in state.optimizers.items():
                 flat, optimizers[opt_name] = _flatten_optimizer(opt_name, opt_state)
                 tensors.update(flat)
+            selection = None
+            if state.selection is not None:  # its states (dicts of tensors) beside the others, the rest as JSON
+                selection = {k: v for k, v in state.selection.items() if not isinstance(v, dict)}
+                tensors.update({f"{SELECTION_PREFIX}{name}.{k}": t for name, group in state.selection.items()
+                                if isinstance(group, dict) for k, t in group.items()})
             save_file(tensors, tmp / STATE_TENSORS)
             doc = {"format_version": FORMAT_VERSION, "kind": self.kind, "key": self.key, "epoch": state.epoch,
                    "history": [{"epoch": s.epoch, **s.as_dict()} for s in state.history],
-                   "optimizers": optimizers, "tensors_sha256": file_digest(tmp / STATE_TENSORS)}
+                   "optimizers": optimizers, "selection": selection,
+                   "tensors_sha256": file_digest(tmp / STATE_TENSORS)}
             _write_json(tmp / STATE_JSON, doc)
             _fsync_tree(tmp)
             os.rename(tmp, self.directory / name)
@@ -302,6 +313,21 @@ def latest_checkpoint(directory: str | Path) -> tuple[int, Path] | None:
     if not isinstance(name, str) or not _CHECKPOINT_NAME.fullmatch(name) or not isinstance(doc.get("epoch"), int):
         raise DataError(f"checkpoint {pointer}: names no checkpoint of this directory")
     return doc["epoch"], Path(directory) / name
+
+
+SELECTION_PREFIX = "selection."
+
+
+def _selection_from(doc: dict | None, tensors: dict[str, torch.Tensor]) -> dict | None:
+    """Model selection's state as `ModelSelection.load_state_dict` takes it, or None (no selection)."""
+    if doc is None:
+        return None
+    state = dict(doc)
+    for key, tensor in tensors.items():
+        if key.startswith(SELECTION_PREFIX):
+            name, field = key[len(SELECTION_PREFIX):].split(".", 1)
+            state.setdefault(name, {})[field] = tensor
+    return state
 
 
 def _flatten_optimizer(name: str, state_dict: dict) -> tuple[dict[str, torch.Tensor], dict]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import Enum
 from typing import Any, Callable, Protocol, Sequence
 
@@ -47,6 +47,11 @@ class WGANConfig:
     cuda_graphs: bool = True       # on CUDA, replay each training step as one captured graph
     max_minutes: float | None = None      # time budget, counted from the start of fit; None = no limit
     max_critic_grad_norm: float = 1e4     # a critic step with a larger gradient norm means divergence
+    # model selection (synth.selection): score the generator on held-back rows, keep the best state
+    eval_every: int = 0                   # epochs between validation scores; 0 = no selection, the last epoch is kept
+    patience: int = 10                    # evaluations without a better score before training stops
+    validation_fraction: float = 0.1      # share of the rows (examples) held back to score on, at most 10,000
+    ema_decay: float = 0.8                # also score an epoch-wise moving average of the generator; 0 = off
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "critic_steps", "generator_steps"):
@@ -57,6 +62,15 @@ class WGANConfig:
                 raise ConfigError(f"training.{name}={getattr(self, name)}: must be positive")
         if self.max_minutes is not None and self.max_minutes <= 0:
             raise ConfigError(f"training.max_minutes={self.max_minutes}: must be positive (or unset: no limit)")
+        if not 0 <= self.eval_every <= self.epochs:
+            raise ConfigError(f"training.eval_every={self.eval_every}: must be between 0 (no model selection) and "
+                              f"epochs={self.epochs}, or no evaluation would ever happen")
+        if self.patience < 1:
+            raise ConfigError(f"training.patience={self.patience}: must be at least 1")
+        if not 0 < self.validation_fraction < 1:
+            raise ConfigError(f"training.validation_fraction={self.validation_fraction}: must be in (0, 1)")
+        if not 0 <= self.ema_decay < 1:
+            raise ConfigError(f"training.ema_decay={self.ema_decay}: must be in [0, 1) (0: no average)")
 
 
 @dataclass
@@ -98,10 +112,14 @@ class EpochStats:
     critic_grad_norm: float
     generator_grad_norm: float
     seconds: float
+    validation_score: float | None = None  # model selection's score, on evaluation epochs only
 
     def as_dict(self) -> dict[str, float]:
+        """The diagnostics by name, without the epoch and without a missing validation score."""
         d = asdict(self)
         d.pop("epoch")
+        if d["validation_score"] is None:
+            d.pop("validation_score")
         return d
 
 
@@ -112,6 +130,19 @@ class TrainingState:
     epoch: int                        # epochs done
     history: list[EpochStats]         # one entry per epoch done
     optimizers: dict[str, dict]       # "generator", "critic": Adam state dicts
+    selection: dict | None = None     # Selection.state_dict(), with model selection
+
+
+class Selection(Protocol):
+    """Model selection as the loop sees it (see synth.selection.ModelSelection)."""
+
+    stop_reason: str | None  # set once training should stop (no improvement for a while)
+
+    def evaluate(self, epoch: int) -> float | None:
+        """The validation score after `epoch` if it is an evaluation epoch, else None."""
+
+    def state_dict(self) -> dict:
+        """The selection's state as plain data, for a checkpoint."""
 
 
 class Checkpoints(Protocol):
@@ -150,7 +181,8 @@ def train_wgan(problem: WGANProblem, config: WGANConfig, device: torch.device,
                progress: Callable[[int, int, int], None] | None = None,
                resume: TrainingState | None = None,
                checkpoints: Checkpoints | None = None,
-               started: float | None = None) -> list[EpochStats]:
+               started: float | None = None,
+               selection: Selection | None = None) -> list[EpochStats]:
     """Train `problem` up to epoch `config.epochs`; returns the per-epoch diagnostics of every epoch.
 
     Args:
@@ -162,6 +194,8 @@ def train_wgan(problem: WGANProblem, config: WGANConfig, device: torch.device,
         checkpoints: gets the state every `checkpoints.every` epochs, after the last epoch, and when
             the time budget stops training. A diverged epoch is never handed over.
         started: `time.monotonic()` when the time budget began (default: now).
+        selection: scores the generator after each epoch (its `evaluate`); training stops once its
+            `stop_reason` is set. Its state goes into every checkpoint; the caller restores it.
 
     Raises:
         TrainingDiverged: an epoch had a NaN/Inf loss or a critic step's gradient norm above
@@ -195,6 +229,8 @@ def train_wgan(problem: WGANProblem, config: WGANConfig, device: torch.device,
     divisors = torch.tensor([steps * config.critic_steps] * 4 + [steps * config.generator_steps] * 2 + [1],
                             device=device)
     for epoch in range(start_epoch + 1, config.epochs + 1):
+        if selection is not None and selection.stop_reason:  # a resumed run that had already stopped
+            break
         epoch_started = time.perf_counter()
         totals = torch.zeros(6, device=device)  # summed on device: a NaN/Inf of any step stays in the sum
         peak = torch.zeros(1, device=device)    # the largest critic gradient norm of any step
@@ -208,22 +244,33 @@ def train_wgan(problem: WGANProblem, config: WGANConfig, device: torch.device,
         stats = EpochStats(epoch, means[0], means[1], means[2], means[4], means[3], means[5],
                            time.perf_counter() - epoch_started)
         _check_divergence(stats, means[6], config, checkpoints)
+        if selection is not None:
+            stats = replace(stats, validation_score=selection.evaluate(epoch))
         history.append(stats)
         if callback is not None:
             callback(stats)
-        out_of_time = _out_of_time(config, started, stats.seconds) and epoch < config.epochs
-        if checkpoints is not None and (epoch % checkpoints.every == 0 or epoch == config.epochs or out_of_time):
+        stop = selection is not None and bool(selection.stop_reason)
+        out_of_time = (_out_of_time(config, started, time.perf_counter() - epoch_started)
+                       and epoch < config.epochs and not stop)
+        if checkpoints is not None and (epoch % checkpoints.every == 0 or epoch == config.epochs
+                                        or out_of_time or stop):
             checkpoints.save(TrainingState(epoch, list(history),
-                                           {name: o.state_dict() for name, o in optimizers.items()}))
+                                           {name: o.state_dict() for name, o in optimizers.items()},
+                                           selection.state_dict() if selection is not None else None))
         if out_of_time:
             warnings.warn(budget_message(config, epoch), TrainingStoppedEarly, stacklevel=2)
+            break
+        if stop:
             break
     return history
 
 
-def stopped_early(config: WGANConfig, history: Sequence[EpochStats]) -> str | None:
-    """Why a finished `train_wgan` ended before `config.epochs` (only the time budget ends it early)."""
+def stopped_early(config: WGANConfig, history: Sequence[EpochStats],
+                  selection: Selection | None = None) -> str | None:
+    """Why a finished `train_wgan` ended before `config.epochs`: model selection's patience, or the time budget."""
     if history and history[-1].epoch < config.epochs:
+        if selection is not None and selection.stop_reason:
+            return selection.stop_reason
         return budget_message(config, history[-1].epoch)
     return None
 

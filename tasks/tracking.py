@@ -176,6 +176,8 @@ def tag_data(run_id: str, table: pa.Table) -> str:
 def epoch_logger(run_id: str) -> Callable[[EpochStats], None]:
     """A training callback that logs each epoch's diagnostics as metrics at step = epoch.
 
+    With model selection, `validation_score` is logged on the evaluation epochs: a metric series.
+
     A failed write is logged as a warning and training goes on: the metrics are diagnostics, and
     losing hours of training to a tracking-server hiccup is the worse outcome.
     """

@@ -75,6 +75,7 @@ def train(table: pa.Table, model: ActganModelConfig | DganModelConfig,
     for warning in caught:  # an ID-like column, gaps filled, a time budget spent: the user should see it
         if issubclass(warning.category, UserWarning):
             logger.warning("%s", warning.message)
+    _log_selection(logger, estimator)
     preparation = getattr(estimator, "preparation_", None)
     if preparation is not None:
         logger.info("Sequences: %d in, %d used; %d split into windows; %d missing values interpolated; "
@@ -82,6 +83,17 @@ def train(table: pa.Table, model: ActganModelConfig | DganModelConfig,
                     preparation.split_examples, preparation.interpolated_values, preparation.dropped_examples,
                     model.max_gap)
     return estimator
+
+
+def _log_selection(logger, estimator) -> None:
+    """The epoch model selection kept, and what scoring cost (its share of the training time)."""
+    if getattr(estimator, "selected_epoch_", None) is None:
+        return
+    scores = dict(estimator.validation_history_)
+    training = sum(s.seconds for s in estimator.history_) + estimator.selection_seconds_
+    logger.info("model selection: kept epoch %d (validation score %.4f, best of %d evaluations); scoring took "
+                "%.1fs, %.1f%% of the training time", estimator.selected_epoch_, scores[estimator.selected_epoch_],
+                len(scores), estimator.selection_seconds_, 100 * estimator.selection_seconds_ / max(training, 1e-9))
 
 
 def _log_resumed(logger, estimator, checkpoint: Checkpointing) -> None:

@@ -1,6 +1,9 @@
 """Training health: the loss curves of a run, and a plain-words diagnosis of known WGAN failures.
 
-    training_health(model.history_, report) -> {"epochs", "curves", "diagnoses"}
+    training_health(model.history_, report) -> {"epochs", "curves", "validation", "diagnoses"}
+
+`validation` (None without model selection) is the validation-score curve {"epoch", "score"} and
+the epoch whose state was kept, `selected_epoch` (the first best score, as synth.selection keeps it).
 
 Each diagnosis is {"code", "message", "knobs"}: what the curves (or the synthetic data) show, and
 the settings to try. Codes: `non_finite` (NaN or ±inf losses), `critic_overpowering` (the
@@ -27,7 +30,18 @@ def training_health(history: list[Any], report: dict | None = None) -> dict:
     for name in CURVES:
         curves[name] = [_finite(rows[i].get(name)) for i in keep]
     diagnoses = _curve_diagnoses(rows) + _collapse_diagnoses(report or {})
-    return {"epochs": epochs, "curves": curves, "diagnoses": diagnoses}
+    return {"epochs": epochs, "curves": curves, "validation": _validation(rows), "diagnoses": diagnoses}
+
+
+def _validation(rows: list[dict]) -> dict | None:
+    scored = [(int(r.get("epoch", i + 1)), r["validation_score"]) for i, r in enumerate(rows)
+              if r.get("validation_score") is not None]
+    if not scored:
+        return None
+    selected = max(scored, key=lambda point: point[1])[0]  # max keeps the first of equal scores
+    keep = np.unique(np.linspace(0, len(scored) - 1, min(len(scored), MAX_POINTS)).round().astype(int))
+    return {"epoch": [scored[i][0] for i in keep], "score": [_finite(scored[i][1]) for i in keep],
+            "selected_epoch": selected, "selected_score": dict(scored)[selected], "evaluations": len(scored)}
 
 
 def _curve_diagnoses(rows: list[dict]) -> list[dict]:

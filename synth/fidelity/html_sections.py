@@ -91,22 +91,33 @@ def training_html(report: dict) -> str:
     training = report.get("training")
     if not training or not training["curves"]["epoch"]:
         return ""
-    curves = training["curves"]
-    figure = _figure(8.0, 3.0, constrained=True)
-    left, right = figure.add_subplot(1, 2, 1), figure.add_subplot(1, 2, 2)
+    curves, validation = training["curves"], training.get("validation")
+    panels = 3 if validation else 2
+    figure = _figure(4.0 * panels, 3.0, constrained=True)
+    left, right = figure.add_subplot(1, panels, 1), figure.add_subplot(1, panels, 2)
     epochs = curves["epoch"]
     left.plot(epochs, _nan(curves["wasserstein"]), color=REAL_COLOR, label="Wasserstein estimate")
     left.plot(epochs, _nan(curves["gradient_penalty"]), color="gray", label="gradient penalty")
     right.plot(epochs, _nan(curves["critic_loss"]), color=REAL_COLOR, label="critic loss")
     right.plot(epochs, _nan(curves["generator_loss"]), color=SYNTHETIC_COLOR, label="generator loss")
-    for axes in (left, right):
+    axes_all, selected = [left, right], ""
+    if validation:
+        scores = figure.add_subplot(1, panels, 3)
+        scores.plot(validation["epoch"], _nan(validation["score"]), color=SYNTHETIC_COLOR, marker=".",
+                    label="validation score")
+        scores.axvline(validation["selected_epoch"], color="gray", linestyle="--", label="epoch kept")
+        axes_all.append(scores)
+        selected = (f"<p>Model selection kept epoch {validation['selected_epoch']} (validation score "
+                    f"{_fmt(validation['selected_score'])}, the best of {validation['evaluations']} "
+                    "evaluations).</p>\n")
+    for axes in axes_all:
         axes.set_xlabel("epoch", fontsize=8)
         axes.legend(fontsize=7)
         axes.tick_params(labelsize=7)
     diagnoses = training["diagnoses"]
     verdict = ("<ul>" + "".join(f"<li><b>{escape(d['code'])}</b>: {escape(d['message'])}</li>" for d in diagnoses)
                + "</ul>") if diagnoses else "<p>No known failure pattern in the curves or the data.</p>"
-    return f"<h2>Training health</h2>\n{_img(figure, 'training curves')}\n{verdict}"
+    return f"<h2>Training health</h2>\n{_img(figure, 'training curves')}\n{selected}{verdict}"
 
 
 def _interval(ci: list | None) -> str:

@@ -19,11 +19,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import torch
 
+from synth import selection as model_selection
 from synth.checkpoint import Checkpointing, Checkpoints
 from synth.device import resolve_device
 from synth.errors import ConfigError, DataError
 from synth.io import as_table, check_trainable
 from synth.serialization import config_from_dict, config_to_dict, load_state, read_model, save_model, saved_state
+from synth.selection import ModelSelection, TableScorer, validation_split
 from synth.tabular.conditions import AnyConditions, Condition, ConditionMode, DiscreteConditions
 from synth.tabular.networks import Generator, PackedCritic
 from synth.training import Critic, EpochStats, WGANConfig, stopped_early, train_wgan
@@ -72,7 +74,14 @@ class ACTGAN:
         With `checkpoint`, a checkpoint is written every `checkpoint.every` epochs, and a fit whose
         directory holds one of the same settings and data resumes from it (`resumed_from_` is its
         epoch, else None); `history_` covers every epoch. `stopped_early_` says why training ended
-        before `training.epochs` (the time budget `training.max_minutes`), else None.
+        before `training.epochs` (the time budget `training.max_minutes`, or model selection's
+        `training.patience`), else None.
+
+        With `training.eval_every`, a seeded `training.validation_fraction` of the rows is held back,
+        the generator is scored on it every `eval_every` epochs (synth.selection) and the best-scoring
+        state is kept: `selected_epoch_` is its epoch, `validation_history_` the (epoch, score) pairs;
+        with `training.ema_decay` the moving average of the weights is a candidate too (`selected_average_`;
+        `validation_candidates_` holds (epoch, weights' score, average's score)).
 
         Raises:
             TrainingDiverged: a NaN/Inf loss or an exploding critic gradient; the last good
@@ -86,7 +95,11 @@ class ACTGAN:
         cfg = self.config
         self.device_ = resolve_device(cfg.training.device)
         self.stopped_early_ = None
-        checkpoints = Checkpoints.for_fit(checkpoint, self, table)
+        model_selection.finish(self, None)
+        checkpoints = Checkpoints.for_fit(checkpoint, self, table)  # keyed by the whole table, as given
+        split = validation_split(table, cfg.training.validation_fraction, cfg.seed) \
+            if cfg.training.eval_every else None
+        training = split.training if split else table
         resumed = checkpoints.resume(cfg.training.epochs) if checkpoints else None
         self.resumed_from_ = resumed.epoch if resumed else None
         if resumed:  # the saved transform: exactly the encoding the saved weights learned
@@ -95,8 +108,8 @@ class ACTGAN:
         else:
             self.transformer_ = TableTransformer(cfg.max_modes, cfg.mode_weight_threshold, cfg.mixture_fit_rows,
                                                  cfg.seed, cfg.binary_encoder_cutoff, cfg.point_mass_min_share,
-                                                 cfg.max_point_masses).fit(table)
-        encoded = torch.as_tensor(self.transformer_.transform(table), device=self.device_)  # (N, D)
+                                                 cfg.max_point_masses).fit(training)
+        encoded = torch.as_tensor(self.transformer_.transform(training), device=self.device_)  # (N, D)
         with torch.random.fork_rng(devices=[self.device_] if self.device_.type == "cuda" else []):
             torch.manual_seed(cfg.seed)  # weight init and dropout; every other draw uses `rng`
             rng = torch.Generator(device=self.device_).manual_seed(cfg.seed)
@@ -104,13 +117,21 @@ class ACTGAN:
             if cfg.conditioning is ConditionMode.ANYWAY:
                 self.conditions_.attach_rows(encoded)
             elif self.conditions_.enabled:
-                self.conditions_.attach_rows(table)
+                self.conditions_.attach_rows(training)
             critic = PackedCritic(self.transformer_.output_dim + self.conditions_.width, cfg.critic_dims,
                                   cfg.pac).to(self.device_)
+            selection = ModelSelection(TableScorer(split.validation, seed=cfg.seed),
+                                       lambda n, seed: self._generate(n, None, seed), self.generator_,
+                                       cfg.training.eval_every, cfg.training.patience,
+                                       cfg.training.ema_decay) if split else None
             state = checkpoints.start(self, [critic], rng) if checkpoints else None  # restores a resumed fit
+            if selection is not None and state is not None and state.selection is not None:
+                selection.load_state_dict(state.selection)
             self.history_ = train_wgan(_TableGame(self, encoded, critic, rng), cfg.training, self.device_,
-                                       rng, callback, resume=state, checkpoints=checkpoints, started=started)
-        self.stopped_early_ = stopped_early(cfg.training, self.history_)
+                                       rng, callback, resume=state, checkpoints=checkpoints, started=started,
+                                       selection=selection)
+        model_selection.finish(self, selection)
+        self.stopped_early_ = stopped_early(cfg.training, self.history_, selection)
         return self
 
     def _build(self) -> None:
@@ -210,7 +231,7 @@ class ACTGAN:
         self._check_fitted()
         meta = {"config": config_to_dict(self.config), "transformer": self.transformer_.state(),
                 "history": [{"epoch": s.epoch, **s.as_dict()} for s in self.history_],
-                "stopped_early": getattr(self, "stopped_early_", None)}
+                "stopped_early": getattr(self, "stopped_early_", None), **model_selection.saved(self)}
         return save_model(directory, self.kind, meta, {"generator": self.generator_})
 
     @classmethod
@@ -225,6 +246,7 @@ class ACTGAN:
             load_state(self.generator_, tensors, "generator")
             self.history_ = [EpochStats(**h) for h in doc.get("history", [])]
             self.stopped_early_ = doc.get("stopped_early")
+            model_selection.load_saved(self, doc)
         return self
 
     def _check_fitted(self) -> None:

@@ -26,10 +26,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import torch
 
+from synth import selection as model_selection
 from synth.checkpoint import Checkpointing, Checkpoints
 from synth.device import resolve_device
 from synth.errors import ConfigError
+from synth.fidelity.series import SeriesSpec
 from synth.io import as_table, check_trainable
+from synth.selection import ModelSelection, SeriesScorer, Split, TableScorer, validation_split
 from synth.serialization import (config_from_dict, config_to_dict, load_state, read_model, save_model, saved_state,
                                  schema_from_text, schema_to_text)
 from synth.timeseries.networks import Critic as CriticNet
@@ -107,7 +110,9 @@ class DGAN:
             checkpoint: Checkpointing | None = None) -> "DGAN":
         """Learn the sequences. `callback` gets each epoch's diagnostics, `progress` (epoch, step, steps) each batch.
 
-        `checkpoint`, `resumed_from_` and `stopped_early_` work as in `ACTGAN.fit`.
+        `checkpoint`, `resumed_from_`, `stopped_early_` and model selection (`training.eval_every`:
+        a share of the examples held back and scored, `selected_epoch_`, ...) work as in `ACTGAN.fit`;
+        the score is the report's fast series sections (long input) or shapes and pairs (wide input).
 
         Raises:
             TrainingDiverged: a NaN/Inf loss or an exploding critic gradient; the last good
@@ -120,7 +125,11 @@ class DGAN:
         used = [c for c in (spec.example_id, spec.time_column) if c] + list(spec.attribute_columns) \
             + list(spec.feature_columns)
         check_trainable(table.select(used))
-        seqs = Sequences.from_table(table, spec, cfg.max_sequence_len, cfg.max_gap, cfg.split_sequences)
+        split = validation_split(table, cfg.training.validation_fraction, cfg.seed,
+                                 by=spec.example_id if spec.layout == "long" else None, examples=True) \
+            if cfg.training.eval_every else None
+        seqs = Sequences.from_table(split.training if split else table, spec, cfg.max_sequence_len, cfg.max_gap,
+                                    cfg.split_sequences)
         if spec.layout == "wide":
             T = len(spec.feature_columns)
             if cfg.max_sequence_len not in (None, T):
@@ -142,6 +151,7 @@ class DGAN:
         self._fit_times(seqs)
         self.device_ = resolve_device(cfg.training.device)
         self.stopped_early_ = None
+        model_selection.finish(self, None)
         checkpoints = Checkpoints.for_fit(checkpoint, self, table)
         resumed = checkpoints.resume(cfg.training.epochs) if checkpoints else None
         self.resumed_from_ = resumed.epoch if resumed else None
@@ -159,11 +169,28 @@ class DGAN:
             self._build()
             game = _SequenceGame(self, *encoded, rng)
             critics = [c.network for c in game.critics]
+            selection = self._selection(split, used) if split else None
             state = checkpoints.start(self, critics, rng) if checkpoints else None  # restores a resumed fit
+            if selection is not None and state is not None and state.selection is not None:
+                selection.load_state_dict(state.selection)
             self.history_ = train_wgan(game, cfg.training, self.device_, rng, callback, progress=progress,
-                                       resume=state, checkpoints=checkpoints, started=started)
-        self.stopped_early_ = stopped_early(cfg.training, self.history_)
+                                       resume=state, checkpoints=checkpoints, started=started, selection=selection)
+        model_selection.finish(self, selection)
+        self.stopped_early_ = stopped_early(cfg.training, self.history_, selection)
         return self
+
+    def _selection(self, split: Split, used: list[str]) -> ModelSelection:
+        """Scores on the held-back examples: the series sections (long input), or shapes and pairs of the
+        step columns (wide input: one row per example)."""
+        spec, t = self.spec_, self.config.training
+        if spec.layout == "long":
+            scorer = SeriesScorer(split.validation.select(used), SeriesSpec(
+                spec.example_id, spec.time_column, tuple(spec.attribute_columns), tuple(spec.feature_columns)),
+                seed=self.config.seed)
+        else:
+            scorer = TableScorer(split.validation.select(used), seed=self.config.seed)
+        return ModelSelection(scorer, lambda n, seed: self.generate(n, None, seed), self.generator_,
+                              t.eval_every, t.patience, t.ema_decay)
 
     def _build(self) -> None:
         cfg, t = self.config, self.transformer_
@@ -360,7 +387,7 @@ class DGAN:
                 "times": {"cadence": self.cadence_, "starts": self.starts_, "counts": self.start_counts_},
                 "preparation": self.preparation_.as_dict(),
                 "history": [{"epoch": s.epoch, **s.as_dict()} for s in self.history_],
-                "stopped_early": getattr(self, "stopped_early_", None)}
+                "stopped_early": getattr(self, "stopped_early_", None), **model_selection.saved(self)}
         return save_model(directory, self.kind, meta, {"generator": self.generator_})
 
     @classmethod
@@ -381,6 +408,7 @@ class DGAN:
             load_state(self.generator_, tensors, "generator")
             self.history_ = [EpochStats(**h) for h in doc.get("history", [])]
             self.stopped_early_ = doc.get("stopped_early")
+            model_selection.load_saved(self, doc)
         return self
 
     def _check_fitted(self) -> None:

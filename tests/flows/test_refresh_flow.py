@@ -87,6 +87,22 @@ def test_refresh_end_to_end(tmp_path, source, prefect_api, mlflow_store, capsys)
     assert (output.parent / "synth.contract.yaml").exists()  # inferred on this first successful run
 
 
+def test_model_selection_through_the_flow(tmp_path, source, prefect_api, mlflow_store):
+    import mlflow
+
+    output = tmp_path / "selected.parquet"
+    config = write_config(tmp_path, source, output)
+    assert main(["run", config, "--set", "model.training.eval_every=1", "--set", "model.training.patience=5"]) == 0
+    run_id = read_metadata(output)["prefect_synth.mlflow_run_id"]
+    client = mlflow.MlflowClient()
+    scores = {m.step: m.value for m in client.get_metric_history(run_id, "validation_score")}
+    assert sorted(scores) == [1, 2, 3]  # a metric series, one point per evaluation
+    selected = int(client.get_run(run_id).data.tags["synth.selected_epoch"])
+    assert scores[selected] == max(scores.values())
+    report = json.loads(open(client.download_artifacts(run_id, "report/report.json", str(tmp_path))).read())
+    assert report["training"]["validation"]["selected_epoch"] == selected
+
+
 def test_conditions_in_the_run_config(tmp_path, source, prefect_api, mlflow_store):
     output = tmp_path / "only_d.parquet"
     config = write_config(tmp_path, source, output)

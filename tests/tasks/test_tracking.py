@@ -1,6 +1,8 @@
 """tasks/tracking.py against a real MLflow sqlite store, and the logged pyfunc against a real ACTGAN."""
 from __future__ import annotations
 
+import dataclasses
+
 import os
 import re
 import subprocess
@@ -194,6 +196,17 @@ def test_end_run_marks_the_status_and_rejects_unknown_ones(mlflow_store):
     run = MlflowClient().get_run(run_id)
     assert run.info.status == "FINISHED"
     assert run.info.end_time is not None
+
+
+def test_epoch_logger_writes_the_validation_score_on_evaluation_epochs_only(mlflow_store):
+    run_id = tracking.start_run.fn(make_config(), "flow-run-5", "refresh", None)
+    log_epoch = tracking.epoch_logger(run_id)
+    for epoch in (1, 2, 3, 4):
+        stats = epoch_stats(epoch)
+        log_epoch(dataclasses.replace(stats, validation_score=0.5 + epoch / 10) if epoch % 2 == 0 else stats)
+
+    history = MlflowClient().get_metric_history(run_id, "validation_score")
+    assert [(m.step, m.value) for m in sorted(history, key=lambda m: m.step)] == [(2, 0.7), (4, pytest.approx(0.9))]
 
 
 def test_metrics_tags_and_artifacts_land_on_the_run(mlflow_store, tmp_path):
