@@ -199,7 +199,7 @@ def test_fixed_length_data_has_no_generation_flag(periodic_data):
 # -- point masses -------------------------------------------------------------------------------------
 
 ZERO_SHARE = {"dry": 0.85, "wet": 0.35}  # share of a sequence's steps with exactly no rain, by kind
-POINT_TOLERANCE = 0.2  # measured after 50 epochs: within 0.14 of the real shares; untrained: 0.57 off
+POINT_TOLERANCE = 0.2  # measured after 100 epochs, 4 data/model seeds: within 0.13; untrained: 0.57 off
 
 
 def showery(examples: int = 200, length: int = 12, seed: int = 0) -> pd.DataFrame:
@@ -273,7 +273,7 @@ def _showery_config(epochs: int) -> DGANConfig:
 @pytest.mark.slow
 def test_zeros_reappear_exactly_at_their_rate_per_attribute():
     real = showery()
-    trained = DGAN(_showery_config(50)).fit(real)
+    trained = DGAN(_showery_config(100)).fit(real)
     assert trained.transformer_.continuous[0].points_.tolist() == [0.0]
     assert _point_failures(trained, real) == []
     out = trained.generate(200, seed=2).to_pandas()
