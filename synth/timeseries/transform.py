@@ -61,6 +61,11 @@ class ScaledFeature:
         """States of a step, in this order: [continuous] + one per point."""
         return int(self.has_continuous_) + len(self.points_)
 
+    @property
+    def state_width(self) -> int:
+        """Width of the state one-hot beside the scaled value: 0 when there is a single state."""
+        return self.n_states if self.n_states > 1 else 0
+
     def read(self, column: pa.ChunkedArray) -> np.ndarray:
         return pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
 
@@ -137,7 +142,7 @@ class SequenceTransformer:
                 continue
             x = feature.read(column)
             feature.fit_points(x)
-            continuous = feature.states(x) == 0 if feature.has_continuous_ else np.zeros(len(x), dtype=bool)
+            continuous = (feature.states(x) == 0) & feature.has_continuous_
             if self.feature_scaling:
                 rest = x[continuous]
                 feature.low_, feature.high_ = (float(rest.min()), float(rest.max())) if len(rest) else (0.0, 0.0)
@@ -174,8 +179,8 @@ class SequenceTransformer:
                 blocks = [(b.kind, b.width, b.role) for b in feature.spans]
             else:
                 blocks = [(self._scalar, 1, "value")]
-                if feature.n_states > 1:
-                    blocks.append((SpanKind.ONE_HOT, feature.n_states, "state"))
+                if feature.state_width:
+                    blocks.append((SpanKind.ONE_HOT, feature.state_width, "state"))
             for kind, width, role in blocks:
                 spans.append(Span(feature.name, kind, start, width, role))
                 start += width
@@ -237,9 +242,9 @@ class SequenceTransformer:
             else:
                 value = self._to_range(np.where(continuous, u, 0.5))  # off the continuous part: the centre
             rows[:, k] = value
-            if feature.n_states > 1:
-                rows[:, k + 1:k + 1 + feature.n_states] = np.eye(feature.n_states)[state]
-            k += 1 + (feature.n_states if feature.n_states > 1 else 0)
+            if feature.state_width:
+                rows[:, k + 1:k + 1 + feature.state_width] = np.eye(feature.state_width)[state]
+            k += 1 + feature.state_width
         if self.variable_length_:
             last = offsets[1:] - 1
             rows[:, k] = 1.0
@@ -278,9 +283,9 @@ class SequenceTransformer:
                 k += width
                 continue
             value = rows[:, k].astype(np.float64)
-            states = feature.n_states if feature.n_states > 1 else 0
-            state = rows[:, k + 1:k + 1 + states].argmax(1) if states else np.zeros(len(rows), dtype=np.int64)
-            k += 1 + states
+            width = feature.state_width
+            state = rows[:, k + 1:k + 1 + width].argmax(1) if width else np.zeros(len(rows), dtype=np.int64)
+            k += 1 + width
             if self.example_scaling:
                 j = self.continuous.index(feature)
                 mid = _unminmax(self._from_range(np.clip(additional[:, 2 * j], *self._bounds)), feature.mid_range_)

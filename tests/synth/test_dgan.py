@@ -214,7 +214,7 @@ def showery(examples: int = 200, length: int = 12, seed: int = 0) -> pd.DataFram
 
 def zero_and_cap(seed: int = 0) -> pa.Table:
     """`rain` mostly 0.0 (one example all zeros, one with a single rainy step, a gap inside zeros and
-    one between a zero and rain), `visib` an integer mostly at its cap 100."""
+    one between a zero and rain), `visib` an integer mostly at its cap 100, `door` only ever 0.0 or 1.0."""
     rng = np.random.default_rng(seed)
     n, T = 12, 8
     rain = np.where(rng.random((n, T)) < 0.6, 0.0, rng.uniform(0.01, 0.5, (n, T)))
@@ -225,13 +225,13 @@ def zero_and_cap(seed: int = 0) -> pa.Table:
     visib = np.where(rng.random((n, T)) < 0.5, 100, rng.integers(0, 100, (n, T)))
     return pa.table({"id": np.repeat(np.arange(n), T), "t": np.tile(np.arange(T), n),
                      "site": np.repeat(rng.choice(["a", "b"], n), T), "rain": rain.ravel(),
-                     "visib": pa.array(visib.ravel(), pa.int16())})
+                     "visib": pa.array(visib.ravel(), pa.int16()), "door": rng.choice([0.0, 1.0], n * T)})
 
 
 @pytest.mark.parametrize("normalization", list(Normalization))
 @pytest.mark.parametrize("example_scaling", [True, False])
 def test_point_masses_round_trip_exactly(normalization, example_scaling):
-    spec = SequenceSpec("long", "id", "t", ("site",), ("rain", "visib"))
+    spec = SequenceSpec("long", "id", "t", ("site",), ("rain", "visib", "door"))
     with pytest.warns(GapWarning, match="2 interpolated"):
         seqs = Sequences.from_table(zero_and_cap(), spec, max_len=8, max_gap=1)
     rain = seqs.features.column("rain").to_numpy()
@@ -240,14 +240,16 @@ def test_point_masses_round_trip_exactly(normalization, example_scaling):
     by_name = {f.name: f for f in t.continuous}
     assert by_name["rain"].points_.tolist() == [0.0] and by_name["visib"].points_.tolist() == [100.0]
     assert by_name["rain"].low_ > 0 and by_name["visib"].high_ < 100  # the scales are the continuous part's
+    assert by_name["door"].points_.tolist() == [0.0, 1.0] and not by_name["door"].has_continuous_
     states = [s for s in t.feature_layout_.spans if s.role == "state"]
-    assert [(s.column, s.width) for s in states] == [("rain", 2), ("visib", 2)]
+    assert [(s.column, s.width) for s in states] == [("rain", 2), ("visib", 2), ("door", 2)]
     attributes, additional, features = t.transform(seqs)
     low, high = (0, 1) if normalization is Normalization.ZERO_ONE else (-1, 1)
     assert features.min() >= low - 1e-6 and features.max() <= high + 1e-6
     assert np.all((additional >= low - 1e-6) & (additional <= high + 1e-6))
     _, back = t.inverse_transform(attributes, additional, features, t.lengths(features))
     assert back.column("visib").equals(seqs.features.column("visib"))  # int16, exactly
+    assert back.column("door").equals(seqs.features.column("door"))  # nothing but points
     got = back.column("rain").to_numpy()
     assert np.array_equal(got == 0, rain == 0)  # every zero comes back as exactly 0.0, and only those
     np.testing.assert_allclose(got, rain, atol=1e-6)
