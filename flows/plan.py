@@ -292,6 +292,10 @@ def _feature_encoding(transformer, name: str) -> tuple[str, int]:
     text = f"min-max scaled to {bounds}"
     if transformer.example_scaling:
         text += ", per example too (midpoint, half-range: 2 generated values)"
+    k = len(feature.points_)
+    if k:
+        states = (["continuous"] if feature.has_continuous_ else []) + [f"{k} exact point mass{'es' if k > 1 else ''}"]
+        text += f" + {feature.n_states}-state one-hot ({', '.join(states)})"
     return text, width
 
 

@@ -65,6 +65,8 @@ class DGANConfig:
     apply_feature_scaling: bool = True       # min-max scale continuous features over all data
     apply_example_scaling: bool = True       # and again within each example (midpoint, half-range attributes)
     binary_encoder_cutoff: int = 150
+    point_mass_min_share: float = 0.05       # a number held by this share of its values or more is a point mass
+    max_point_masses: int = 10               # per attribute, and per feature over all steps; 0: none
     # networks (gretel's defaults)
     attribute_noise_dim: int = 10
     feature_noise_dim: int = 10
@@ -91,6 +93,9 @@ class DGANConfig:
                                   f"sample_len={self.sample_len}: each LSTM cell emits sample_len steps")
         if self.max_gap < 0:
             raise ConfigError(f"max_gap={self.max_gap}: must be 0 or more")
+        if not 0 < self.point_mass_min_share <= 1 or self.max_point_masses < 0:
+            raise ConfigError(f"point_mass_min_share={self.point_mass_min_share} must be in (0, 1] and "
+                              f"max_point_masses={self.max_point_masses} at least 0")
 
     @property
     def spec(self) -> SequenceSpec:
@@ -161,7 +166,8 @@ class DGAN:
         else:
             self.transformer_ = SequenceTransformer(T, cfg.normalization, cfg.apply_feature_scaling,
                                                     cfg.apply_example_scaling, cfg.binary_encoder_cutoff,
-                                                    cfg.seed).fit(seqs)
+                                                    cfg.seed, cfg.point_mass_min_share,
+                                                    cfg.max_point_masses).fit(seqs)
         encoded = [torch.as_tensor(a, device=self.device_) for a in self.transformer_.transform(seqs)]
         with torch.random.fork_rng(devices=[self.device_] if self.device_.type == "cuda" else []):
             torch.manual_seed(cfg.seed)  # weight init; every other draw uses `rng`

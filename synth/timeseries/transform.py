@@ -8,11 +8,17 @@
   example), each discrete one one-hot or binary; with variable lengths a two-way generation flag
   [continues, ends here]. Steps past an example's end are all zeros.
 
+A continuous feature whose values pile up on a few exact points (a zero amount, a cap) also gets,
+per step, a one-hot state [continuous, point 1, ..., point k] (the tabular encoders' rule, over
+all steps): a step on a point comes back as exactly that value, and only the continuous steps set
+the scales (the global range, and each example's midpoint and half-range), so the points take
+none of the scalar's resolution; the scalar of a step on a point is the centre, never decoded.
+
 Scaled values live in [0, 1] (sigmoid outputs) or [-1, 1] (tanh outputs), as `normalization` says.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 import numpy as np
@@ -23,7 +29,7 @@ from synth.schema import ColumnKind, column_kind
 from synth.serialization import schema_from_text, schema_to_text
 from synth.timeseries.sequences import Sequences
 from synth.transforms import TableTransformer
-from synth.transforms.columns import CategoricalColumn
+from synth.transforms.columns import CategoricalColumn, exact_keys, point_masses
 from synth.transforms.layout import Layout, Span, SpanKind
 
 FLAG = "__generation_flag__"
@@ -36,31 +42,73 @@ class Normalization(str, Enum):
 
 @dataclass
 class ScaledFeature:
-    """A continuous feature, min-max scaled over all steps, optionally re-scaled within each example."""
+    """A continuous feature: point masses as states; the rest min-max scaled over all steps,
+    optionally re-scaled within each example."""
 
     name: str
     arrow_type: pa.DataType
-    low_: float = 0.0
+    point_share: float = 0.05     # a value held by this share of the steps or more is a point mass
+    max_points: int = 10          # point masses at most (the heaviest); 0: none
+    points_: np.ndarray = field(default_factory=lambda: np.zeros(0))  # exact values, ascending
+    has_continuous_: bool = True  # some steps are off the points
+    low_: float = 0.0             # range of the continuous part
     high_: float = 1.0
     mid_range_: tuple[float, float] = (0.0, 1.0)   # per-example midpoints seen in fit (unit scale)
     half_range_: tuple[float, float] = (0.0, 0.5)  # per-example half-ranges seen in fit (unit scale)
 
-    def unit(self, column: pa.ChunkedArray) -> np.ndarray:
-        x = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
+    @property
+    def n_states(self) -> int:
+        """States of a step, in this order: [continuous] + one per point."""
+        return int(self.has_continuous_) + len(self.points_)
+
+    @property
+    def state_width(self) -> int:
+        """Width of the state one-hot beside the scaled value: 0 when there is a single state."""
+        return self.n_states if self.n_states > 1 else 0
+
+    def read(self, column: pa.ChunkedArray) -> np.ndarray:
+        return pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
+
+    def fit_points(self, x: np.ndarray) -> None:
+        self.points_ = point_masses(x, self.point_share, self.max_points)
+        self.has_continuous_ = bool((self.states(x) == 0).any()) if len(self.points_) else True
+
+    def states(self, x: np.ndarray) -> np.ndarray:
+        """(N,) each step's state: 0 continuous, first + i on point i."""
+        first = int(self.has_continuous_)
+        if self.has_continuous_ or not len(self.points_):
+            state = np.zeros(len(x), dtype=np.int64)
+        else:  # no continuous part: a value off the points (only in new data) takes the nearest point
+            state = np.abs(x[:, None] - self.points_[None, :]).argmin(1)
+        keys = exact_keys(x)
+        for i, key in enumerate(exact_keys(self.points_)):
+            state[keys == key] = first + i
+        return state
+
+    def unit(self, x: np.ndarray) -> np.ndarray:
         span = self.high_ - self.low_
         return (x - self.low_) / span if span > 0 else np.zeros_like(x)
 
-    def values(self, unit: np.ndarray) -> pa.Array:
+    def values(self, unit: np.ndarray, state: np.ndarray) -> pa.Array:
         x = np.clip(self.low_ + np.clip(unit, 0.0, 1.0) * (self.high_ - self.low_), self.low_, self.high_)
         if pa.types.is_integer(self.arrow_type):
-            return pa.array(np.round(x).astype(np.int64)).cast(self.arrow_type)
+            x = np.round(x)
+        point = state - int(self.has_continuous_)  # an index into points_ on a point
+        if len(self.points_):
+            x = np.where(point >= 0, self.points_[np.clip(point, 0, len(self.points_) - 1)], x)
+        if pa.types.is_integer(self.arrow_type):
+            return pa.array(x.astype(np.int64)).cast(self.arrow_type)
         return pa.array(x).cast(self.arrow_type)
 
     def state(self) -> dict:
-        return {"low": self.low_, "high": self.high_, "mid_range": list(self.mid_range_),
+        return {"points": self.points_.tolist(), "has_continuous": self.has_continuous_,
+                "low": self.low_, "high": self.high_, "mid_range": list(self.mid_range_),
                 "half_range": list(self.half_range_)}
 
     def load_state(self, state: dict) -> None:
+        # a model saved before point masses has neither key: no points, all continuous
+        self.points_ = np.asarray(state.get("points", []), dtype=np.float64)
+        self.has_continuous_ = state.get("has_continuous", True)
         self.low_, self.high_ = state["low"], state["high"]
         self.mid_range_, self.half_range_ = tuple(state["mid_range"]), tuple(state["half_range"])
 
@@ -68,17 +116,21 @@ class ScaledFeature:
 class SequenceTransformer:
     def __init__(self, max_sequence_len: int, normalization: Normalization = Normalization.ZERO_ONE,
                  feature_scaling: bool = True, example_scaling: bool = True, binary_cutoff: int = 150,
-                 seed: int = 0):
+                 seed: int = 0, point_share: float = 0.05, max_points: int = 10):
         self.max_sequence_len = max_sequence_len
         self.normalization = Normalization(normalization)
         self.feature_scaling = feature_scaling
         self.example_scaling = example_scaling
         self.binary_cutoff = binary_cutoff
         self.seed = seed
+        self.point_share = point_share  # for attributes and features alike
+        self.max_points = max_points
 
     # -- fit ---------------------------------------------------------------------------------------
     def fit(self, seqs: Sequences) -> "SequenceTransformer":
-        self.attributes_ = TableTransformer(seed=self.seed, binary_cutoff=self.binary_cutoff).fit(seqs.attributes)
+        self.attributes_ = TableTransformer(seed=self.seed, binary_cutoff=self.binary_cutoff,
+                                            point_share=self.point_share,
+                                            max_points=self.max_points).fit(seqs.attributes)
         self.feature_schema_ = seqs.features.schema.remove_metadata()
         self.features_ = [self._make_feature(f) for f in self.feature_schema_]
         rng = np.random.default_rng(self.seed)
@@ -88,15 +140,21 @@ class SequenceTransformer:
             if isinstance(feature, CategoricalColumn):
                 feature.fit(column, rng)
                 continue
-            x = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+            x = feature.read(column)
+            feature.fit_points(x)
+            continuous = (feature.states(x) == 0) & feature.has_continuous_
             if self.feature_scaling:
-                feature.low_, feature.high_ = float(np.nanmin(x)), float(np.nanmax(x))
+                rest = x[continuous]
+                feature.low_, feature.high_ = (float(rest.min()), float(rest.max())) if len(rest) else (0.0, 0.0)
             else:
                 feature.low_, feature.high_ = 0.0, 1.0
             if self.example_scaling:
-                mid, half = _example_ranges(feature.unit(column), offsets)
-                feature.mid_range_ = (float(mid.min()), float(mid.max()))
-                feature.half_range_ = (float(half.min()), float(half.max()))
+                mid, half, seen = _example_ranges(feature.unit(x), continuous, offsets)
+                if seen.any():
+                    feature.mid_range_ = (float(mid[seen].min()), float(mid[seen].max()))
+                    feature.half_range_ = (float(half[seen].min()), float(half[seen].max()))
+                else:
+                    feature.mid_range_, feature.half_range_ = (0.0, 0.0), (0.0, 0.0)
         self.variable_length_ = bool((seqs.lengths < self.max_sequence_len).any())
         self._build_layouts()
         return self
@@ -104,7 +162,7 @@ class SequenceTransformer:
     def _make_feature(self, f: pa.Field):
         if column_kind(f.name, f.type) in (ColumnKind.DISCRETE, ColumnKind.BOOLEAN):
             return CategoricalColumn(f.name, f.type, self.binary_cutoff)
-        return ScaledFeature(f.name, f.type)
+        return ScaledFeature(f.name, f.type, self.point_share, self.max_points)
 
     @property
     def _scalar(self) -> SpanKind:
@@ -117,9 +175,13 @@ class SequenceTransformer:
     def _build_layouts(self) -> None:
         spans, start = [], 0
         for feature in self.features_:
-            blocks = feature.spans if isinstance(feature, CategoricalColumn) else [None]
-            for b in blocks:
-                kind, width, role = (self._scalar, 1, "value") if b is None else (b.kind, b.width, b.role)
+            if isinstance(feature, CategoricalColumn):
+                blocks = [(b.kind, b.width, b.role) for b in feature.spans]
+            else:
+                blocks = [(self._scalar, 1, "value")]
+                if feature.state_width:
+                    blocks.append((SpanKind.ONE_HOT, feature.state_width, "state"))
+            for kind, width, role in blocks:
                 spans.append(Span(feature.name, kind, start, width, role))
                 start += width
         if self.variable_length_:
@@ -162,19 +224,27 @@ class SequenceTransformer:
                 rows[:, k:k + block.shape[1]] = block
                 k += block.shape[1]
                 continue
-            u = feature.unit(column)
+            x = feature.read(column)
+            state = feature.states(x)
+            continuous = (state == 0) & feature.has_continuous_
+            u = feature.unit(x)
             if self.example_scaling:
-                mid, half = _example_ranges(u, offsets)
+                mid, half, seen = _example_ranges(u, continuous, offsets)
+                # an example with no continuous step: the lowest seen range, never decoded
+                mid, half = np.where(seen, mid, feature.mid_range_[0]), np.where(seen, half, feature.half_range_[0])
                 step_mid, step_half = np.repeat(mid, seqs.lengths), np.repeat(half, seqs.lengths)
-                s = np.where(step_half > 0, (u - step_mid) / np.where(step_half > 0, step_half, 1), 0.0)
+                scaled = continuous & (step_half > 0)
+                s = np.where(scaled, (u - step_mid) / np.where(scaled, step_half, 1), 0.0)
                 value = s if self._scalar is SpanKind.SCALAR else (s + 1) / 2
                 j = self.continuous.index(feature)
                 additional[:, 2 * j] = self._to_range(_minmax(mid, feature.mid_range_))
                 additional[:, 2 * j + 1] = self._to_range(_minmax(half, feature.half_range_))
             else:
-                value = self._to_range(u)
+                value = self._to_range(np.where(continuous, u, 0.5))  # off the continuous part: the centre
             rows[:, k] = value
-            k += 1
+            if feature.state_width:
+                rows[:, k + 1:k + 1 + feature.state_width] = np.eye(feature.state_width)[state]
+            k += 1 + feature.state_width
         if self.variable_length_:
             last = offsets[1:] - 1
             rows[:, k] = 1.0
@@ -213,7 +283,9 @@ class SequenceTransformer:
                 k += width
                 continue
             value = rows[:, k].astype(np.float64)
-            k += 1
+            width = feature.state_width
+            state = rows[:, k + 1:k + 1 + width].argmax(1) if width else np.zeros(len(rows), dtype=np.int64)
+            k += 1 + width
             if self.example_scaling:
                 j = self.continuous.index(feature)
                 mid = _unminmax(self._from_range(np.clip(additional[:, 2 * j], *self._bounds)), feature.mid_range_)
@@ -223,7 +295,7 @@ class SequenceTransformer:
                 unit = np.clip(s, -1, 1) * half[example] + mid[example]
             else:
                 unit = self._from_range(value)
-            arrays.append(feature.values(unit))
+            arrays.append(feature.values(unit, state))
         return attribute_table, pa.Table.from_arrays(arrays, schema=self.feature_schema_)
 
     @property
@@ -236,6 +308,7 @@ class SequenceTransformer:
             "max_sequence_len": self.max_sequence_len, "normalization": self.normalization.value,
             "feature_scaling": self.feature_scaling, "example_scaling": self.example_scaling,
             "binary_cutoff": self.binary_cutoff, "seed": self.seed, "variable_length": self.variable_length_,
+            "point_share": self.point_share, "max_points": self.max_points,
             "attributes": self.attributes_.state(),
             "feature_schema": schema_to_text(self.feature_schema_),
             "features": {f.name: f.state() for f in self.features_},
@@ -244,7 +317,8 @@ class SequenceTransformer:
     @classmethod
     def from_state(cls, state: dict) -> "SequenceTransformer":
         self = cls(state["max_sequence_len"], Normalization(state["normalization"]), state["feature_scaling"],
-                   state["example_scaling"], state["binary_cutoff"], state["seed"])
+                   state["example_scaling"], state["binary_cutoff"], state["seed"],
+                   state.get("point_share", 0.05), state.get("max_points", 0))  # none before point masses
         self.variable_length_ = state["variable_length"]
         self.attributes_ = TableTransformer.from_state(state["attributes"])
         self.feature_schema_ = schema_from_text(state["feature_schema"])
@@ -255,11 +329,15 @@ class SequenceTransformer:
         return self
 
 
-def _example_ranges(unit: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-example midpoint and half-range of unit-scaled values (NaN-free, every example non-empty)."""
-    low = np.minimum.reduceat(unit, offsets[:-1])
-    high = np.maximum.reduceat(unit, offsets[:-1])
-    return (high + low) / 2, (high - low) / 2
+def _example_ranges(unit: np.ndarray, keep: np.ndarray,
+                    offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-example midpoint and half-range of the unit-scaled values `keep` selects (NaN-free, every
+    example non-empty), and whether the example has any (where not, midpoint and half-range are 0)."""
+    low = np.minimum.reduceat(np.where(keep, unit, np.inf), offsets[:-1])
+    high = np.maximum.reduceat(np.where(keep, unit, -np.inf), offsets[:-1])
+    seen = np.isfinite(low)
+    low, high = np.where(seen, low, 0.0), np.where(seen, high, 0.0)
+    return (high + low) / 2, (high - low) / 2, seen
 
 
 def _minmax(x: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:

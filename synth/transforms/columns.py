@@ -123,7 +123,7 @@ class NumericColumn:
 
     def _on_points(self, exact: np.ndarray, missing: np.ndarray) -> np.ndarray:
         """(N,) whether each value is exactly one of the points."""
-        return np.isin(_bits(exact), _bits(self.points_)) & ~missing
+        return np.isin(exact_keys(exact), exact_keys(self.points_)) & ~missing
 
     def _states(self, exact: np.ndarray, missing: np.ndarray) -> np.ndarray:
         """(N,) index of each value's state: continuous, on a point, or missing."""
@@ -132,8 +132,8 @@ class NumericColumn:
             state = np.zeros(len(exact), dtype=np.int64)
         else:  # no continuous part: a value off the points (only in new data) takes the nearest point
             state = np.abs(exact[:, None] - self.points_[None, :]).argmin(1)
-        keys = _bits(exact)
-        for i, key in enumerate(_bits(self.points_)):
+        keys = exact_keys(exact)
+        for i, key in enumerate(exact_keys(self.points_)):
             state[keys == key] = first + i
         if self.has_missing_:
             state[missing] = self.n_states - 1
@@ -142,8 +142,8 @@ class NumericColumn:
     def fit(self, column: pa.ChunkedArray, rng: np.random.Generator) -> None:
         exact, missing = self._read(column)
         observed = np.flatnonzero(~missing)
-        self.points_ = _point_masses(exact[_subsample(observed, self.fit_rows, rng)], self.point_share,
-                                     self.max_points)
+        self.points_ = point_masses(exact[_subsample(observed, self.fit_rows, rng)], self.point_share,
+                                    self.max_points)
         rest = np.flatnonzero(~missing & ~self._on_points(exact, missing))
         self.has_continuous_, self.has_missing_ = len(rest) > 0, bool(missing.any())
         self.state_counts_ = np.bincount(self._states(exact, missing), minlength=self.n_states)
@@ -356,16 +356,16 @@ def _time_step(relative: np.ndarray, arrow_type: pa.DataType) -> int:
     return 1
 
 
-def _bits(values: np.ndarray) -> np.ndarray:
+def exact_keys(values: np.ndarray) -> np.ndarray:
     """Exact values as int64 keys: floats by their bits, so equal means identical (0.0 is not -0.0)."""
     return values.view(np.int64) if values.dtype == np.float64 else values.astype(np.int64)
 
 
-def _point_masses(values: np.ndarray, min_share: float, most: int) -> np.ndarray:
+def point_masses(values: np.ndarray, min_share: float, most: int) -> np.ndarray:
     """The values each held by at least `min_share` of `values` (the heaviest `most`), ascending."""
     if not len(values) or most < 1:
         return values[:0]
-    _, first, counts = np.unique(_bits(values), return_index=True, return_counts=True)
+    _, first, counts = np.unique(exact_keys(values), return_index=True, return_counts=True)
     heavy = np.flatnonzero(counts >= min_share * len(values))
     heavy = heavy[np.argsort(-counts[heavy], kind="stable")][:most]
     return np.sort(values[first[heavy]])
