@@ -29,7 +29,7 @@ from synth.schema import ColumnKind, column_kind
 from synth.serialization import schema_from_text, schema_to_text
 from synth.timeseries.sequences import Sequences
 from synth.transforms import TableTransformer
-from synth.transforms.columns import CategoricalColumn, exact_keys, point_masses
+from synth.transforms.columns import CategoricalColumn, point_masses, point_states
 from synth.transforms.layout import Layout, Span, SpanKind
 
 FLAG = "__generation_flag__"
@@ -75,15 +75,7 @@ class ScaledFeature:
 
     def states(self, x: np.ndarray) -> np.ndarray:
         """(N,) each step's state: 0 continuous, first + i on point i."""
-        first = int(self.has_continuous_)
-        if self.has_continuous_ or not len(self.points_):
-            state = np.zeros(len(x), dtype=np.int64)
-        else:  # no continuous part: a value off the points (only in new data) takes the nearest point
-            state = np.abs(x[:, None] - self.points_[None, :]).argmin(1)
-        keys = exact_keys(x)
-        for i, key in enumerate(exact_keys(self.points_)):
-            state[keys == key] = first + i
-        return state
+        return point_states(x, self.points_, self.has_continuous_)
 
     def unit(self, x: np.ndarray) -> np.ndarray:
         span = self.high_ - self.low_

@@ -127,14 +127,7 @@ class NumericColumn:
 
     def _states(self, exact: np.ndarray, missing: np.ndarray) -> np.ndarray:
         """(N,) index of each value's state: continuous, on a point, or missing."""
-        first = int(self.has_continuous_)
-        if self.has_continuous_ or not len(self.points_):
-            state = np.zeros(len(exact), dtype=np.int64)
-        else:  # no continuous part: a value off the points (only in new data) takes the nearest point
-            state = np.abs(exact[:, None] - self.points_[None, :]).argmin(1)
-        keys = exact_keys(exact)
-        for i, key in enumerate(exact_keys(self.points_)):
-            state[keys == key] = first + i
+        state = point_states(exact, self.points_, self.has_continuous_)
         if self.has_missing_:
             state[missing] = self.n_states - 1
         return state
@@ -370,6 +363,20 @@ def point_masses(values: np.ndarray, min_share: float, most: int) -> np.ndarray:
     heavy = heavy[np.argsort(-counts[heavy], kind="stable")][:most]
     return np.sort(values[first[heavy]])
 
+
+
+def point_states(values: np.ndarray, points: np.ndarray, has_continuous: bool) -> np.ndarray:
+    """(N,) each value's state: 0 continuous (when the column has a continuous part), then 1 + i (or i
+    without one) on point i, compared exactly. Without a continuous part a value off the points (only in
+    new data) takes the nearest point."""
+    if has_continuous or not len(points):
+        state = np.zeros(len(values), dtype=np.int64)
+    else:
+        state = np.abs(values[:, None] - points[None, :]).argmin(1)
+    keys, first = exact_keys(values), int(has_continuous)
+    for i, key in enumerate(exact_keys(points)):
+        state[keys == key] = first + i
+    return state
 
 def _subsample(rows: np.ndarray, most: int, rng: np.random.Generator) -> np.ndarray:
     return rng.choice(rows, most, replace=False) if len(rows) > most else rows
