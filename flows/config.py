@@ -116,6 +116,12 @@ class ActganModelConfig(_Strict):
                                                               "more are binary-coded instead of one-hot.")
     mixture_fit_rows: int = Field(250_000, ge=100, description="Rows subsampled to fit each continuous "
                                                                "column's Gaussian mixture.")
+    point_mass_min_share: float = Field(
+        0.05, gt=0, le=1, description="A numeric value held by at least this share of a column's rows (dgan: of a "
+                                      "feature's steps) is a point mass: generated exactly, at its learned rate "
+                                      "(zeros, caps, floors, defaults).")
+    max_point_masses: int = Field(10, ge=0, le=64, description="Point masses per numeric column at most (the "
+                                                               "heaviest); 0 turns them off.")
     training: TrainingConfig = Field(default_factory=TrainingConfig)
 
     @model_validator(mode="after")
@@ -158,6 +164,12 @@ class DganModelConfig(_Strict):
                                                           "half-range, generated as extra attributes.")
     binary_encoder_cutoff: int = Field(150, ge=2, description="Discrete columns with this many categories or "
                                                               "more are binary-coded instead of one-hot.")
+    point_mass_min_share: float = Field(
+        0.05, gt=0, le=1, description="A numeric value held by at least this share of a column's rows (dgan: of a "
+                                      "feature's steps) is a point mass: generated exactly, at its learned rate "
+                                      "(zeros, caps, floors, defaults).")
+    max_point_masses: int = Field(10, ge=0, le=64, description="Point masses per numeric column at most (the "
+                                                               "heaviest); 0 turns them off.")
     attribute_noise_dim: int = Field(10, ge=1, description="Noise size of the attribute generators.")
     feature_noise_dim: int = Field(10, ge=1, description="Noise size per LSTM cell.")
     attribute_num_layers: int = Field(3, ge=1, description="Layers of the attribute MLPs.")

@@ -41,7 +41,8 @@ def synth_model(model: ActganModelConfig | DganModelConfig):
                                 conditioning=ConditionMode(model.conditioning),
                                 reconstruction_loss_coef=model.reconstruction_loss_coef,
                                 binary_encoder_cutoff=model.binary_encoder_cutoff,
-                                mixture_fit_rows=model.mixture_fit_rows, seed=model.seed,
+                                mixture_fit_rows=model.mixture_fit_rows, point_mass_min_share=model.point_mass_min_share,
+                                max_point_masses=model.max_point_masses, seed=model.seed,
                                 training=wgan_config(model)))
     if model.kind == "dgan":
         from synth.timeseries import DGANConfig, Normalization
@@ -58,5 +59,6 @@ def synth_model(model: ActganModelConfig | DganModelConfig):
             feature_num_layers=model.feature_num_layers, feature_num_units=model.feature_num_units,
             critic_num_layers=model.critic_num_layers, critic_num_units=model.critic_num_units,
             use_attribute_critic=model.use_attribute_critic, attribute_gp_lambda=model.attribute_gp_lambda,
-            attribute_loss_coef=model.attribute_loss_coef, seed=model.seed, training=wgan_config(model)))
+            attribute_loss_coef=model.attribute_loss_coef, point_mass_min_share=model.point_mass_min_share,
+            max_point_masses=model.max_point_masses, seed=model.seed, training=wgan_config(model)))
     raise AssertionError(f"unhandled model kind {model.kind}")  # model_class already refused it
