@@ -98,6 +98,15 @@ def _check_eval_every(model: Any) -> None:
                          "no evaluation would happen; lower training.eval_every (0 turns model selection off)")
 
 
+# Point masses, the same settings for both model kinds.
+PointMassShare = Annotated[float, Field(
+    gt=0, le=1, description="A numeric value held by at least this share of a column's rows (dgan: of a feature's "
+                            "steps) is a point mass: generated exactly, at its learned rate (zeros, caps, floors, "
+                            "defaults).")]
+MaxPointMasses = Annotated[int, Field(ge=0, le=64, description="Point masses per numeric column at most (the "
+                                                               "heaviest); 0 turns them off.")]
+
+
 class ActganModelConfig(_Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, title="ACTGAN (tables)")
 
@@ -116,12 +125,8 @@ class ActganModelConfig(_Strict):
                                                               "more are binary-coded instead of one-hot.")
     mixture_fit_rows: int = Field(250_000, ge=100, description="Rows subsampled to fit each continuous "
                                                                "column's Gaussian mixture.")
-    point_mass_min_share: float = Field(
-        0.05, gt=0, le=1, description="A numeric value held by at least this share of a column's rows (dgan: of a "
-                                      "feature's steps) is a point mass: generated exactly, at its learned rate "
-                                      "(zeros, caps, floors, defaults).")
-    max_point_masses: int = Field(10, ge=0, le=64, description="Point masses per numeric column at most (the "
-                                                               "heaviest); 0 turns them off.")
+    point_mass_min_share: PointMassShare = 0.05
+    max_point_masses: MaxPointMasses = 10
     training: TrainingConfig = Field(default_factory=TrainingConfig)
 
     @model_validator(mode="after")
@@ -164,12 +169,8 @@ class DganModelConfig(_Strict):
                                                           "half-range, generated as extra attributes.")
     binary_encoder_cutoff: int = Field(150, ge=2, description="Discrete columns with this many categories or "
                                                               "more are binary-coded instead of one-hot.")
-    point_mass_min_share: float = Field(
-        0.05, gt=0, le=1, description="A numeric value held by at least this share of a column's rows (dgan: of a "
-                                      "feature's steps) is a point mass: generated exactly, at its learned rate "
-                                      "(zeros, caps, floors, defaults).")
-    max_point_masses: int = Field(10, ge=0, le=64, description="Point masses per numeric column at most (the "
-                                                               "heaviest); 0 turns them off.")
+    point_mass_min_share: PointMassShare = 0.05
+    max_point_masses: MaxPointMasses = 10
     attribute_noise_dim: int = Field(10, ge=1, description="Noise size of the attribute generators.")
     feature_noise_dim: int = Field(10, ge=1, description="Noise size per LSTM cell.")
     attribute_num_layers: int = Field(3, ge=1, description="Layers of the attribute MLPs.")

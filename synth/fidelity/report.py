@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from synth import storage
 from synth.errors import ConfigError, DataError
 from synth.fidelity import tabular
 from synth.fidelity.encode import EncodedTable, TableEncoder
@@ -297,8 +297,9 @@ def write_report(report: dict, html: str, out_dir: str | os.PathLike) -> tuple[P
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     text = json.dumps(report, indent=2, allow_nan=False) + "\n"  # serialize first: a failure writes nothing
-    json_path = _write_text_atomic(out_dir / "report.json", text)
-    html_path = _write_text_atomic(out_dir / "report.html", html)
+    json_path, html_path = out_dir / "report.json", out_dir / "report.html"
+    storage.write_bytes(json_path, text.encode("utf-8"))  # each atomically, with the umask's mode
+    storage.write_bytes(html_path, html.encode("utf-8"))
     return json_path, html_path
 
 
@@ -367,21 +368,6 @@ def summary_text(report: dict) -> str:
         verdict = "gate: passed" if gate["passed"] else f"gate: FAILED ({'; '.join(gate['failures'])})"
         lines.append(verdict + (f"; not measured: {', '.join(unmeasured)}" if unmeasured else ""))
     return "\n".join(lines)
-
-
-def _write_text_atomic(path: Path, text: str) -> Path:
-    from synth.storage.locations import file_mode
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, file_mode())  # as a plain open() would make it, not mkstemp's 0o600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _fmt(value: float | None) -> str:

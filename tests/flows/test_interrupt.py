@@ -48,11 +48,9 @@ def _port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-@pytest.mark.slow
-def test_ctrl_c_during_training_exits_at_once_with_one_line(tmp_path):
-    import mlflow
-
-    config = _config(tmp_path, epochs=5000)
+def _interrupt_during_training(tmp_path: Path, config: Path) -> tuple[subprocess.Popen, str, float, Path]:
+    """Start a run, wait until training has written a checkpoint, send the terminal's Ctrl-C (SIGINT to the
+    whole process group); returns the process, its output, the seconds it took to exit, the checkpoint pointer."""
     process = _start(tmp_path, str(config))
     pointer = tmp_path / "out" / "synth.checkpoints" / "latest.json"
     deadline = time.monotonic() + 240
@@ -60,10 +58,17 @@ def test_ctrl_c_during_training_exits_at_once_with_one_line(tmp_path):
         assert process.poll() is None, process.stdout.read()
         assert time.monotonic() < deadline, "training never wrote a checkpoint"
         time.sleep(0.2)
-    os.killpg(process.pid, signal.SIGINT)  # the terminal's Ctrl-C: every process of the foreground group
+    os.killpg(process.pid, signal.SIGINT)
     interrupted = time.monotonic()
     output, _ = process.communicate(timeout=HANG_GUARD_S)
-    seconds = time.monotonic() - interrupted
+    return process, output, time.monotonic() - interrupted, pointer
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_training_exits_at_once_with_one_line(tmp_path):
+    import mlflow
+
+    process, output, seconds, pointer = _interrupt_during_training(tmp_path, _config(tmp_path, epochs=5000))
 
     assert process.returncode == 130, output
     lines = [line for line in output.splitlines() if line.startswith("prefect-synth: interrupted")]
@@ -88,14 +93,7 @@ def test_ctrl_c_during_training_exits_at_once_with_one_line(tmp_path):
 @pytest.mark.slow
 def test_a_rerun_after_ctrl_c_resumes_and_then_removes_the_checkpoints(tmp_path):
     config = _config(tmp_path, epochs=5000)
-    process = _start(tmp_path, str(config))
-    pointer = tmp_path / "out" / "synth.checkpoints" / "latest.json"
-    deadline = time.monotonic() + 240
-    while not pointer.exists():
-        assert process.poll() is None and time.monotonic() < deadline
-        time.sleep(0.2)
-    os.killpg(process.pid, signal.SIGINT)
-    process.communicate(timeout=HANG_GUARD_S)
+    process, _, _, pointer = _interrupt_during_training(tmp_path, config)
     assert process.returncode == 130
 
     saved = int(yaml.safe_load(pointer.read_text())["epoch"])
