@@ -162,11 +162,21 @@ class DganModelConfig(_Strict):
                                                      "instead of refusing them.")
     max_gap: int = Field(3, ge=0, description="Missing feature values in runs up to this long are interpolated; "
                                               "examples with a longer gap are dropped (and counted).")
+    feature_encoding: Literal["minmax", "modes"] = Field(
+        "minmax", description="How continuous features are encoded per step. minmax: min-max scaled (see "
+                              "normalization, apply_feature_scaling, apply_example_scaling); modes: mode-specific "
+                              "normalization as for tables, a scalar within a mode plus a one-hot of the mode, the "
+                              "modes fitted over all steps. With modes, normalization and both scaling keys do not "
+                              "apply to continuous features (apply_example_scaling is ignored, not refused). Point "
+                              "masses work with both.")
     normalization: Literal["zero_one", "minus_one_one"] = Field(
-        "zero_one", description="Range of scaled continuous values: [0, 1] (sigmoid) or [-1, 1] (tanh).")
-    apply_feature_scaling: bool = Field(True, description="Min-max scale continuous features over all data.")
+        "zero_one", description="Range of scaled continuous values: [0, 1] (sigmoid) or [-1, 1] (tanh); "
+                                "feature_encoding minmax only.")
+    apply_feature_scaling: bool = Field(True, description="Min-max scale continuous features over all data "
+                                                          "(feature_encoding minmax only).")
     apply_example_scaling: bool = Field(True, description="Also scale each example by its own midpoint and "
-                                                          "half-range, generated as extra attributes.")
+                                                          "half-range, generated as extra attributes "
+                                                          "(feature_encoding minmax only).")
     binary_encoder_cutoff: int = Field(150, ge=2, description="Discrete columns with this many categories or "
                                                               "more are binary-coded instead of one-hot.")
     point_mass_min_share: PointMassShare = 0.05

@@ -45,13 +45,14 @@ def synth_model(model: ActganModelConfig | DganModelConfig):
                                 max_point_masses=model.max_point_masses, seed=model.seed,
                                 training=wgan_config(model)))
     if model.kind == "dgan":
-        from synth.timeseries import DGANConfig, Normalization
+        from synth.timeseries import DGANConfig, FeatureEncoding, Normalization
 
         return cls(DGANConfig(
             layout=model.layout, example_id=model.example_id, time_column=model.time_column,
             attribute_columns=tuple(model.attribute_columns), feature_columns=tuple(model.feature_columns),
             max_sequence_len=model.max_sequence_len, sample_len=model.sample_len,
             split_sequences=model.split_sequences, max_gap=model.max_gap,
+            feature_encoding=FeatureEncoding(model.feature_encoding),
             normalization=Normalization(model.normalization), apply_feature_scaling=model.apply_feature_scaling,
             apply_example_scaling=model.apply_example_scaling, binary_encoder_cutoff=model.binary_encoder_cutoff,
             attribute_noise_dim=model.attribute_noise_dim, feature_noise_dim=model.feature_noise_dim,

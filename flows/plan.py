@@ -288,9 +288,13 @@ def _feature_encoding(transformer, name: str) -> tuple[str, int]:
     feature = next(f for f in transformer.features_ if f.name == name)
     if isinstance(feature, CategoricalColumn):
         return _categories(feature, width)
-    bounds = "[0, 1]" if transformer.normalization.value == "zero_one" else "[-1, 1]"
-    text = f"min-max scaled to {bounds}"
-    if transformer.example_scaling:
+    modes = sum(s.width for s in transformer.feature_layout_.spans if s.column == name and s.role == "mode")
+    if transformer.feature_encoding.value == "modes":
+        text = f"mode-specific normalisation: 1 value + {modes}-mode one-hot" if modes else "1 value in one mode"
+    else:
+        bounds = "[0, 1]" if transformer.normalization.value == "zero_one" else "[-1, 1]"
+        text = f"min-max scaled to {bounds}"
+    if name in transformer.example_scaled:
         text += ", per example too (midpoint, half-range: 2 generated values)"
     k = len(feature.points_)
     if k:

@@ -1,5 +1,5 @@
 """Time-series synthesis: DGAN (DoppelGANger)."""
 from synth.timeseries.dgan import DGAN, DGANConfig
-from synth.timeseries.transform import Normalization
+from synth.timeseries.transform import FeatureEncoding, Normalization
 
-__all__ = ["DGAN", "DGANConfig", "Normalization"]
+__all__ = ["DGAN", "DGANConfig", "FeatureEncoding", "Normalization"]

@@ -38,7 +38,7 @@ from synth.serialization import (config_from_dict, config_to_dict, load_state, r
 from synth.timeseries.networks import Critic as CriticNet
 from synth.timeseries.networks import SequenceGenerator
 from synth.timeseries.sequences import WIDE_FEATURE, Preparation, Sequences, SequenceSpec
-from synth.timeseries.transform import Normalization, SequenceTransformer
+from synth.timeseries.transform import FeatureEncoding, Normalization, SequenceTransformer
 from synth.training import Critic, EpochStats, WGANConfig, stopped_early, train_wgan
 
 
@@ -60,10 +60,12 @@ class DGANConfig:
     sample_len: int = 1                      # steps emitted per LSTM cell; divides max_sequence_len
     split_sequences: bool = False            # cut longer sequences into windows instead of refusing
     max_gap: int = 3                         # interpolate missing runs up to this long; drop the example past it
-    # encoding
-    normalization: Normalization = Normalization.ZERO_ONE
-    apply_feature_scaling: bool = True       # min-max scale continuous features over all data
-    apply_example_scaling: bool = True       # and again within each example (midpoint, half-range attributes)
+    # encoding: continuous features min-max scaled (minmax: the next three keys apply) or by modes (a
+    # scalar within a mode + the mode's one-hot, as for tables; never scaled per example)
+    feature_encoding: FeatureEncoding = FeatureEncoding.MINMAX
+    normalization: Normalization = Normalization.ZERO_ONE  # minmax: the range of scaled values
+    apply_feature_scaling: bool = True       # minmax: scale continuous features over all data
+    apply_example_scaling: bool = True       # minmax: and again within each example (midpoint, half-range attributes)
     binary_encoder_cutoff: int = 150
     point_mass_min_share: float = 0.05       # a number held by this share of its values or more is a point mass
     max_point_masses: int = 10               # per attribute, and per feature over all steps; 0: none
@@ -93,6 +95,9 @@ class DGANConfig:
                                   f"sample_len={self.sample_len}: each LSTM cell emits sample_len steps")
         if self.max_gap < 0:
             raise ConfigError(f"max_gap={self.max_gap}: must be 0 or more")
+        if self.feature_encoding not in tuple(FeatureEncoding):
+            raise ConfigError(f"feature_encoding={self.feature_encoding!r}: must be one of "
+                              f"{[e.value for e in FeatureEncoding]}")
         if not 0 < self.point_mass_min_share <= 1 or self.max_point_masses < 0:
             raise ConfigError(f"point_mass_min_share={self.point_mass_min_share} must be in (0, 1] and "
                               f"max_point_masses={self.max_point_masses} at least 0")
@@ -167,7 +172,7 @@ class DGAN:
             self.transformer_ = SequenceTransformer(T, cfg.normalization, cfg.apply_feature_scaling,
                                                     cfg.apply_example_scaling, cfg.binary_encoder_cutoff,
                                                     cfg.seed, cfg.point_mass_min_share,
-                                                    cfg.max_point_masses).fit(seqs)
+                                                    cfg.max_point_masses, cfg.feature_encoding).fit(seqs)
         encoded = [torch.as_tensor(a, device=self.device_) for a in self.transformer_.transform(seqs)]
         with torch.random.fork_rng(devices=[self.device_] if self.device_.type == "cuda" else []):
             torch.manual_seed(cfg.seed)  # weight init; every other draw uses `rng`

@@ -2,34 +2,38 @@
 
 - attributes (N, Da): the attribute table through a TableTransformer (the tabular encoders: modes
   for numbers, one-hot or binary codes for categories, missing values modelled);
-- additional attributes (N, Dx): with per-example scaling, each continuous feature's midpoint and
-  half-range within its example, min-max scaled over the examples;
-- features (N, T, Df): per step, each continuous feature min-max scaled (globally, then within its
-  example), each discrete one one-hot or binary; with variable lengths a two-way generation flag
+- additional attributes (N, Dx): with per-example scaling (minmax encoding only), each continuous
+  feature's midpoint and half-range within its example, min-max scaled over the examples;
+- features (N, T, Df): per step, each continuous feature either min-max scaled (globally, then
+  within its example; `FeatureEncoding.MINMAX`) or a scalar within a mode plus a one-hot of the mode
+  (mode-specific normalization as for tables, the modes fitted over all steps; `FeatureEncoding.MODES`),
+  each discrete one one-hot or binary; with variable lengths a two-way generation flag
   [continues, ends here]. Steps past an example's end are all zeros.
 
 A continuous feature whose values pile up on a few exact points (a zero amount, a cap) also gets,
 per step, a one-hot state [continuous, point 1, ..., point k] (the tabular encoders' rule, over
 all steps): a step on a point comes back as exactly that value, and only the continuous steps set
-the scales (the global range, and each example's midpoint and half-range), so the points take
-none of the scalar's resolution; the scalar of a step on a point is the centre, never decoded.
+the scales (the global range and each example's midpoint and half-range, or the modes), so the
+points take none of the scalar's resolution; the scalar of a step on a point is the centre (of its
+mode), never decoded.
 
-Scaled values live in [0, 1] (sigmoid outputs) or [-1, 1] (tanh outputs), as `normalization` says.
+Min-max scaled values live in [0, 1] (sigmoid outputs) or [-1, 1] (tanh outputs), as `normalization`
+says; a scalar within a mode is a tanh output whatever `normalization` is.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import Enum
+from functools import cached_property
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from synth.schema import ColumnKind, column_kind
 from synth.serialization import schema_from_text, schema_to_text
+from synth.timeseries.features import ModeFeature, ScaledFeature
 from synth.timeseries.sequences import Sequences
 from synth.transforms import TableTransformer
-from synth.transforms.columns import CategoricalColumn, point_masses, point_states
+from synth.transforms.columns import CategoricalColumn
 from synth.transforms.layout import Layout, Span, SpanKind
 
 FLAG = "__generation_flag__"
@@ -40,83 +44,25 @@ class Normalization(str, Enum):
     MINUS_ONE_ONE = "minus_one_one"  # scaled values in [-1, 1]
 
 
-@dataclass
-class ScaledFeature:
-    """A continuous feature: point masses as states; the rest min-max scaled over all steps,
-    optionally re-scaled within each example."""
-
-    name: str
-    arrow_type: pa.DataType
-    point_share: float = 0.05     # a value held by this share of the steps or more is a point mass
-    max_points: int = 10          # point masses at most (the heaviest); 0: none
-    points_: np.ndarray = field(default_factory=lambda: np.zeros(0))  # exact values, ascending
-    has_continuous_: bool = True  # some steps are off the points
-    low_: float = 0.0             # range of the continuous part
-    high_: float = 1.0
-    mid_range_: tuple[float, float] = (0.0, 1.0)   # per-example midpoints seen in fit (unit scale)
-    half_range_: tuple[float, float] = (0.0, 0.5)  # per-example half-ranges seen in fit (unit scale)
-
-    @property
-    def n_states(self) -> int:
-        """States of a step, in this order: [continuous] + one per point."""
-        return int(self.has_continuous_) + len(self.points_)
-
-    @property
-    def state_width(self) -> int:
-        """Width of the state one-hot beside the scaled value: 0 when there is a single state."""
-        return self.n_states if self.n_states > 1 else 0
-
-    def read(self, column: pa.ChunkedArray) -> np.ndarray:
-        return pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
-
-    def fit_points(self, x: np.ndarray) -> None:
-        self.points_ = point_masses(x, self.point_share, self.max_points)
-        self.has_continuous_ = bool((self.states(x) == 0).any()) if len(self.points_) else True
-
-    def states(self, x: np.ndarray) -> np.ndarray:
-        """(N,) each step's state: 0 continuous, first + i on point i."""
-        return point_states(x, self.points_, self.has_continuous_)
-
-    def unit(self, x: np.ndarray) -> np.ndarray:
-        span = self.high_ - self.low_
-        return (x - self.low_) / span if span > 0 else np.zeros_like(x)
-
-    def values(self, unit: np.ndarray, state: np.ndarray) -> pa.Array:
-        x = np.clip(self.low_ + np.clip(unit, 0.0, 1.0) * (self.high_ - self.low_), self.low_, self.high_)
-        if pa.types.is_integer(self.arrow_type):
-            x = np.round(x)
-        point = state - int(self.has_continuous_)  # an index into points_ on a point
-        if len(self.points_):
-            x = np.where(point >= 0, self.points_[np.clip(point, 0, len(self.points_) - 1)], x)
-        if pa.types.is_integer(self.arrow_type):
-            return pa.array(x.astype(np.int64)).cast(self.arrow_type)
-        return pa.array(x).cast(self.arrow_type)
-
-    def state(self) -> dict:
-        return {"points": self.points_.tolist(), "has_continuous": self.has_continuous_,
-                "low": self.low_, "high": self.high_, "mid_range": list(self.mid_range_),
-                "half_range": list(self.half_range_)}
-
-    def load_state(self, state: dict) -> None:
-        # a model saved before point masses has neither key: no points, all continuous
-        self.points_ = np.asarray(state.get("points", []), dtype=np.float64)
-        self.has_continuous_ = state.get("has_continuous", True)
-        self.low_, self.high_ = state["low"], state["high"]
-        self.mid_range_, self.half_range_ = tuple(state["mid_range"]), tuple(state["half_range"])
+class FeatureEncoding(str, Enum):
+    MINMAX = "minmax"  # min-max scaled over all steps, optionally within each example too
+    MODES = "modes"    # mode-specific normalization over all steps: a scalar within a mode + the mode one-hot
 
 
 class SequenceTransformer:
     def __init__(self, max_sequence_len: int, normalization: Normalization = Normalization.ZERO_ONE,
                  feature_scaling: bool = True, example_scaling: bool = True, binary_cutoff: int = 150,
-                 seed: int = 0, point_share: float = 0.05, max_points: int = 10):
+                 seed: int = 0, point_share: float = 0.05, max_points: int = 10,
+                 feature_encoding: FeatureEncoding = FeatureEncoding.MINMAX):
         self.max_sequence_len = max_sequence_len
         self.normalization = Normalization(normalization)
         self.feature_scaling = feature_scaling
-        self.example_scaling = example_scaling
+        self.example_scaling = example_scaling  # minmax only: mode-encoded features are never scaled per example
         self.binary_cutoff = binary_cutoff
         self.seed = seed
         self.point_share = point_share  # for attributes and features alike
         self.max_points = max_points
+        self.feature_encoding = FeatureEncoding(feature_encoding)
 
     # -- fit ---------------------------------------------------------------------------------------
     def fit(self, seqs: Sequences) -> "SequenceTransformer":
@@ -135,6 +81,9 @@ class SequenceTransformer:
             x = feature.read(column)
             feature.fit_points(x)
             continuous = (feature.states(x) == 0) & feature.has_continuous_
+            if isinstance(feature, ModeFeature):
+                feature.fit_modes(x[continuous], rng)
+                continue
             if self.feature_scaling:
                 rest = x[continuous]
                 feature.low_, feature.high_ = (float(rest.min()), float(rest.max())) if len(rest) else (0.0, 0.0)
@@ -154,6 +103,8 @@ class SequenceTransformer:
     def _make_feature(self, f: pa.Field):
         if column_kind(f.name, f.type) in (ColumnKind.DISCRETE, ColumnKind.BOOLEAN):
             return CategoricalColumn(f.name, f.type, self.binary_cutoff)
+        if self.feature_encoding is FeatureEncoding.MODES:
+            return ModeFeature(f.name, f.type, self.point_share, self.max_points)
         return ScaledFeature(f.name, f.type, self.point_share, self.max_points)
 
     @property
@@ -164,15 +115,26 @@ class SequenceTransformer:
     def continuous(self) -> list[ScaledFeature]:
         return [f for f in self.features_ if isinstance(f, ScaledFeature)]
 
+    @property
+    def example_scaled(self) -> dict[str, int]:
+        """Continuous features scaled within each example, by name: feature i's midpoint and half-range
+        are additional attributes 2i and 2i + 1. Mode-encoded features never are."""
+        scaled = [f for f in self.continuous if not isinstance(f, ModeFeature)] if self.example_scaling else []
+        return {f.name: i for i, f in enumerate(scaled)}
+
     def _build_layouts(self) -> None:
         spans, start = [], 0
         for feature in self.features_:
             if isinstance(feature, CategoricalColumn):
                 blocks = [(b.kind, b.width, b.role) for b in feature.spans]
+            elif isinstance(feature, ModeFeature):
+                blocks = [(SpanKind.SCALAR, 1, "value")]
+                if feature.mode_width:
+                    blocks.append((SpanKind.ONE_HOT, feature.mode_width, "mode"))
             else:
                 blocks = [(self._scalar, 1, "value")]
-                if feature.state_width:
-                    blocks.append((SpanKind.ONE_HOT, feature.state_width, "state"))
+            if not isinstance(feature, CategoricalColumn) and feature.state_width:
+                blocks.append((SpanKind.ONE_HOT, feature.state_width, "state"))
             for kind, width, role in blocks:
                 spans.append(Span(feature.name, kind, start, width, role))
                 start += width
@@ -180,11 +142,20 @@ class SequenceTransformer:
             spans.append(Span(FLAG, SpanKind.ONE_HOT, start, 2, "flag"))
         self.feature_layout_ = Layout(tuple(spans))
         extra = []
-        if self.example_scaling:
-            for i, feature in enumerate(self.continuous):
-                extra += [Span(feature.name, self._scalar, 2 * i, 1, "midpoint"),
-                          Span(feature.name, self._scalar, 2 * i + 1, 1, "half_range")]
+        for name, i in self.example_scaled.items():
+            extra += [Span(name, self._scalar, 2 * i, 1, "midpoint"),
+                      Span(name, self._scalar, 2 * i + 1, 1, "half_range")]
         self.additional_layout_ = Layout(tuple(extra))
+        self.__dict__.pop("_spans", None)  # a refit may change the layout
+
+    @cached_property
+    def _spans(self) -> dict[tuple[str, str], Span]:
+        return {(s.column, s.role): s for s in self.feature_layout_.spans}
+
+    def _block(self, name: str) -> slice:
+        """Positions of all of feature `name`'s spans (contiguous; empty for a constant category)."""
+        spans = [s for s in self.feature_layout_.spans if s.column == name]
+        return slice(spans[0].start, spans[-1].end) if spans else slice(0, 0)
 
     @property
     def attribute_dim(self) -> int:
@@ -208,42 +179,51 @@ class SequenceTransformer:
         rows = np.zeros((int(seqs.lengths.sum()), self.feature_dim), dtype=np.float32)
         additional = np.zeros((n, self.additional_dim), dtype=np.float32)
         rng = np.random.default_rng(self.seed)
-        k = 0
+        example_scaled = self.example_scaled
         for feature in self.features_:
             column = seqs.features.column(feature.name)
             if isinstance(feature, CategoricalColumn):
-                block = feature.transform(column, rng)
-                rows[:, k:k + block.shape[1]] = block
-                k += block.shape[1]
+                rows[:, self._block(feature.name)] = feature.transform(column, rng)
                 continue
             x = feature.read(column)
             state = feature.states(x)
             continuous = (state == 0) & feature.has_continuous_
-            u = feature.unit(x)
-            if self.example_scaling:
-                mid, half, seen = _example_ranges(u, continuous, offsets)
-                # an example with no continuous step: the lowest seen range, never decoded
-                mid, half = np.where(seen, mid, feature.mid_range_[0]), np.where(seen, half, feature.half_range_[0])
-                step_mid, step_half = np.repeat(mid, seqs.lengths), np.repeat(half, seqs.lengths)
-                scaled = continuous & (step_half > 0)
-                s = np.where(scaled, (u - step_mid) / np.where(scaled, step_half, 1), 0.0)
-                value = s if self._scalar is SpanKind.SCALAR else (s + 1) / 2
-                j = self.continuous.index(feature)
-                additional[:, 2 * j] = self._to_range(_minmax(mid, feature.mid_range_))
-                additional[:, 2 * j + 1] = self._to_range(_minmax(half, feature.half_range_))
+            value = self._spans[feature.name, "value"].start
+            if isinstance(feature, ModeFeature):
+                scalar, mode = feature.encode(x, continuous, rng)
+                rows[:, value] = scalar
+                if feature.mode_width:
+                    rows[:, self._spans[feature.name, "mode"].slice] = np.eye(feature.mode_width)[mode]
+            elif feature.name in example_scaled:
+                j = example_scaled[feature.name]
+                scaled, ranges = self._example_scale(feature, x, continuous, seqs)
+                rows[:, value], additional[:, 2 * j:2 * j + 2] = scaled, ranges
             else:
-                value = self._to_range(np.where(continuous, u, 0.5))  # off the continuous part: the centre
-            rows[:, k] = value
+                rows[:, value] = self._to_range(np.where(continuous, feature.unit(x), 0.5))  # off it: the centre
             if feature.state_width:
-                rows[:, k + 1:k + 1 + feature.state_width] = np.eye(feature.state_width)[state]
-            k += 1 + feature.state_width
+                rows[:, self._spans[feature.name, "state"].slice] = np.eye(feature.state_width)[state]
         if self.variable_length_:
-            last = offsets[1:] - 1
-            rows[:, k] = 1.0
-            rows[last, k], rows[last, k + 1] = 0.0, 1.0
+            flag, last = self._spans[FLAG, "flag"].start, offsets[1:] - 1
+            rows[:, flag] = 1.0
+            rows[last, flag], rows[last, flag + 1] = 0.0, 1.0
         features = np.zeros((n, T, self.feature_dim), dtype=np.float32)
         features[seqs.example_index, seqs.step_index] = rows
         return attributes.astype(np.float32), additional, features
+
+    def _example_scale(self, feature: ScaledFeature, x: np.ndarray, continuous: np.ndarray,
+                       seqs: Sequences) -> tuple[np.ndarray, np.ndarray]:
+        """(per-step values (sum(lengths),), per-example [midpoint, half-range] (N, 2)) in the output range."""
+        u = feature.unit(x)
+        mid, half, seen = _example_ranges(u, continuous, seqs.offsets)
+        # an example with no continuous step: the lowest seen range, never decoded
+        mid, half = np.where(seen, mid, feature.mid_range_[0]), np.where(seen, half, feature.half_range_[0])
+        step_mid, step_half = np.repeat(mid, seqs.lengths), np.repeat(half, seqs.lengths)
+        scaled = continuous & (step_half > 0)
+        s = np.where(scaled, (u - step_mid) / np.where(scaled, step_half, 1), 0.0)
+        value = s if self._scalar is SpanKind.SCALAR else (s + 1) / 2
+        ranges = np.stack([self._to_range(_minmax(mid, feature.mid_range_)),
+                           self._to_range(_minmax(half, feature.half_range_))], axis=1)
+        return value, ranges
 
     def _to_range(self, unit: np.ndarray) -> np.ndarray:
         return unit if self.normalization is Normalization.ZERO_ONE else 2 * unit - 1
@@ -267,19 +247,18 @@ class SequenceTransformer:
         example = np.repeat(np.arange(len(lengths)), lengths)
         step = np.arange(int(lengths.sum())) - np.repeat(np.r_[0, np.cumsum(lengths)[:-1]], lengths)
         rows = features[example, step]  # (sum(lengths), Df)
-        arrays, k = [], 0
+        arrays, example_scaled = [], self.example_scaled
         for feature in self.features_:
             if isinstance(feature, CategoricalColumn):
-                width = sum(s.width for s in feature.spans)
-                arrays.append(feature.inverse(rows[:, k:k + width]))
-                k += width
+                arrays.append(feature.inverse(rows[:, self._block(feature.name)]))
                 continue
-            value = rows[:, k].astype(np.float64)
-            width = feature.state_width
-            state = rows[:, k + 1:k + 1 + width].argmax(1) if width else np.zeros(len(rows), dtype=np.int64)
-            k += 1 + width
-            if self.example_scaling:
-                j = self.continuous.index(feature)
+            value = rows[:, self._spans[feature.name, "value"].start].astype(np.float64)
+            state = self._argmax(rows, feature.name, "state")
+            if isinstance(feature, ModeFeature):
+                arrays.append(feature.output(feature.decode(value, self._argmax(rows, feature.name, "mode")), state))
+                continue
+            if feature.name in example_scaled:
+                j = example_scaled[feature.name]
                 mid = _unminmax(self._from_range(np.clip(additional[:, 2 * j], *self._bounds)), feature.mid_range_)
                 half = _unminmax(self._from_range(np.clip(additional[:, 2 * j + 1], *self._bounds)),
                                  feature.half_range_)
@@ -289,6 +268,11 @@ class SequenceTransformer:
                 unit = self._from_range(value)
             arrays.append(feature.values(unit, state))
         return attribute_table, pa.Table.from_arrays(arrays, schema=self.feature_schema_)
+
+    def _argmax(self, rows: np.ndarray, name: str, role: str) -> np.ndarray:
+        """(rows,) the hot position of feature `name`'s one-hot `role` (0 where it has none)."""
+        span = self._spans.get((name, role))
+        return rows[:, span.slice].argmax(1) if span else np.zeros(len(rows), dtype=np.int64)
 
     @property
     def _bounds(self) -> tuple[float, float]:
@@ -301,6 +285,7 @@ class SequenceTransformer:
             "feature_scaling": self.feature_scaling, "example_scaling": self.example_scaling,
             "binary_cutoff": self.binary_cutoff, "seed": self.seed, "variable_length": self.variable_length_,
             "point_share": self.point_share, "max_points": self.max_points,
+            "feature_encoding": self.feature_encoding.value,
             "attributes": self.attributes_.state(),
             "feature_schema": schema_to_text(self.feature_schema_),
             "features": {f.name: f.state() for f in self.features_},
@@ -310,7 +295,8 @@ class SequenceTransformer:
     def from_state(cls, state: dict) -> "SequenceTransformer":
         self = cls(state["max_sequence_len"], Normalization(state["normalization"]), state["feature_scaling"],
                    state["example_scaling"], state["binary_cutoff"], state["seed"],
-                   state.get("point_share", 0.05), state.get("max_points", 0))  # none before point masses
+                   state.get("point_share", 0.05), state.get("max_points", 0),  # none before point masses
+                   FeatureEncoding(state.get("feature_encoding", "minmax")))  # minmax before modes
         self.variable_length_ = state["variable_length"]
         self.attributes_ = TableTransformer.from_state(state["attributes"])
         self.feature_schema_ = schema_from_text(state["feature_schema"])

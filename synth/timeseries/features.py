@@ -1,0 +1,144 @@
+"""DGAN's continuous features, one encoder per feature over all steps of all examples.
+
+- `ScaledFeature` (feature_encoding minmax): the continuous part min-max scaled (by the transformer,
+  which also re-scales it within each example).
+- `ModeFeature` (feature_encoding modes): the continuous part by mode-specific normalization, as for
+  tables: a Gaussian mixture fitted over all steps picks the modes, and each step is a scalar within
+  its mode, (x - mean) / (4 std), plus a one-hot of the mode.
+
+Both keep point masses as states of a one-hot [continuous, point 1, ..., point k]: a step on a point
+comes back as exactly that value, and only the continuous steps are scaled or fitted.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from synth.transforms.columns import point_masses, point_states
+from synth.transforms.modes import fit_modes, sample_modes
+
+
+@dataclass
+class ScaledFeature:
+    """A continuous feature: point masses as states; the rest min-max scaled over all steps,
+    optionally re-scaled within each example."""
+
+    name: str
+    arrow_type: pa.DataType
+    point_share: float = 0.05     # a value held by this share of the steps or more is a point mass
+    max_points: int = 10          # point masses at most (the heaviest); 0: none
+    points_: np.ndarray = field(default_factory=lambda: np.zeros(0))  # exact values, ascending
+    has_continuous_: bool = True  # some steps are off the points
+    low_: float = 0.0             # range of the continuous part
+    high_: float = 1.0
+    mid_range_: tuple[float, float] = (0.0, 1.0)   # per-example midpoints seen in fit (unit scale)
+    half_range_: tuple[float, float] = (0.0, 0.5)  # per-example half-ranges seen in fit (unit scale)
+
+    @property
+    def n_states(self) -> int:
+        """States of a step, in this order: [continuous] + one per point."""
+        return int(self.has_continuous_) + len(self.points_)
+
+    @property
+    def state_width(self) -> int:
+        """Width of the state one-hot beside the scaled value: 0 when there is a single state."""
+        return self.n_states if self.n_states > 1 else 0
+
+    def read(self, column: pa.ChunkedArray) -> np.ndarray:
+        return pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
+
+    def fit_points(self, x: np.ndarray) -> None:
+        self.points_ = point_masses(x, self.point_share, self.max_points)
+        self.has_continuous_ = bool((self.states(x) == 0).any()) if len(self.points_) else True
+
+    def states(self, x: np.ndarray) -> np.ndarray:
+        """(N,) each step's state: 0 continuous, first + i on point i."""
+        return point_states(x, self.points_, self.has_continuous_)
+
+    def unit(self, x: np.ndarray) -> np.ndarray:
+        span = self.high_ - self.low_
+        return (x - self.low_) / span if span > 0 else np.zeros_like(x)
+
+    def values(self, unit: np.ndarray, state: np.ndarray) -> pa.Array:
+        """Decoded values from unit-scaled ones (clipped to [0, 1]) and states."""
+        return self.output(self.low_ + np.clip(unit, 0.0, 1.0) * (self.high_ - self.low_), state)
+
+    def output(self, x: np.ndarray, state: np.ndarray) -> pa.Array:
+        """Values on the data's scale and states → the column: inside the continuous part's range,
+        rounded for integers, exactly the point on a point state."""
+        x = np.clip(x, self.low_, self.high_)
+        if pa.types.is_integer(self.arrow_type):
+            x = np.round(x)
+        point = state - int(self.has_continuous_)  # an index into points_ on a point
+        if len(self.points_):
+            x = np.where(point >= 0, self.points_[np.clip(point, 0, len(self.points_) - 1)], x)
+        if pa.types.is_integer(self.arrow_type):
+            return pa.array(x.astype(np.int64)).cast(self.arrow_type)
+        return pa.array(x).cast(self.arrow_type)
+
+    def state(self) -> dict:
+        return {"points": self.points_.tolist(), "has_continuous": self.has_continuous_,
+                "low": self.low_, "high": self.high_, "mid_range": list(self.mid_range_),
+                "half_range": list(self.half_range_)}
+
+    def load_state(self, state: dict) -> None:
+        # a model saved before point masses has neither key: no points, all continuous
+        self.points_ = np.asarray(state.get("points", []), dtype=np.float64)
+        self.has_continuous_ = state.get("has_continuous", True)
+        self.low_, self.high_ = state["low"], state["high"]
+        self.mid_range_, self.half_range_ = tuple(state["mid_range"]), tuple(state["half_range"])
+
+
+@dataclass
+class ModeFeature(ScaledFeature):
+    """A continuous feature: point masses as states; the rest by mode-specific normalization over
+    all steps. Never scaled within an example: the mode one-hot already carries the level."""
+
+    max_modes: int = 10               # mixture components at most (the tables' default)
+    weight_threshold: float = 0.005   # lighter modes are dropped
+    fit_steps: int = 250_000          # steps subsampled to fit the mixture
+    means_: np.ndarray = field(default_factory=lambda: np.zeros(1))  # (K,) the modes, on the data's scale
+    stds_: np.ndarray = field(default_factory=lambda: np.ones(1))
+    weights_: np.ndarray = field(default_factory=lambda: np.ones(1))
+
+    @property
+    def n_modes(self) -> int:
+        return len(self.means_)
+
+    @property
+    def mode_width(self) -> int:
+        """Width of the mode one-hot beside the scalar: 0 with a single mode."""
+        return self.n_modes if self.n_modes > 1 else 0
+
+    def fit_modes(self, continuous: np.ndarray, rng: np.random.Generator) -> None:
+        """Range and modes of the continuous steps' values; a constant (or absent) continuous part is one mode."""
+        self.low_, self.high_ = (float(continuous.min()), float(continuous.max())) if len(continuous) else (0.0, 0.0)
+        if self.high_ == self.low_:
+            self.means_, self.stds_, self.weights_ = np.array([self.low_]), np.ones(1), np.ones(1)
+            return
+        if len(continuous) > self.fit_steps:
+            continuous = rng.choice(continuous, self.fit_steps, replace=False)
+        self.means_, self.stds_, self.weights_ = fit_modes(continuous, self.max_modes, self.weight_threshold)
+
+    def encode(self, x: np.ndarray, continuous: np.ndarray,
+               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """(scalar (N,), mode (N,)): steps off the continuous part get scalar 0 in their value's mode."""
+        mode = sample_modes(x, self.means_, self.stds_, self.weights_, rng)
+        scalar = (x - self.means_[mode]) / (4 * self.stds_[mode])  # not clipped: exactly invertible
+        return np.where(continuous, scalar, 0.0), mode
+
+    def decode(self, scalar: np.ndarray, mode: np.ndarray) -> np.ndarray:
+        """Values on the data's scale (not yet clipped to the range) from scalars and modes."""
+        return scalar * 4 * self.stds_[mode] + self.means_[mode]
+
+    def state(self) -> dict:
+        return {**super().state(), "means": self.means_.tolist(), "stds": self.stds_.tolist(),
+                "weights": self.weights_.tolist()}
+
+    def load_state(self, state: dict) -> None:
+        super().load_state(state)
+        self.means_, self.stds_ = np.asarray(state["means"]), np.asarray(state["stds"])
+        self.weights_ = np.asarray(state["weights"])
