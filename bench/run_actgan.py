@@ -1,7 +1,7 @@
 """Our ACTGAN on a Parquet table, timed the same way as ../shared/peers/peer_ctgan.py.
 
   python bench/run_actgan.py IN.parquet OUT.parquet --epochs N [--batch-size 500] [--threads 2]
-      [--device cpu|cuda] [--amp] [--lr 2e-4] [--critic-steps 1]
+      [--device cpu|cuda] [--amp] [--lr 2e-4] [--critic-steps 1] [--tail-transform auto|none]
 
 Prints one JSON line: transform_fit_s (TableTransformer.fit alone), fit_s (whole ACTGAN.fit),
 sample_s, peak_rss_mb, and epoch_s_median: the model's own per-epoch wall time (median over
@@ -19,6 +19,7 @@ import torch
 from synth.tabular import ACTGAN, ACTGANConfig
 from synth.training import WGANConfig
 from synth.transforms import TableTransformer
+from synth.transforms.tails import Tail
 
 p = argparse.ArgumentParser()
 p.add_argument("input")
@@ -31,14 +32,15 @@ p.add_argument("--device", default="cpu")
 p.add_argument("--amp", action="store_true")
 p.add_argument("--lr", type=float, default=2e-4)
 p.add_argument("--critic-steps", type=int, default=1)
+p.add_argument("--tail-transform", choices=["auto", "none"], default="auto")
 a = p.parse_args()
 
 torch.set_num_threads(a.threads)
 table = pq.read_table(a.input)
 t = time.perf_counter()
-TableTransformer(seed=a.seed).fit(table)
+TableTransformer(seed=a.seed, tail=a.tail_transform).fit(table)
 t_tf = time.perf_counter() - t
-config = ACTGANConfig(seed=a.seed, training=WGANConfig(
+config = ACTGANConfig(seed=a.seed, tail_transform=Tail(a.tail_transform), training=WGANConfig(
     epochs=a.epochs, batch_size=a.batch_size, device=a.device, amp=a.amp,
     generator_lr=a.lr, critic_lr=a.lr, critic_steps=a.critic_steps))
 t = time.perf_counter()
@@ -51,7 +53,8 @@ synthetic = model.sample_table(table.num_rows)
 t_s = time.perf_counter() - t
 pq.write_table(synthetic, a.output)
 print(json.dumps({"model": "prefect-synth-actgan", "rows": table.num_rows, "epochs": a.epochs,
-                  "batch_size": a.batch_size, "device": a.device, "amp": a.amp,
+                  "batch_size": a.batch_size, "device": a.device, "amp": a.amp, "tail_transform": a.tail_transform,
+                  "scales": model.transformer_.scales(),
                   "transform_fit_s": round(t_tf, 3), "fit_s": round(t_fit, 3), "sample_s": round(t_s, 3),
                   "epoch_s_median": round(statistics.median(s.seconds for s in model.history_[1:] or model.history_), 4),
                   "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))

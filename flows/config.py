@@ -127,6 +127,16 @@ class ActganModelConfig(_Strict):
                                                                "column's Gaussian mixture.")
     point_mass_min_share: PointMassShare = 0.05
     max_point_masses: MaxPointMasses = 10
+    tail_transform: Literal["auto", "none"] = Field(
+        "auto", description="Long tails: a numeric column whose continuous part (point masses aside) has a "
+                            "|skewness| above 1 is learned on a log scale (values ≥ 0, when that brings the "
+                            "|skewness| to 1 or less), else on a quantile scale (its empirical CDF mapped to a "
+                            "normal), and mapped back exactly. none: every column on its own scale. Dates and "
+                            "times are never transformed.")
+    column_transforms: dict[str, Literal["auto", "none", "log", "quantile"]] = Field(
+        default_factory=dict, description="Force a numeric column's scale, e.g. {price: log}: auto (the rule of "
+                                          "tail_transform), none, log (values ≥ 0 only) or quantile (at least 2 "
+                                          "distinct values). Columns not named follow tail_transform.")
     training: TrainingConfig = Field(default_factory=TrainingConfig)
 
     @model_validator(mode="after")
@@ -369,6 +379,8 @@ class RefreshConfig(_Strict):
         m = self.model
         named = {"report.target": [self.report.target] if self.report.target else [],
                  "sample.conditions": list(self.sample.conditions or {})}
+        if m.kind == "actgan":
+            named["model.column_transforms"] = list(m.column_transforms)
         if m.kind == "dgan":
             named.update({"model.example_id": [m.example_id] if m.example_id else [],
                           "model.time_column": [m.time_column] if m.time_column else [],

@@ -35,6 +35,7 @@ def synth_model(model: ActganModelConfig | DganModelConfig):
     if model.kind == "actgan":
         from synth.tabular import ACTGANConfig
         from synth.tabular.conditions import ConditionMode
+        from synth.transforms.tails import Tail
 
         return cls(ACTGANConfig(embedding_dim=model.embedding_dim, generator_dims=tuple(model.generator_dims),
                                 critic_dims=tuple(model.critic_dims), pac=model.pac,
@@ -42,8 +43,9 @@ def synth_model(model: ActganModelConfig | DganModelConfig):
                                 reconstruction_loss_coef=model.reconstruction_loss_coef,
                                 binary_encoder_cutoff=model.binary_encoder_cutoff,
                                 mixture_fit_rows=model.mixture_fit_rows, point_mass_min_share=model.point_mass_min_share,
-                                max_point_masses=model.max_point_masses, seed=model.seed,
-                                training=wgan_config(model)))
+                                max_point_masses=model.max_point_masses, tail_transform=Tail(model.tail_transform),
+                                column_transforms={name: Tail(kind) for name, kind in model.column_transforms.items()},
+                                seed=model.seed, training=wgan_config(model)))
     if model.kind == "dgan":
         from synth.timeseries import DGANConfig, FeatureEncoding, Normalization
 

@@ -260,6 +260,7 @@ def _column(f: pa.Field, role: str, encoding: str, width: int) -> ColumnPlan:
 def _encoding(transformer, name: str) -> tuple[str, int]:
     """How a TableTransformer encodes column `name`, and its width."""
     from synth.transforms.columns import CategoricalColumn
+    from synth.transforms.tails import Tail
 
     spans = [s for s in transformer.layout_.spans if s.column == name]
     width = sum(s.width for s in spans)
@@ -270,6 +271,8 @@ def _encoding(transformer, name: str) -> tuple[str, int]:
         return "constant: not encoded, comes back as its one value", 0
     modes = sum(s.width for s in spans if s.role == "mode")
     text = f"mode-specific normalisation: 1 value + {modes}-mode one-hot" if modes else "constant value"
+    if modes and column.tail_.kind is not Tail.NONE:  # a long tail, learned on a log or quantile scale
+        text = f"{column.tail_.describe()}, then {text}"
     states = [s.width for s in spans if s.role == "state"]
     if states:
         k = len(column.points_)

@@ -46,8 +46,9 @@ def inspect_input(config: RefreshConfig) -> Inspected:
 
     Raises:
         ConfigError: a path cannot be written, a configured column is missing, the model refuses a setting.
-        DataError: the input is missing, not Parquet, empty, has an untrainable column, or breaks a
-            sequence rule (too long, duplicate time stamps, fewer than two examples, ...).
+        DataError: the input is missing, not Parquet, empty, has an untrainable column, names a column
+            in model.column_transforms that cannot take a transform, or breaks a sequence rule (too long,
+            duplicate time stamps, fewer than two examples, ...).
     """
     path_checks.check_not_inside_source(config)  # in the flow's order
     path_checks.check_writable(config.output.path, "output.path")
@@ -64,6 +65,10 @@ def inspect_input(config: RefreshConfig) -> Inspected:
         ColumnHealth(schema, source=f"input {path}")  # duplicate names, unsupported types
         config.check_columns(schema.names)
         _check_model_settings(config)
+        if config.model.kind == "actgan":
+            from synth.transforms.table import check_tails
+
+            check_tails(schema, config.model.column_transforms)  # numeric, and not a date forced to a map
         if config.model.kind == "dgan":
             return _inspect_series(config, source, schema, rows)
     return Inspected(source, schema, rows, rows, _sampled(config, rows), "rows")

@@ -28,6 +28,8 @@ def config_to_dict(config: Any) -> dict:
     def plain(value):
         if dataclasses.is_dataclass(value):
             return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, dict):
+            return {key: plain(v) for key, v in value.items()}
         if isinstance(value, enum.Enum):
             return value.value
         if isinstance(value, (tuple, list)):
@@ -37,7 +39,7 @@ def config_to_dict(config: Any) -> dict:
 
 
 def config_from_dict(cls: type, data: dict) -> Any:
-    """Inverse of config_to_dict for dataclasses whose fields are enums, tuples, dataclasses or scalars."""
+    """Inverse of config_to_dict for dataclasses whose fields are enums, tuples, dicts, dataclasses or scalars."""
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for f in dataclasses.fields(cls):
@@ -55,6 +57,9 @@ def _coerce(hint, value):
     origin = typing.get_origin(hint)
     if origin is tuple:
         return tuple(value)
+    if origin is dict:
+        _, value_hint = typing.get_args(hint)
+        return {key: _coerce(value_hint, v) for key, v in value.items()}
     if origin in (typing.Union, types.UnionType) and value is not None:
         for arg in typing.get_args(hint):
             if arg is not type(None):

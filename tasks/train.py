@@ -76,6 +76,8 @@ def train(table: pa.Table, model: ActganModelConfig | DganModelConfig,
         if issubclass(warning.category, UserWarning):
             logger.warning("%s", warning.message)
     _log_selection(logger, estimator)
+    if model.kind == "actgan" and (scales := estimator.transformer_.scales()):
+        logger.info("long tails learned on another scale: %s", "; ".join(f"{n}: {s}" for n, s in scales.items()))
     preparation = getattr(estimator, "preparation_", None)
     if preparation is not None:
         logger.info("Sequences: %d in, %d used; %d split into windows; %d missing values interpolated; "

@@ -30,6 +30,7 @@ from synth.tabular.conditions import AnyConditions, Condition, ConditionMode, Di
 from synth.tabular.networks import Generator, PackedCritic
 from synth.training import Critic, EpochStats, WGANConfig, stopped_early, train_wgan
 from synth.transforms import TableTransformer
+from synth.transforms.tails import Tail
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class ACTGANConfig:
     mixture_fit_rows: int = 250_000          # rows subsampled to fit each column's mixture
     point_mass_min_share: float = 0.05       # a numeric value held by this share of rows or more is generated exactly
     max_point_masses: int = 10               # point masses per numeric column at most (the heaviest); 0: none
+    tail_transform: Tail = Tail.AUTO         # numeric columns' scale: auto (log/quantile where skewed) or none
+    column_transforms: dict[str, Tail] = field(default_factory=dict)  # per column: auto, none, log, quantile
     binary_encoder_cutoff: int = 500         # discrete columns with this many categories: binary code
     gumbel_tau: float = 0.2
     seed: int = 0
@@ -55,6 +58,12 @@ class ACTGANConfig:
         if not 0 < self.point_mass_min_share <= 1 or self.max_point_masses < 0:
             raise ConfigError(f"point_mass_min_share={self.point_mass_min_share} must be in (0, 1] and "
                               f"max_point_masses={self.max_point_masses} at least 0")
+        if self.tail_transform not in (Tail.AUTO, Tail.NONE):
+            raise ConfigError(f"tail_transform={self.tail_transform!r}: must be auto or none (force log or "
+                              "quantile per column, in column_transforms)")
+        for name, kind in self.column_transforms.items():
+            if kind not in [t.value for t in Tail]:  # a Tail is its value too (a str enum)
+                raise ConfigError(f"column_transforms.{name}={kind!r}: must be one of auto, none, log, quantile")
         if self.training.batch_size % self.pac:
             raise ConfigError(f"training.batch_size={self.training.batch_size} is not a multiple of "
                               f"pac={self.pac}: the critic scores packs of pac rows")
@@ -108,7 +117,8 @@ class ACTGAN:
         else:
             self.transformer_ = TableTransformer(cfg.max_modes, cfg.mode_weight_threshold, cfg.mixture_fit_rows,
                                                  cfg.seed, cfg.binary_encoder_cutoff, cfg.point_mass_min_share,
-                                                 cfg.max_point_masses).fit(training)
+                                                 cfg.max_point_masses, cfg.tail_transform,
+                                                 cfg.column_transforms).fit(training)
         encoded = torch.as_tensor(self.transformer_.transform(training), device=self.device_)  # (N, D)
         with torch.random.fork_rng(devices=[self.device_] if self.device_.type == "cuda" else []):
             torch.manual_seed(cfg.seed)  # weight init and dropout; every other draw uses `rng`

@@ -5,7 +5,8 @@
   [continuous, point 1, ..., point k, missing] that come back as exactly those values. The other
   values become floats (times as counts of their coarsest exact unit), then mode-specific
   normalization: a Bayesian Gaussian mixture picks the modes, each value is a scalar within its
-  mode plus a one-hot of the mode. Integers come back rounded and inside the continuous part's
+  mode plus a one-hot of the mode. A long-tailed continuous part is first put on a log or quantile
+  scale (`synth.transforms.tails`). Integers come back rounded and inside the continuous part's
   range; times come back on their unit grid, in the input's exact Arrow type.
 - `CategoricalColumn`: strings, dictionaries and booleans, one-hot, with missing as a category.
 A column with a single value (and no missing) has width 0 and comes back constant.
@@ -22,6 +23,7 @@ import pyarrow.compute as pc
 from synth.errors import DataError
 from synth.transforms.layout import SpanKind
 from synth.transforms.mixture import fit_mixture
+from synth.transforms.tails import Tail, TailMap, fit_tail
 
 MAX_CATEGORIES = 100_000  # distinct values a categorical column may have; more is refused
 
@@ -51,6 +53,12 @@ class NumericColumn:
     are point masses: the state one-hot says "continuous, on point i, or missing", and a row on a
     point comes back as exactly that value. The scalar and mode one-hot encode the continuous rest;
     rows off it carry the centre of the mode their value falls in (scalar 0), ignored when decoding.
+
+    The mixture is fitted on the continuous part after a scale map (`tail`, see
+    `synth.transforms.tails`): `auto` applies the rule there (|skewness| ≤ 1: none; else log where
+    every value is ≥ 0 and the log scale has |skewness| ≤ 1; else quantile); `none`, `log` and
+    `quantile` force one. Dates and times are never mapped (forcing a map on one is a DataError), and
+    neither is a constant continuous part. Decoded values are mapped back, then clipped and rounded.
     """
 
     name: str
@@ -60,6 +68,7 @@ class NumericColumn:
     fit_rows: int = 250_000
     point_share: float = 0.05     # a value held by this share of the observed rows or more is a point mass
     max_points: int = 10          # point masses at most (the heaviest); 0: none
+    tail: Tail = Tail.AUTO        # the continuous part's scale: auto (the rule), none, log or quantile
     # fitted state
     points_: np.ndarray = field(default_factory=lambda: np.zeros(0))  # exact values, ascending: int64 for
     #                               integers and times (raw, in the type's unit), float64 otherwise
@@ -74,6 +83,7 @@ class NumericColumn:
     means_: np.ndarray = field(default_factory=lambda: np.zeros(0))
     stds_: np.ndarray = field(default_factory=lambda: np.zeros(0))
     weights_: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    tail_: TailMap = field(default_factory=TailMap)  # maps raw values to the mixture's scale (none: _scaled)
 
     @property
     def is_time(self) -> bool:
@@ -121,6 +131,18 @@ class NumericColumn:
             return ((exact - self.origin_) // self.time_step_).astype(np.float64) - self.offset_
         return exact.astype(np.float64) - self.offset_
 
+    def _to_mixture_scale(self, exact: np.ndarray) -> np.ndarray:
+        """Exact values on the mixture's scale: `_scaled`, or the tail map of the raw values."""
+        if self.tail_.kind is Tail.NONE:
+            return self._scaled(exact)
+        return self.tail_.forward(exact.astype(np.float64))
+
+    def _from_mixture_scale(self, x: np.ndarray) -> np.ndarray:
+        """The mixture's scale back to raw values (times: counts), before clipping and rounding."""
+        if self.tail_.kind is Tail.NONE:
+            return x + self.offset_
+        return self.tail_.inverse(x)
+
     def _on_points(self, exact: np.ndarray, missing: np.ndarray) -> np.ndarray:
         """(N,) whether each value is exactly one of the points."""
         return np.isin(exact_keys(exact), exact_keys(self.points_)) & ~missing
@@ -132,7 +154,14 @@ class NumericColumn:
             state[missing] = self.n_states - 1
         return state
 
+    def check_tail(self) -> None:
+        """What `tail` asks of the column's type alone: a date or time is never mapped (DataError)."""
+        if self.is_time and self.tail not in (Tail.AUTO, Tail.NONE):
+            self._refuse_tail("it is a date/time column, which is never transformed (it keeps its exact unit "
+                              "grid)", "remove it from model.column_transforms")
+
     def fit(self, column: pa.ChunkedArray, rng: np.random.Generator) -> None:
+        self.check_tail()
         exact, missing = self._read(column)
         observed = np.flatnonzero(~missing)
         self.points_ = point_masses(exact[_subsample(observed, self.fit_rows, rng)], self.point_share,
@@ -147,11 +176,40 @@ class NumericColumn:
         x = self._scaled(exact[rest])
         self.low_, self.high_ = (float(x.min()), float(x.max())) if len(x) else (0.0, 0.0)
         self.offset_ = self.low_
+        self.tail_ = TailMap()
         if self.low_ == self.high_:
+            if self.tail is Tail.QUANTILE:
+                self._refuse_tail("quantile needs at least 2 distinct values, but " + self._constant_part(len(rest)))
             self.means_, self.stds_, self.weights_ = np.zeros(0), np.zeros(0), np.zeros(0)
             return
-        x = self._scaled(exact[_subsample(rest, self.fit_rows, rng)])
+        fitted = exact[_subsample(rest, self.fit_rows, rng)]
+        if not self.is_time:
+            self._fit_tail(np.append(fitted.astype(np.float64), [self.low_, self.high_]))  # the whole range
+        x = self._to_mixture_scale(fitted)
         self.means_, self.stds_, self.weights_ = _fit_modes(x, self.max_modes, self.weight_threshold)
+
+    def _constant_part(self, continuous_rows: int) -> str:
+        if continuous_rows:
+            return f"the continuous part (the values off its point masses) is the constant {self.low_:.6g}"
+        if len(self.points_) == 1:
+            return f"the column is the constant {self.points_[0]:.6g}"
+        return f"every value is one of its {len(self.points_)} point masses"
+
+    def _fit_tail(self, x: np.ndarray) -> None:
+        """The scale map of the continuous part (raw floats, with its extremes)."""
+        if self.is_integer and max(abs(self.low_), abs(self.high_)) >= 2**53:  # floats lose such integers
+            if self.tail in (Tail.LOG, Tail.QUANTILE):
+                self._refuse_tail(f"its values reach {max(abs(self.low_), abs(self.high_)):.6g}, past the 2^53 "
+                                  "a float holds exactly, so the round trip could not be exact")
+            return
+        try:
+            self.tail_ = fit_tail(x, self.tail)
+        except ValueError as e:
+            self._refuse_tail(f"in the continuous part (the values off its point masses), {e}")
+
+    def _refuse_tail(self, cause: str, advice: str = "choose another transform, or auto") -> None:
+        raise DataError(f"model.column_transforms.{self.name}={self.tail.value}: column '{self.name}' cannot take "
+                        f"it: {cause}; {advice}")
 
     @property
     def condition_counts(self) -> np.ndarray:
@@ -172,7 +230,7 @@ class NumericColumn:
         state = self._states(exact, missing)
         blocks = []
         if self.n_modes:
-            x = self._scaled(exact)
+            x = self._to_mixture_scale(exact)
             mode = _sample_modes(x, self.means_, self.stds_, self.weights_, rng)  # (N,)
             scalar = (x - self.means_[mode]) / (4 * self.stds_[mode])  # not clipped: exactly invertible
             scalar[state != 0] = 0.0  # off the continuous part (state 0): the mode's centre, never decoded
@@ -189,7 +247,7 @@ class NumericColumn:
             x = block[:, 0] * 4 * self.stds_[mode] + self.means_[mode]
         else:
             x = np.zeros(n)
-        values = np.clip(x + self.offset_, self.low_, self.high_)
+        values = np.clip(self._from_mixture_scale(x), self.low_, self.high_)
         if self.is_integer:
             values = np.round(values)
         if self.is_integer:
@@ -211,7 +269,7 @@ class NumericColumn:
                 "has_missing": self.has_missing_, "state_counts": self.state_counts_.tolist(),
                 "offset": self.offset_, "origin": self.origin_, "time_step": self.time_step_,
                 "low": self.low_, "high": self.high_, "means": self.means_.tolist(), "stds": self.stds_.tolist(),
-                "weights": self.weights_.tolist()}
+                "weights": self.weights_.tolist(), "tail": self.tail_.state()}
 
     def load_state(self, state: dict) -> None:
         self.points_ = np.asarray(state.get("points", []), dtype=np.int64 if self.is_integer else np.float64)
@@ -224,6 +282,7 @@ class NumericColumn:
         self.low_, self.high_ = state["low"], state["high"]
         self.means_, self.stds_ = np.asarray(state["means"]), np.asarray(state["stds"])
         self.weights_ = np.asarray(state["weights"])
+        self.tail_ = TailMap().load_state(state["tail"]) if "tail" in state else TailMap()  # none before tails
 
 
 @dataclass
