@@ -105,6 +105,16 @@ PointMassShare = Annotated[float, Field(
                             "defaults).")]
 MaxPointMasses = Annotated[int, Field(ge=0, le=64, description="Point masses per numeric column at most (the "
                                                                "heaviest); 0 turns them off.")]
+# Long tails, the same settings for both model kinds (dgan: attributes and continuous features).
+TailTransform = Annotated[Literal["auto", "none"], Field(
+    description="Long tails: a numeric column (dgan: attribute or feature) whose continuous part (point masses "
+                "aside) has a |skewness| above 2 is learned on a log scale (values ≥ 0, when that brings the "
+                "|skewness| to 1 or less), else on a quantile scale (its empirical CDF mapped to a normal), and "
+                "mapped back exactly. none: every column on its own scale. Dates and times are never transformed.")]
+ColumnTransforms = Annotated[dict[str, Literal["auto", "none", "log", "quantile"]], Field(
+    description="Force a numeric column's scale, e.g. {price: log}: auto (the rule of tail_transform), none, "
+                "log (values ≥ 0 only) or quantile (at least 2 distinct values). Columns not named follow "
+                "tail_transform.")]
 
 
 class ActganModelConfig(_Strict):
@@ -127,16 +137,8 @@ class ActganModelConfig(_Strict):
                                                                "column's Gaussian mixture.")
     point_mass_min_share: PointMassShare = 0.05
     max_point_masses: MaxPointMasses = 10
-    tail_transform: Literal["auto", "none"] = Field(
-        "auto", description="Long tails: a numeric column whose continuous part (point masses aside) has a "
-                            "|skewness| above 1 is learned on a log scale (values ≥ 0, when that brings the "
-                            "|skewness| to 1 or less), else on a quantile scale (its empirical CDF mapped to a "
-                            "normal), and mapped back exactly. none: every column on its own scale. Dates and "
-                            "times are never transformed.")
-    column_transforms: dict[str, Literal["auto", "none", "log", "quantile"]] = Field(
-        default_factory=dict, description="Force a numeric column's scale, e.g. {price: log}: auto (the rule of "
-                                          "tail_transform), none, log (values ≥ 0 only) or quantile (at least 2 "
-                                          "distinct values). Columns not named follow tail_transform.")
+    tail_transform: TailTransform = "auto"
+    column_transforms: ColumnTransforms = Field(default_factory=dict)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
 
     @model_validator(mode="after")
@@ -191,6 +193,8 @@ class DganModelConfig(_Strict):
                                                               "more are binary-coded instead of one-hot.")
     point_mass_min_share: PointMassShare = 0.05
     max_point_masses: MaxPointMasses = 10
+    tail_transform: TailTransform = "auto"
+    column_transforms: ColumnTransforms = Field(default_factory=dict)
     attribute_noise_dim: int = Field(10, ge=1, description="Noise size of the attribute generators.")
     feature_noise_dim: int = Field(10, ge=1, description="Noise size per LSTM cell.")
     attribute_num_layers: int = Field(3, ge=1, description="Layers of the attribute MLPs.")
@@ -379,8 +383,7 @@ class RefreshConfig(_Strict):
         m = self.model
         named = {"report.target": [self.report.target] if self.report.target else [],
                  "sample.conditions": list(self.sample.conditions or {})}
-        if m.kind == "actgan":
-            named["model.column_transforms"] = list(m.column_transforms)
+        named["model.column_transforms"] = list(m.column_transforms)
         if m.kind == "dgan":
             named.update({"model.example_id": [m.example_id] if m.example_id else [],
                           "model.time_column": [m.time_column] if m.time_column else [],

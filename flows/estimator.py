@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flows.config import ActganModelConfig, DganModelConfig
 from synth.models import model_class
+from synth.transforms.tails import Tail
 from synth.training import Lipschitz, WGANConfig
 
 
@@ -35,7 +36,6 @@ def synth_model(model: ActganModelConfig | DganModelConfig):
     if model.kind == "actgan":
         from synth.tabular import ACTGANConfig
         from synth.tabular.conditions import ConditionMode
-        from synth.transforms.tails import Tail
 
         return cls(ACTGANConfig(embedding_dim=model.embedding_dim, generator_dims=tuple(model.generator_dims),
                                 critic_dims=tuple(model.critic_dims), pac=model.pac,
@@ -63,5 +63,7 @@ def synth_model(model: ActganModelConfig | DganModelConfig):
             critic_num_layers=model.critic_num_layers, critic_num_units=model.critic_num_units,
             use_attribute_critic=model.use_attribute_critic, attribute_gp_lambda=model.attribute_gp_lambda,
             attribute_loss_coef=model.attribute_loss_coef, point_mass_min_share=model.point_mass_min_share,
-            max_point_masses=model.max_point_masses, seed=model.seed, training=wgan_config(model)))
+            max_point_masses=model.max_point_masses, tail_transform=Tail(model.tail_transform),
+            column_transforms={name: Tail(kind) for name, kind in model.column_transforms.items()},
+            seed=model.seed, training=wgan_config(model)))
     raise AssertionError(f"unhandled model kind {model.kind}")  # model_class already refused it

@@ -30,7 +30,7 @@ from synth.tabular.conditions import AnyConditions, Condition, ConditionMode, Di
 from synth.tabular.networks import Generator, PackedCritic
 from synth.training import Critic, EpochStats, WGANConfig, stopped_early, train_wgan
 from synth.transforms import TableTransformer
-from synth.transforms.tails import Tail
+from synth.transforms.tails import Tail, check_tail_settings
 
 
 @dataclass(frozen=True)
@@ -58,12 +58,7 @@ class ACTGANConfig:
         if not 0 < self.point_mass_min_share <= 1 or self.max_point_masses < 0:
             raise ConfigError(f"point_mass_min_share={self.point_mass_min_share} must be in (0, 1] and "
                               f"max_point_masses={self.max_point_masses} at least 0")
-        if self.tail_transform not in (Tail.AUTO, Tail.NONE):
-            raise ConfigError(f"tail_transform={self.tail_transform!r}: must be auto or none (force log or "
-                              "quantile per column, in column_transforms)")
-        for name, kind in self.column_transforms.items():
-            if kind not in [t.value for t in Tail]:  # a Tail is its value too (a str enum)
-                raise ConfigError(f"column_transforms.{name}={kind!r}: must be one of auto, none, log, quantile")
+        check_tail_settings(self.tail_transform, self.column_transforms)
         if self.training.batch_size % self.pac:
             raise ConfigError(f"training.batch_size={self.training.batch_size} is not a multiple of "
                               f"pac={self.pac}: the critic scores packs of pac rows")

@@ -40,6 +40,7 @@ from synth.timeseries.networks import SequenceGenerator
 from synth.timeseries.sequences import WIDE_FEATURE, Preparation, Sequences, SequenceSpec
 from synth.timeseries.transform import FeatureEncoding, Normalization, SequenceTransformer
 from synth.training import Critic, EpochStats, WGANConfig, stopped_early, train_wgan
+from synth.transforms.tails import Tail, check_tail_settings
 
 
 def _gretel_training() -> WGANConfig:
@@ -69,6 +70,8 @@ class DGANConfig:
     binary_encoder_cutoff: int = 150
     point_mass_min_share: float = 0.05       # a number held by this share of its values or more is a point mass
     max_point_masses: int = 10               # per attribute, and per feature over all steps; 0: none
+    tail_transform: Tail = Tail.AUTO         # long tails (attributes; minmax features): auto or none
+    column_transforms: dict[str, Tail] = field(default_factory=dict)  # per column: auto, none, log, quantile
     # networks (gretel's defaults)
     attribute_noise_dim: int = 10
     feature_noise_dim: int = 10
@@ -101,6 +104,7 @@ class DGANConfig:
         if not 0 < self.point_mass_min_share <= 1 or self.max_point_masses < 0:
             raise ConfigError(f"point_mass_min_share={self.point_mass_min_share} must be in (0, 1] and "
                               f"max_point_masses={self.max_point_masses} at least 0")
+        check_tail_settings(self.tail_transform, self.column_transforms)
 
     @property
     def spec(self) -> SequenceSpec:
@@ -172,7 +176,8 @@ class DGAN:
             self.transformer_ = SequenceTransformer(T, cfg.normalization, cfg.apply_feature_scaling,
                                                     cfg.apply_example_scaling, cfg.binary_encoder_cutoff,
                                                     cfg.seed, cfg.point_mass_min_share,
-                                                    cfg.max_point_masses, cfg.feature_encoding).fit(seqs)
+                                                    cfg.max_point_masses, cfg.feature_encoding,
+                                                    cfg.tail_transform, cfg.column_transforms).fit(seqs)
         encoded = [torch.as_tensor(a, device=self.device_) for a in self.transformer_.transform(seqs)]
         with torch.random.fork_rng(devices=[self.device_] if self.device_.type == "cuda" else []):
             torch.manual_seed(cfg.seed)  # weight init; every other draw uses `rng`

@@ -6,6 +6,9 @@
   tables: a Gaussian mixture fitted over all steps picks the modes, and each step is a scalar within
   its mode, (x - mean) / (4 std), plus a one-hot of the mode.
 
+A long-tailed continuous part (`synth.transforms.tails`: the tables' rule, over all continuous steps)
+is min-max scaled on its log or quantile scale and mapped back exactly (minmax only).
+
 Both keep point masses as states of a one-hot [continuous, point 1, ..., point k]: a step on a point
 comes back as exactly that value, and only the continuous steps are scaled or fitted.
 """
@@ -17,7 +20,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from synth.errors import DataError
 from synth.transforms.columns import point_masses, point_states
+from synth.transforms.tails import Tail, TailMap, fit_tail
 from synth.transforms.modes import fit_modes, sample_modes
 
 
@@ -30,9 +35,11 @@ class ScaledFeature:
     arrow_type: pa.DataType
     point_share: float = 0.05     # a value held by this share of the steps or more is a point mass
     max_points: int = 10          # point masses at most (the heaviest); 0: none
+    tail: Tail = Tail.AUTO        # the continuous part's scale: auto (the rule), none, log or quantile
     points_: np.ndarray = field(default_factory=lambda: np.zeros(0))  # exact values, ascending
     has_continuous_: bool = True  # some steps are off the points
-    low_: float = 0.0             # range of the continuous part
+    tail_: TailMap = field(default_factory=TailMap)  # raw values → the scale min-max applies to
+    low_: float = 0.0             # range of the continuous part (on the tail map's scale)
     high_: float = 1.0
     mid_range_: tuple[float, float] = (0.0, 1.0)   # per-example midpoints seen in fit (unit scale)
     half_range_: tuple[float, float] = (0.0, 0.5)  # per-example half-ranges seen in fit (unit scale)
@@ -58,18 +65,35 @@ class ScaledFeature:
         """(N,) each step's state: 0 continuous, first + i on point i."""
         return point_states(x, self.points_, self.has_continuous_)
 
+    def fit_tail(self, continuous: np.ndarray) -> np.ndarray:
+        """Fit the scale map of the continuous steps' values; returns them on that scale.
+
+        Raises:
+            DataError: a forced map the values cannot take, naming `model.column_transforms.<name>`.
+        """
+        self.tail_ = TailMap()
+        if len(continuous) and (self.tail is not Tail.AUTO or continuous.min() < continuous.max()):
+            try:
+                self.tail_ = fit_tail(continuous, self.tail)
+            except ValueError as e:
+                raise DataError(f"model.column_transforms.{self.name}={self.tail.value}: feature '{self.name}' "
+                                f"cannot take it: in its continuous steps (the values off its point masses), "
+                                f"{e}; choose another transform, or auto") from None
+        return self.tail_.forward(continuous)
+
     def unit(self, x: np.ndarray) -> np.ndarray:
         span = self.high_ - self.low_
-        return (x - self.low_) / span if span > 0 else np.zeros_like(x)
+        return (self.tail_.forward(x) - self.low_) / span if span > 0 else np.zeros_like(x)
 
     def values(self, unit: np.ndarray, state: np.ndarray) -> pa.Array:
         """Decoded values from unit-scaled ones (clipped to [0, 1]) and states."""
-        return self.output(self.low_ + np.clip(unit, 0.0, 1.0) * (self.high_ - self.low_), state)
+        return self.output(self.tail_.inverse(self.low_ + np.clip(unit, 0.0, 1.0) * (self.high_ - self.low_)), state)
 
     def output(self, x: np.ndarray, state: np.ndarray) -> pa.Array:
         """Values on the data's scale and states → the column: inside the continuous part's range,
         rounded for integers, exactly the point on a point state."""
-        x = np.clip(x, self.low_, self.high_)
+        if self.tail_.kind is Tail.NONE:
+            x = np.clip(x, self.low_, self.high_)  # (a tail map's inverse stays in its own fitted range)
         if pa.types.is_integer(self.arrow_type):
             x = np.round(x)
         point = state - int(self.has_continuous_)  # an index into points_ on a point
@@ -81,13 +105,14 @@ class ScaledFeature:
 
     def state(self) -> dict:
         return {"points": self.points_.tolist(), "has_continuous": self.has_continuous_,
-                "low": self.low_, "high": self.high_, "mid_range": list(self.mid_range_),
+                "tail": self.tail_.state(), "low": self.low_, "high": self.high_, "mid_range": list(self.mid_range_),
                 "half_range": list(self.half_range_)}
 
     def load_state(self, state: dict) -> None:
         # a model saved before point masses has neither key: no points, all continuous
         self.points_ = np.asarray(state.get("points", []), dtype=np.float64)
         self.has_continuous_ = state.get("has_continuous", True)
+        self.tail_ = TailMap().load_state(state["tail"]) if "tail" in state else TailMap()  # none before tails
         self.low_, self.high_ = state["low"], state["high"]
         self.mid_range_, self.half_range_ = tuple(state["mid_range"]), tuple(state["half_range"])
 

@@ -22,12 +22,14 @@ says; a scalar within a mode is a tanh output whatever `normalization` is.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
 from functools import cached_property
 
 import numpy as np
 import pyarrow as pa
 
+from synth.errors import DataError
 from synth.schema import ColumnKind, column_kind
 from synth.serialization import schema_from_text, schema_to_text
 from synth.timeseries.features import ModeFeature, ScaledFeature
@@ -35,6 +37,8 @@ from synth.timeseries.sequences import Sequences
 from synth.transforms import TableTransformer
 from synth.transforms.columns import CategoricalColumn
 from synth.transforms.layout import Layout, Span, SpanKind
+from synth.transforms.table import check_tails
+from synth.transforms.tails import Tail
 
 FLAG = "__generation_flag__"
 
@@ -53,7 +57,8 @@ class SequenceTransformer:
     def __init__(self, max_sequence_len: int, normalization: Normalization = Normalization.ZERO_ONE,
                  feature_scaling: bool = True, example_scaling: bool = True, binary_cutoff: int = 150,
                  seed: int = 0, point_share: float = 0.05, max_points: int = 10,
-                 feature_encoding: FeatureEncoding = FeatureEncoding.MINMAX):
+                 feature_encoding: FeatureEncoding = FeatureEncoding.MINMAX, tail: Tail | str = Tail.AUTO,
+                 tails: Mapping[str, Tail | str] | None = None):
         self.max_sequence_len = max_sequence_len
         self.normalization = Normalization(normalization)
         self.feature_scaling = feature_scaling
@@ -63,12 +68,21 @@ class SequenceTransformer:
         self.point_share = point_share  # for attributes and features alike
         self.max_points = max_points
         self.feature_encoding = FeatureEncoding(feature_encoding)
+        self.tail = Tail(tail)  # long tails: attributes, and minmax-scaled continuous features
+        self.tails = {name: Tail(kind) for name, kind in (tails or {}).items()}
 
     # -- fit ---------------------------------------------------------------------------------------
     def fit(self, seqs: Sequences) -> "SequenceTransformer":
-        self.attributes_ = TableTransformer(seed=self.seed, binary_cutoff=self.binary_cutoff,
-                                            point_share=self.point_share,
-                                            max_points=self.max_points).fit(seqs.attributes)
+        attribute_names, feature_names = seqs.attributes.schema.names, seqs.features.schema.names
+        unknown = [name for name in self.tails if name not in attribute_names + feature_names]
+        if unknown:
+            raise DataError(f"model.column_transforms.{unknown[0]}: '{unknown[0]}' is neither an attribute "
+                            f"({attribute_names}) nor a feature ({feature_names})")
+        check_tails(seqs.features.schema, {n: k for n, k in self.tails.items() if n in feature_names})
+        self.attributes_ = TableTransformer(
+            seed=self.seed, binary_cutoff=self.binary_cutoff, point_share=self.point_share,
+            max_points=self.max_points, tail=self.tail,
+            tails={n: k for n, k in self.tails.items() if n in attribute_names}).fit(seqs.attributes)
         self.feature_schema_ = seqs.features.schema.remove_metadata()
         self.features_ = [self._make_feature(f) for f in self.feature_schema_]
         rng = np.random.default_rng(self.seed)
@@ -85,7 +99,7 @@ class SequenceTransformer:
                 feature.fit_modes(x[continuous], rng)
                 continue
             if self.feature_scaling:
-                rest = x[continuous]
+                rest = feature.fit_tail(x[continuous])
                 feature.low_, feature.high_ = (float(rest.min()), float(rest.max())) if len(rest) else (0.0, 0.0)
             else:
                 feature.low_, feature.high_ = 0.0, 1.0
@@ -105,7 +119,8 @@ class SequenceTransformer:
             return CategoricalColumn(f.name, f.type, self.binary_cutoff)
         if self.feature_encoding is FeatureEncoding.MODES:
             return ModeFeature(f.name, f.type, self.point_share, self.max_points)
-        return ScaledFeature(f.name, f.type, self.point_share, self.max_points)
+        return ScaledFeature(f.name, f.type, self.point_share, self.max_points,
+                             self.tails.get(f.name, self.tail) if self.feature_scaling else Tail.NONE)
 
     @property
     def _scalar(self) -> SpanKind:
@@ -286,6 +301,7 @@ class SequenceTransformer:
             "binary_cutoff": self.binary_cutoff, "seed": self.seed, "variable_length": self.variable_length_,
             "point_share": self.point_share, "max_points": self.max_points,
             "feature_encoding": self.feature_encoding.value,
+            "tail": self.tail.value, "tails": {name: kind.value for name, kind in self.tails.items()},
             "attributes": self.attributes_.state(),
             "feature_schema": schema_to_text(self.feature_schema_),
             "features": {f.name: f.state() for f in self.features_},
@@ -296,7 +312,8 @@ class SequenceTransformer:
         self = cls(state["max_sequence_len"], Normalization(state["normalization"]), state["feature_scaling"],
                    state["example_scaling"], state["binary_cutoff"], state["seed"],
                    state.get("point_share", 0.05), state.get("max_points", 0),  # none before point masses
-                   FeatureEncoding(state.get("feature_encoding", "minmax")))  # minmax before modes
+                   FeatureEncoding(state.get("feature_encoding", "minmax")),  # minmax before modes
+                   state.get("tail", "none"), state.get("tails"))  # none before tail maps
         self.variable_length_ = state["variable_length"]
         self.attributes_ = TableTransformer.from_state(state["attributes"])
         self.feature_schema_ = schema_from_text(state["feature_schema"])
