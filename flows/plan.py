@@ -297,6 +297,8 @@ def _feature_encoding(transformer, name: str) -> tuple[str, int]:
     else:
         bounds = "[0, 1]" if transformer.normalization.value == "zero_one" else "[-1, 1]"
         text = f"min-max scaled to {bounds}"
+        if feature.tail_.kind.value != "none":  # a long tail, scaled on a log or quantile scale
+            text = f"{feature.tail_.describe()}, then {text}"
     if name in transformer.example_scaled:
         text += ", per example too (midpoint, half-range: 2 generated values)"
     k = len(feature.points_)
