@@ -75,7 +75,8 @@ class TrainingConfig(_Strict):
                                "does a NaN or infinite loss; the last good checkpoint is kept. Healthy runs peak "
                                "below about 50 (about 100 with gp_lambda 100); exploding ones reach 1e6 and more.")
     eval_every: int = Field(
-        0, ge=0, description="Model selection: every this many epochs, score the generator on a validation split "
+        0, ge=0, description="Model selection (default: 5 for actgan, or `epochs` when fewer; 0 for dgan): every "
+                             "this many epochs, score the generator on a validation split "
                              "held back from the training data (the report's column shapes and pair trends on at "
                              "most 10,000 rows), keep the best-scoring state and stop after `patience` evaluations "
                              "without improvement; `epochs` becomes a cap. 0 = off: the last epoch is kept. At "
@@ -117,6 +118,9 @@ ColumnTransforms = Annotated[dict[str, Literal["auto", "none", "log", "quantile"
                 "tail_transform.")]
 
 
+ACTGAN_EVAL_EVERY = 5  # model selection on by default for tables: see docs/BENCHMARKS.md, issue 14
+
+
 class ActganModelConfig(_Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, title="ACTGAN (tables)")
 
@@ -139,7 +143,23 @@ class ActganModelConfig(_Strict):
     max_point_masses: MaxPointMasses = 10
     tail_transform: TailTransform = "auto"
     column_transforms: ColumnTransforms = Field(default_factory=dict)
-    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    training: TrainingConfig = Field(default_factory=lambda: TrainingConfig(eval_every=ACTGAN_EVAL_EVERY))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _actgan_training_defaults(cls, data: Any) -> Any:
+        """Model selection is on by default: every ACTGAN_EVAL_EVERY epochs, or at the last epoch when
+        there are fewer, unless `training.eval_every` is given (0 turns it off)."""
+        if not isinstance(data, dict):
+            return data
+        training = data.get("training", {})
+        if isinstance(training, dict) and "eval_every" not in training:
+            try:
+                epochs = int(data.get("epochs", ActganModelConfig.model_fields["epochs"].default))
+            except (TypeError, ValueError):
+                return data  # the field's own validation names the bad value
+            data = {**data, "training": {**training, "eval_every": max(min(ACTGAN_EVAL_EVERY, epochs), 0)}}
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> "ActganModelConfig":
