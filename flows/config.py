@@ -75,7 +75,7 @@ class TrainingConfig(_Strict):
                                "does a NaN or infinite loss; the last good checkpoint is kept. Healthy runs peak "
                                "below about 50 (about 100 with gp_lambda 100); exploding ones reach 1e6 and more.")
     eval_every: int = Field(
-        0, ge=0, description="Model selection (default: 5 for actgan, or `epochs` when fewer; 0 for dgan): every "
+        0, ge=0, description="Model selection (default: 5 for actgan with at least 5 epochs, else 0): every "
                              "this many epochs, score the generator on a validation split "
                              "held back from the training data (the report's column shapes and pair trends on at "
                              "most 10,000 rows), keep the best-scoring state and stop after `patience` evaluations "
@@ -148,8 +148,8 @@ class ActganModelConfig(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _actgan_training_defaults(cls, data: Any) -> Any:
-        """Model selection is on by default: every ACTGAN_EVAL_EVERY epochs, or at the last epoch when
-        there are fewer, unless `training.eval_every` is given (0 turns it off)."""
+        """Model selection is on by default: every ACTGAN_EVAL_EVERY epochs when `epochs` is at least that
+        (off below), unless `training.eval_every` is given (0 turns it off)."""
         if not isinstance(data, dict):
             return data
         training = data.get("training", {})
@@ -158,7 +158,9 @@ class ActganModelConfig(_Strict):
                 epochs = int(data.get("epochs", ActganModelConfig.model_fields["epochs"].default))
             except (TypeError, ValueError):
                 return data  # the field's own validation names the bad value
-            data = {**data, "training": {**training, "eval_every": max(min(ACTGAN_EVAL_EVERY, epochs), 0)}}
+            # fewer epochs: nothing to choose from, and a run raised past it later starts afresh anyway
+            # (selection holds back rows), while raising 2 to 4 epochs still resumes
+            data = {**data, "training": {**training, "eval_every": ACTGAN_EVAL_EVERY if epochs >= ACTGAN_EVAL_EVERY else 0}}
         return data
 
     @model_validator(mode="after")
