@@ -88,7 +88,7 @@ def test_custom_run_form_in_the_prefect_ui(stack, workers, prefect_client, tiny_
     assert [m.step for m in client.get_metric_history(mlrun.info.run_id, "wasserstein")] == [1, 2]
 
 
-def _first_run(client, deployment_id, timeout_s: float = 60):
+def _first_run(client, deployment_id, timeout_s: float = 180):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         runs = [r for r in client.read_flow_runs() if r.deployment_id == deployment_id]
