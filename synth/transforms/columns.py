@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from synth.errors import DataError
 from synth.transforms.layout import SpanKind
-from synth.transforms.mixture import fit_mixture
+from synth.transforms.modes import fit_modes, sample_modes
 from synth.transforms.tails import Tail, TailMap, fit_tail
 
 MAX_CATEGORIES = 100_000  # distinct values a categorical column may have; more is refused
@@ -186,7 +186,7 @@ class NumericColumn:
         if not self.is_time:
             self._fit_tail(np.append(fitted.astype(np.float64), [self.low_, self.high_]))  # the whole range
         x = self._to_mixture_scale(fitted)
-        self.means_, self.stds_, self.weights_ = _fit_modes(x, self.max_modes, self.weight_threshold)
+        self.means_, self.stds_, self.weights_ = fit_modes(x, self.max_modes, self.weight_threshold)
 
     def _constant_part(self, continuous_rows: int) -> str:
         if continuous_rows:
@@ -231,7 +231,7 @@ class NumericColumn:
         blocks = []
         if self.n_modes:
             x = self._to_mixture_scale(exact)
-            mode = _sample_modes(x, self.means_, self.stds_, self.weights_, rng)  # (N,)
+            mode = sample_modes(x, self.means_, self.stds_, self.weights_, rng)  # (N,)
             scalar = (x - self.means_[mode]) / (4 * self.stds_[mode])  # not clipped: exactly invertible
             scalar[state != 0] = 0.0  # off the continuous part (state 0): the mode's centre, never decoded
             blocks += [scalar[:, None], np.eye(self.n_modes)[mode]]
@@ -439,25 +439,3 @@ def point_states(values: np.ndarray, points: np.ndarray, has_continuous: bool) -
 
 def _subsample(rows: np.ndarray, most: int, rng: np.random.Generator) -> np.ndarray:
     return rng.choice(rows, most, replace=False) if len(rows) > most else rows
-
-
-def _fit_modes(x: np.ndarray, max_modes: int, threshold: float):
-    """Means, stds and weights of the modes of a 1-D sample (Dirichlet-process Gaussian mixture)."""
-    mixture = fit_mixture(x, max_components=max_modes)
-    keep = mixture.weights > threshold
-    if not keep.any():
-        keep = mixture.weights == mixture.weights.max()
-    stds = np.maximum(mixture.stds[keep], 1e-6 * max(float(np.std(x)), 1.0))
-    return mixture.means[keep], stds, mixture.weights[keep] / mixture.weights[keep].sum()
-
-
-def _sample_modes(x: np.ndarray, means: np.ndarray, stds: np.ndarray, weights: np.ndarray,
-                  rng: np.random.Generator) -> np.ndarray:
-    """Draw each value's mode from its posterior under the fitted mixture (vectorized)."""
-    z = (x[:, None] - means[None, :]) / stds[None, :]
-    log_p = -0.5 * z**2 - np.log(stds)[None, :] + np.log(weights)[None, :]
-    log_p -= log_p.max(1, keepdims=True)
-    p = np.exp(log_p)
-    p /= p.sum(1, keepdims=True)
-    u = rng.random((len(x), 1))
-    return np.minimum((p.cumsum(1) < u).sum(1), len(means) - 1)
