@@ -20,8 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from synth.errors import DataError
-from synth.transforms.columns import point_masses, point_states
+from synth.transforms.points import point_masses, point_states, refuse_transform
 from synth.transforms.tails import Tail, TailMap, fit_tail
 from synth.transforms.modes import fit_modes, sample_modes
 
@@ -76,9 +75,8 @@ class ScaledFeature:
             try:
                 self.tail_ = fit_tail(continuous, self.tail)
             except ValueError as e:
-                raise DataError(f"model.column_transforms.{self.name}={self.tail.value}: feature '{self.name}' "
-                                f"cannot take it: in its continuous steps (the values off its point masses), "
-                                f"{e}; choose another transform, or auto") from None
+                raise refuse_transform(self.name, self.tail, "feature", "in its continuous steps (the values off "
+                                       f"its point masses), {e}") from None
         return self.tail_.forward(continuous)
 
     def unit(self, x: np.ndarray) -> np.ndarray:

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from synth.errors import DataError
 from synth.transforms.layout import SpanKind
 from synth.transforms.modes import fit_modes, sample_modes
+from synth.transforms.points import exact_keys, point_masses, point_states, refuse_transform
 from synth.transforms.tails import Tail, TailMap, fit_tail
 
 MAX_CATEGORIES = 100_000  # distinct values a categorical column may have; more is refused
@@ -208,8 +209,7 @@ class NumericColumn:
             self._refuse_tail(f"in the continuous part (the values off its point masses), {e}")
 
     def _refuse_tail(self, cause: str, advice: str = "choose another transform, or auto") -> None:
-        raise DataError(f"model.column_transforms.{self.name}={self.tail.value}: column '{self.name}' cannot take "
-                        f"it: {cause}; {advice}")
+        raise refuse_transform(self.name, self.tail, "column", cause, advice)
 
     @property
     def condition_counts(self) -> np.ndarray:
@@ -407,35 +407,6 @@ def _time_step(relative: np.ndarray, arrow_type: pa.DataType) -> int:
                 return int(step)
     return 1
 
-
-def exact_keys(values: np.ndarray) -> np.ndarray:
-    """Exact values as int64 keys: floats by their bits, so equal means identical (0.0 is not -0.0)."""
-    return values.view(np.int64) if values.dtype == np.float64 else values.astype(np.int64)
-
-
-def point_masses(values: np.ndarray, min_share: float, most: int) -> np.ndarray:
-    """The values each held by at least `min_share` of `values` (the heaviest `most`), ascending."""
-    if not len(values) or most < 1:
-        return values[:0]
-    _, first, counts = np.unique(exact_keys(values), return_index=True, return_counts=True)
-    heavy = np.flatnonzero(counts >= min_share * len(values))
-    heavy = heavy[np.argsort(-counts[heavy], kind="stable")][:most]
-    return np.sort(values[first[heavy]])
-
-
-
-def point_states(values: np.ndarray, points: np.ndarray, has_continuous: bool) -> np.ndarray:
-    """(N,) each value's state: 0 continuous (when the column has a continuous part), then 1 + i (or i
-    without one) on point i, compared exactly. Without a continuous part a value off the points (only in
-    new data) takes the nearest point."""
-    if has_continuous or not len(points):
-        state = np.zeros(len(values), dtype=np.int64)
-    else:
-        state = np.abs(values[:, None] - points[None, :]).argmin(1)
-    keys, first = exact_keys(values), int(has_continuous)
-    for i, key in enumerate(exact_keys(points)):
-        state[keys == key] = first + i
-    return state
 
 def _subsample(rows: np.ndarray, most: int, rng: np.random.Generator) -> np.ndarray:
     return rng.choice(rows, most, replace=False) if len(rows) > most else rows
