@@ -228,7 +228,7 @@ def test_setting_one_dgan_training_key_keeps_the_other_dgan_defaults():
             "model": {"kind": "dgan", "example_id": "id", "time_column": "t"}}
     untouched = parse_config(base).model.training
     one_key = parse_config({**base, "model": {**base["model"], "training": {"device": "cpu"}}}).model.training
-    assert (one_key.batch_size, one_key.generator_lr, one_key.critic_lr) == (1024, 1e-3, 1e-3)
+    assert (one_key.batch_size, one_key.generator_lr, one_key.critic_lr) == (256, 1e-3, 1e-3)
     assert one_key.model_dump(exclude={"device"}) == untouched.model_dump(exclude={"device"})
     chosen = parse_config({**base, "model": {**base["model"], "training": {"batch_size": 64}}}).model.training
     assert (chosen.batch_size, chosen.generator_lr) == (64, 1e-3)
