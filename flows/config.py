@@ -308,16 +308,16 @@ class GateConfig(_Strict):
         0.3, ge=0, le=1, description="Minimum share of synthetic rows that are no closer to the training data "
                                      "than to the holdout (distance to closest record; 0.5 is ideal).")
     min_pairs_margin: float | None = Field(
-        None, ge=-1, le=1, description="The pair-trend score must beat the independent-columns baseline (each "
+        0.0, ge=-1, le=1, description="The pair-trend score must beat the independent-columns baseline (each "
                                        "column drawn on its own: no dependence) by more than this; 0 = beat it. "
                                        "The score taken is the low end of its 90 % bootstrap interval (report."
                                        "bootstrap 0: the score itself), so a model that learned no dependence "
                                        "does not pass on a lucky draw. Empty = not checked.")
     max_detection_auc: float | None = Field(
-        None, ge=0.5, le=1, description="Maximum AUC of the classifier telling synthetic rows from real ones "
+        0.99, ge=0.5, le=1, description="Maximum AUC of the classifier telling synthetic rows from real ones "
                                         "(0.5: it cannot tell; 1: every row gives itself away).")
     max_acf_error_ratio: float | None = Field(
-        None, gt=0, description="Time series (dgan): the synthetic autocorrelation error at most this times "
+        1.0, gt=0, description="Time series (dgan): the synthetic autocorrelation error at most this times "
                                 "that of the real sequences time-shuffled (a model that learned no temporal "
                                 "order); 1 = no worse than shuffled. Skipped for tables, and when the real "
                                 "sequences have almost no autocorrelation.")

@@ -36,10 +36,11 @@ class GateThresholds:
     min_series: float | None = None          # time series overall (series reports only)
     max_exact_copy_rate: float | None = 0.05  # share of synthetic rows that copy a training row
     min_dcr_holdout_share: float | None = 0.3  # share of synthetic rows no closer to training than to holdout rows (ideal 0.5)
-    # relative to reference points (module docstring); off until the demo models beat them at their budgets
-    min_pairs_margin: float | None = None     # column_pairs (interval low) minus the independent-columns baseline
-    max_detection_auc: float | None = None    # real-vs-synthetic classifier AUC (0.5: cannot tell)
-    max_acf_error_ratio: float | None = None  # synthetic ACF error / time-shuffled ACF error (series only)
+    # relative to reference points (module docstring); on by default: a model that learned no dependence,
+    # whose every row gives itself away, or with no more temporal order than shuffled steps is refused
+    min_pairs_margin: float | None = 0.0      # column_pairs (interval low) minus the independent-columns baseline
+    max_detection_auc: float | None = 0.99    # real-vs-synthetic classifier AUC (0.5: cannot tell)
+    max_acf_error_ratio: float | None = 1.0   # synthetic ACF error / time-shuffled ACF error (series only)
 
 
 @dataclass(frozen=True)

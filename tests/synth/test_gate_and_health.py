@@ -143,13 +143,42 @@ def test_relative_checks_are_skipped_when_their_reference_is_missing():
     assert set(flat.as_dict()["checks"][0]) == {"name", "value", "threshold", "bound", "status", "text"}
 
 
-def test_relative_thresholds_are_off_by_default_and_come_from_the_config():
+def test_relative_thresholds_are_on_by_default_and_come_from_the_config():
     from flows.config import GateConfig, ReportConfig
 
-    assert evaluate_gate(_relative_report(pairs=0.7, pairs_low=0.7, auc=1.0, acf_error=0.9), GateThresholds()).passed
+    assert evaluate_gate(_relative_report(), GateThresholds()).passed
+    failed = evaluate_gate(_relative_report(pairs=0.7, pairs_low=0.7, auc=1.0, acf_error=0.9), GateThresholds())
+    assert [c.name for c in failed.checks if c.status == "failed"] == ["pairs_margin", "detection_auc",
+                                                                       "acf_error_ratio"]
+    defaults = GateConfig()
+    assert (defaults.min_pairs_margin, defaults.max_detection_auc, defaults.max_acf_error_ratio) == (
+        GateThresholds().min_pairs_margin, GateThresholds().max_detection_auc, GateThresholds().max_acf_error_ratio)
     assert ReportConfig(gate=GateConfig(max_acf_error_ratio=0.8)).gate.max_acf_error_ratio == 0.8
+    assert evaluate_gate(_relative_report(pairs=0.7, pairs_low=0.7), GateThresholds(min_pairs_margin=None)).passed
     with pytest.raises(ValueError, match="max_detection_auc"):
         GateConfig(max_detection_auc=0.3)  # below chance: no model could pass
+
+
+def _dependent(n: int, seed: int) -> pa.Table:
+    """Three columns that depend on each other: y follows x, the group follows x's sign."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    return pa.table({"x": x, "y": 2 * x + rng.normal(scale=0.5, size=n),
+                     "group": np.where(x + rng.normal(scale=0.3, size=n) > 0, "high", "low")})
+
+
+def test_the_default_gate_refuses_a_model_that_learned_no_dependence():
+    from synth.fidelity import build_report
+
+    real = _dependent(2_000, seed=0)
+    learned = build_report(real, _dependent(2_000, seed=1), bootstrap=20)  # the same joint distribution
+    rng = np.random.default_rng(2)
+    independent = pa.table({name: real.column(name).take(rng.permutation(real.num_rows))
+                            for name in real.column_names})  # each column shuffled: marginals only
+    marginals = build_report(real, independent, bootstrap=20)
+    assert _only(evaluate_gate(learned, GateThresholds()), "pairs_margin").status == "passed"
+    refused = _only(evaluate_gate(marginals, GateThresholds()), "pairs_margin")
+    assert refused.status == "failed" and "does not beat the independent-columns baseline" in refused.text
 
 
 def _autocorrelated(n: int, seed: int, steps: int = 24) -> pa.Table:
