@@ -2,6 +2,7 @@
 
   python bench/run_actgan.py IN.parquet OUT.parquet --epochs N [--batch-size 500] [--threads 2]
       [--device cpu|cuda] [--amp] [--lr 2e-4] [--critic-steps 1] [--tail-transform auto|none]
+      [--reuse-fakes on|off]
 
 Prints one JSON line: transform_fit_s (TableTransformer.fit alone), fit_s (whole ACTGAN.fit),
 sample_s, peak_rss_mb, and epoch_s_median: the model's own per-epoch wall time (median over
@@ -33,6 +34,7 @@ p.add_argument("--amp", action="store_true")
 p.add_argument("--lr", type=float, default=2e-4)
 p.add_argument("--critic-steps", type=int, default=1)
 p.add_argument("--tail-transform", choices=["auto", "none"], default="auto")
+p.add_argument("--reuse-fakes", choices=["on", "off"], default="on")
 a = p.parse_args()
 
 torch.set_num_threads(a.threads)
@@ -42,7 +44,7 @@ TableTransformer(seed=a.seed, tail=a.tail_transform).fit(table)
 t_tf = time.perf_counter() - t
 config = ACTGANConfig(seed=a.seed, tail_transform=Tail(a.tail_transform), training=WGANConfig(
     epochs=a.epochs, batch_size=a.batch_size, device=a.device, amp=a.amp,
-    generator_lr=a.lr, critic_lr=a.lr, critic_steps=a.critic_steps))
+    generator_lr=a.lr, critic_lr=a.lr, critic_steps=a.critic_steps, reuse_fakes=a.reuse_fakes == "on"))
 t = time.perf_counter()
 model = ACTGAN(config).fit(table)
 if a.device.startswith("cuda"):
@@ -56,5 +58,6 @@ print(json.dumps({"model": "prefect-synth-actgan", "rows": table.num_rows, "epoc
                   "batch_size": a.batch_size, "device": a.device, "amp": a.amp, "tail_transform": a.tail_transform,
                   "scales": model.transformer_.scales(),
                   "transform_fit_s": round(t_tf, 3), "fit_s": round(t_fit, 3), "sample_s": round(t_s, 3),
+                  "epoch_s": [round(s.seconds, 4) for s in model.history_],
                   "epoch_s_median": round(statistics.median(s.seconds for s in model.history_[1:] or model.history_), 4),
                   "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))

@@ -52,6 +52,9 @@ class WGANConfig:
     patience: int = 10                    # evaluations without a better score before training stops
     validation_fraction: float = 0.1      # share of the rows (examples) held back to score on, at most 10,000
     ema_decay: float = 0.8                # also score an epoch-wise moving average of the generator; 0 = off
+    # the last critic round's fakes are made with gradients and the first generator round trains on
+    # them: one generator forward per step fewer (the critic sees them detached)
+    reuse_fakes: bool = True
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "critic_steps", "generator_steps"):
@@ -218,9 +221,14 @@ def train_wgan(problem: WGANProblem, config: WGANConfig, device: torch.device,
 
     def step() -> torch.Tensor:
         # (7,): critic sums (W, gp, loss, grad norm), generator sums (loss, grad norm), largest critic grad norm
-        critic = torch.stack([_critic_step(problem, c_opt, c_params, config, device, rng, clipping)
-                              for _ in range(config.critic_steps)])  # (critic_steps, 4)
-        generator = sum(_generator_step(problem, g_opt, config, device) for _ in range(config.generator_steps))
+        rounds, kept = [], None
+        for i in range(config.critic_steps):
+            keep = config.reuse_fakes and i == config.critic_steps - 1
+            stats, kept = _critic_step(problem, c_opt, c_params, config, device, rng, clipping, keep)
+            rounds.append(stats)
+        critic = torch.stack(rounds)  # (critic_steps, 4)
+        generator = sum(_generator_step(problem, g_opt, config, device, kept if j == 0 else None)
+                        for j in range(config.generator_steps))
         return torch.cat([critic.sum(0), generator, critic[:, 3].max()[None]])
 
     run_step = CudaGraphStep(step, rng) if graphed else step
@@ -365,10 +373,18 @@ class CudaGraphStep:
         return self.out
 
 
-def _critic_step(problem, optimizer, params, config, device, rng, clipping) -> torch.Tensor:
+def _critic_step(problem, optimizer, params, config, device, rng, clipping, keep: bool = False):
+    """One critic round: its stats (W, gp, loss, grad norm), and with `keep` its fakes with their
+    generator graph (and the generator's extra loss) for the generator round that follows."""
     real_inputs, condition = problem.real_batch()
-    with torch.no_grad(), autocast(device, config.amp):
-        fake_inputs, _ = problem.fake_batch(condition, False)
+    kept = None
+    if keep:
+        with autocast(device, config.amp):
+            kept = problem.fake_batch(condition, True)
+        fake_inputs = [fake.detach() for fake in kept[0]]
+    else:
+        with torch.no_grad(), autocast(device, config.amp):
+            fake_inputs, _ = problem.fake_batch(condition, False)
     with autocast(device, config.amp):
         loss = torch.zeros((), device=device)
         gaps, penalties = [], []
@@ -392,14 +408,14 @@ def _critic_step(problem, optimizer, params, config, device, rng, clipping) -> t
         with torch.no_grad():
             for p in params:
                 p.clamp_(-config.clip_value, config.clip_value)
-    return torch.stack([distance, penalty, loss.detach().float(), grad_norm.float()])
+    return torch.stack([distance, penalty, loss.detach().float(), grad_norm.float()]), kept
 
 
-def _generator_step(problem, optimizer, config, device) -> torch.Tensor:
-    condition = problem.condition_batch()
+def _generator_step(problem, optimizer, config, device, kept=None) -> torch.Tensor:
+    """One generator round, on `kept` fakes (the critic round's) or on fresh ones."""
     _set_requires_grad(problem.critics, False)  # no critic weight gradients in the generator step
     with autocast(device, config.amp):
-        fake_inputs, extra = problem.fake_batch(condition, True)
+        fake_inputs, extra = kept if kept is not None else problem.fake_batch(problem.condition_batch(), True)
         loss = torch.zeros((), device=device)
         for critic, fake in zip(problem.critics, fake_inputs):
             loss = loss - critic.loss_weight * critic.network(fake).mean()

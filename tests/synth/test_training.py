@@ -107,10 +107,31 @@ def test_epoch_stats_and_callback():
         assert all(math.isfinite(v) for v in values), stats
         assert stats.gradient_penalty > 0 and stats.critic_grad_norm > 0 and stats.generator_grad_norm > 0
         assert set(stats.as_dict()) == {f.name for f in fields(stats)} - {"epoch", "validation_score"}
-    # 3 epochs x 3 steps x (2 critic rounds + 1 generator round)
-    assert problem.generator_calls == 3 * 3 * 3
+    # 3 epochs x 3 steps x 2 critic rounds; the generator round trains on the last round's fakes
+    assert problem.generator_calls == 3 * 3 * 2
     # the generator step froze the critic only while it ran
     assert all(p.requires_grad for p in problem.critics[0].network.parameters())
+
+
+def test_fresh_fakes_cost_one_generator_pass_more_per_step():
+    problem, _ = _train(WGANConfig(epochs=3, batch_size=32, critic_steps=2, generator_steps=2, reuse_fakes=False))
+    assert problem.generator_calls == 3 * 3 * (2 + 2)
+    problem, _ = _train(WGANConfig(epochs=3, batch_size=32, critic_steps=2, generator_steps=2))
+    assert problem.generator_calls == 3 * 3 * (2 + 1)  # only the first generator round reuses
+
+
+@pytest.mark.parametrize("reuse", [True, False])
+def test_the_generator_learns_with_reused_and_with_fresh_fakes(reuse):
+    problem = ShiftProblem(steps_per_epoch=10)
+    config = WGANConfig(epochs=40, batch_size=32, generator_lr=2e-2, critic_lr=2e-2, reuse_fakes=reuse)
+
+    def distance() -> float:  # of the generated points' mean from the real mean (3, 3)
+        with torch.no_grad():
+            return float((problem.generator(torch.randn(2000, 4)).mean(0) - 3).norm())
+
+    untrained = distance()
+    train_wgan(problem, config, torch.device("cpu"), torch.Generator().manual_seed(0))
+    assert untrained > 2.5 and distance() < 0.5 * untrained
 
 
 def test_training_moves_both_networks_and_resumes_at_start_epoch():
