@@ -402,7 +402,7 @@ def _critic_step(problem, optimizer, params, config, device, rng, clipping, keep
     penalty = penalties[0].detach().float() if penalties else torch.zeros((), device=device)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    grad_norm = nn.utils.clip_grad_norm_(params, math.inf)
+    grad_norm = _grad_norm(params)
     optimizer.step()
     if clipping:
         with torch.no_grad():
@@ -424,9 +424,15 @@ def _generator_step(problem, optimizer, config, device, kept=None) -> torch.Tens
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     _set_requires_grad(problem.critics, True)
-    grad_norm = nn.utils.clip_grad_norm_(problem.generator.parameters(), math.inf)
+    grad_norm = _grad_norm(problem.generator.parameters())
     optimizer.step()
     return torch.stack([loss.detach().float(), grad_norm.float()])
+
+
+def _grad_norm(params) -> torch.Tensor:
+    """The 2-norm of all gradients together (clip_grad_norm_ with no limit gives the same, at 4× the
+    cost: it also scales every gradient by 1)."""
+    return nn.utils.get_total_norm([p.grad for p in params if p.grad is not None], foreach=True)
 
 
 def _set_requires_grad(critics: Sequence[Critic], flag: bool) -> None:
