@@ -23,8 +23,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import torch
 
-from flows.config import load_config
-from flows.estimator import synth_model
+from tasks.config import load_config
+from tasks.estimator import synth_model
 from synth.fidelity.report import build_report
 from synth.split import split_holdout
 

@@ -4,7 +4,7 @@
       [--threads 2]
 
 The config's `model` section (default: ACTGAN with every default) goes through the same conversion as
-a pipeline run (`flows.estimator.synth_model`), so "our defaults" here are the pipeline's defaults,
+a pipeline run (`tasks.estimator.synth_model`), so "our defaults" here are the pipeline's defaults,
 `training.max_minutes` and model selection included. Unlike a run there is no holdout, contract or
 report: the model trains on every row (sequence), as peer_ctgan.py and peer_dgan.py do, and samples as
 many rows (sequences) as the input has. Prints one JSON line: fit_s, sample_s, epochs_trained,
@@ -23,8 +23,8 @@ import pyarrow.parquet as pq
 import torch
 import yaml
 
-from flows.config import apply_override, parse_config
-from flows.estimator import synth_model
+from tasks.config import apply_override, parse_config
+from tasks.estimator import synth_model
 
 
 def main() -> None:

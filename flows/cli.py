@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args) -> int:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    from flows.config import load_config
+    from tasks.config import load_config
 
     overrides = list(args.overrides) + (["validation.accept_schema=true"] if args.accept_schema else [])
     config = load_config(args.config, overrides)  # config errors before Prefect starts
@@ -112,7 +112,7 @@ def _run(args) -> int:
 
 def _report(args) -> int:
     """Report on two (or three) Parquet tables; exit 1 if the config's quality gate fails, 2 on bad input."""
-    from flows.config import load_config
+    from tasks.config import load_config
     from synth.fidelity import build_report, render_html, summary_text, write_report
     from synth.fidelity.gate import evaluate_gate
     import numpy as np
@@ -175,7 +175,7 @@ def _compare(args) -> int:
 
 def _check(args) -> int:
     """Check a config and its data without running anything; print the plan."""
-    from flows.config import load_config
+    from tasks.config import load_config
     from flows.plan import format_plan, make_plan
 
     print(format_plan(make_plan(load_config(args.config, args.overrides))))

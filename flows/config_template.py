@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 import yaml
 from pydantic import BaseModel
 
-from flows.config import parse_config
+from tasks.config import parse_config
 from synth import storage
 from synth.errors import DataError
 from synth.schema import ColumnKind, column_kind
@@ -56,7 +56,7 @@ def starting_config(data_path: str) -> str:
     Raises:
         DataError: the path is missing, not Parquet, or has no columns or rows.
     """
-    from flows.preflight import open_source
+    from tasks.preflight import open_source
 
     with storage.store_errors(data_path, "input"):
         source = open_source(data_path, None)

@@ -1,6 +1,6 @@
 """Checks and plans made before any server starts: `run`'s preflight, `prefect-synth check`, `init`.
 
-`preflight` raises what a run would refuse later (see `flows.preflight`). `make_plan` then measures
+`preflight` raises what a run would refuse later (see `tasks.preflight`). `make_plan` then measures
 what the run will cost: it draws a small uniform sample, fits the real model on it with the
 configured sizes and device, times a few training steps (the transform fit excluded), reads the
 encoded widths from the fitted layout, and samples and writes a few synthetic rows to size the
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from flows.config import RefreshConfig
+from tasks.config import RefreshConfig
 from flows.config_template import starting_config  # noqa: F401  (the CLI's `init`)
-from flows.preflight import Inspected, check_training, inspect_input
+from tasks.preflight import Inspected, check_training, inspect_input
 from synth.chunked import estimate_output
 from synth.schema import column_kind
 from synth.units import duration, size
@@ -186,7 +186,7 @@ class _StepClock:
 def _time_steps(config: RefreshConfig, data: Inspected, sample: pa.Table):
     """The configured model fitted on `sample` for a few timed steps (no time budget, no checkpoints),
     and the clock that timed them."""
-    from flows.estimator import synth_model
+    from tasks.estimator import synth_model
     from synth.device import resolve_device
 
     m = config.model

@@ -15,7 +15,7 @@ from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from flows.config import apply_override, parse_config
+from tasks.config import apply_override, parse_config
 from synth.errors import SynthError
 
 DeploymentName = Annotated[str, StringConstraints(pattern=r"^[^/]+/[^/]+$")]

@@ -9,6 +9,11 @@ class DataError(SynthError):
     """The input data breaks a rule (missing file, not Parquet, empty, unsupported column, ...)."""
 
 
+class StorageUnavailable(DataError):
+    """The storage did not answer, or failed part-way (an object store's endpoint unreachable, a server
+    error): unlike the rest, worth trying again, so orchestrators retry the step that met it."""
+
+
 class ConfigError(SynthError):
     """A configuration value is missing, misspelt or out of range."""
 

@@ -5,15 +5,13 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from prefect import get_run_logger, task
-from prefect.cache_policies import NO_CACHE
 
 from synth import storage
 from synth.errors import DataError
 from synth.io import (BATCH_ROWS, ColumnHealth, ParquetSource, check_trainable, index_notes, read_source,
                       source_fingerprint)
 from synth.sampling import draw_examples, draw_rows
-from tasks._retry import transient_io
+from tasks import log
 
 
 @dataclass(frozen=True)
@@ -45,7 +43,7 @@ class Ingested:
 
 def read_input(path: str, columns: list[str] | None = None, sample_rows: int | None = None, seed: int = 0,
                example_id: str | None = None, batch_rows: int = BATCH_ROWS, pandas_index: str = "auto") -> Ingested:
-    """What the `ingest` task does, without Prefect.
+    """The input (or a sample of it) as one table, without logging; see `ingest`.
 
     Without `sample_rows` the input is read whole. With it, the input streams by in record batches
     once (twice for examples) and a uniform sample of `sample_rows` rows, or of that many whole
@@ -91,22 +89,20 @@ def _distinct(table: pa.Table, column: str | None) -> int | None:
     return int(pc.count_distinct(table.column(column)).as_py())
 
 
-@task(name="ingest", retries=2, retry_delay_seconds=2, retry_condition_fn=transient_io, cache_policy=NO_CACHE)
 def ingest(path: str, columns: list[str] | None = None, sample_rows: int | None = None, seed: int = 0,
            example_id: str | None = None, batch_rows: int = BATCH_ROWS, pandas_index: str = "auto") -> Ingested:
     """Read a Parquet file or directory (local or s3://), or a uniform sample of it; DataError if it is missing,
     empty or unusable."""
     data = read_input(path, columns, sample_rows, seed, example_id, batch_rows, pandas_index)
-    logger = get_run_logger()
     for line in index_notes(data.source):
-        logger.info(line)
+        log.info(line)
     if not data.sampled:
-        logger.info("Read %s: %d rows x %d columns", path, data.table.num_rows, data.table.num_columns)
+        log.info("Read %s: %d rows x %d columns", path, data.table.num_rows, data.table.num_columns)
     elif data.source_examples is not None:
-        logger.info("Drew %d of %d examples ('%s') of %s uniformly (seed %d): %d of %d rows x %d columns",
+        log.info("Drew %d of %d examples ('%s') of %s uniformly (seed %d): %d of %d rows x %d columns",
                     pc.count_distinct(data.table.column(example_id)).as_py(), data.source_examples, example_id,
                     path, seed, data.table.num_rows, data.source_rows, data.table.num_columns)
     else:
-        logger.info("Drew %d of %d rows of %s uniformly (seed %d): %d columns", data.table.num_rows,
+        log.info("Drew %d of %d rows of %s uniformly (seed %d): %d columns", data.table.num_rows,
                     data.source_rows, path, seed, data.table.num_columns)
     return data

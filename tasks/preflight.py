@@ -1,12 +1,192 @@
-"""Checks a refresh makes before it spends an hour training: can it write where it will publish?"""
+"""What a run would refuse, found before it spends an hour training: `run`'s preflight, the first half of
+`check`, and the refresh's own checks of where it will write.
+
+Only footers are read, plus, for a long time series, the example-id and time columns: never the whole
+table. Each error is the ConfigError or DataError the flow would raise later, with the same message;
+where the model has the check (`Sequences.from_table`), it is the model's own code that runs.
+No Prefect, MLflow or Great Expectations is imported here.
+"""
 from __future__ import annotations
 
 import os
 import tempfile
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+
+from tasks.config import RefreshConfig
 from synth import storage
 from synth.errors import ConfigError, DataError
+from synth.io import ColumnHealth, ParquetSource
+from synth.schema import ColumnKind, column_kind
+
+STAND_IN = "__preflight_steps__"  # a zero feature: lets the model's sequence checks run on id + time alone
+
+
+@dataclass(frozen=True)
+class Inspected:
+    """The input as far as a preflight reads it."""
+
+    source: ParquetSource
+    schema: pa.Schema          # the columns the run reads
+    rows: int                  # rows in the whole input (footers)
+    units: int                 # rows, or examples (long dgan), in the whole input: the default output size
+    units_read: int            # of those, the ones a run reads: all, or source.sample_rows of them
+    unit: str                  # "rows" or "examples"
+    max_sequence_len: int | None = None  # dgan: the length the model will use
+
+
+def inspect_input(config: RefreshConfig) -> Inspected:
+    """Check the output paths, the input's schema and columns, and what a time series must be.
+
+    The training-size checks the flow makes only after validation (holdout, batch size) are left to
+    `check_training`, which `prefect-synth check` adds: a run still reports a bad column or value
+    before them, as it always did.
+
+    Raises:
+        ConfigError: a path cannot be written, a configured column is missing, the model refuses a setting.
+        DataError: the input is missing, not Parquet, empty, has an untrainable column, names a column
+            in model.column_transforms that cannot take a transform, or breaks a sequence rule (too long,
+            duplicate time stamps, fewer than two examples, ...).
+    """
+    check_not_inside_source(config)  # in the flow's order
+    check_writable(config.output.path, "output.path")
+    check_writable(os.path.join(report_dir(config), "report.json"), "output.report_dir")
+    path = config.source.path
+    with storage.store_errors(path, "input"):
+        source = open_source(path, config.source.columns, config.source.pandas_index)
+        schema = source.schema()
+        if len(schema) == 0:
+            raise DataError(f"input {path}: the table has no columns")
+        rows = source.count_rows()
+        if rows == 0:
+            raise DataError(f"input {path}: the table has zero rows")
+        ColumnHealth(schema, source=f"input {path}")  # duplicate names, unsupported types
+        config.check_columns(schema.names)
+        _check_model_settings(config)
+        if config.model.kind == "actgan":
+            from synth.transforms.table import check_tails
+
+            check_tails(schema, config.model.column_transforms)  # numeric, and not a date forced to a map
+        if config.model.kind == "dgan":
+            return _inspect_series(config, source, schema, rows)
+    return Inspected(source, schema, rows, rows, _sampled(config, rows), "rows")
+
+
+def check_training(config: RefreshConfig, data: Inspected) -> int:
+    """The rows (examples) a run will train on, after `report.holdout_fraction`.
+
+    Raises:
+        DataError: too few to hold any back (as `split_holdout` says it).
+        ConfigError: a batch size the user chose is larger than that (as the flow's `_check_batch`).
+    """
+    what = f"examples ('{config.model.example_id}')" if data.unit == "examples" else "rows"
+    training = training_units(config, data.units_read, what)
+    check_batch(config, training, data.unit)
+    return training
+
+
+def report_dir(config: RefreshConfig) -> str:
+    """Where report.json/html go: `output.report_dir`, else `<output without .parquet>.report` beside it."""
+    return config.output.report_dir or storage.beside(config.output.path, ".report")
+
+
+def open_source(path: str, columns: list[str] | None = None, pandas_index: str = "auto") -> ParquetSource:
+    """The input as the run opens it (`synth.storage.open_source`), its footers read.
+
+    Raises:
+        DataError: the path is missing, not Parquet, or lacks a configured column.
+    """
+    source = storage.open_source(path, columns, pandas_index)
+    source.dataset()  # opens the footers: DataError if missing, not Parquet, or lacking a configured column
+    return source
+
+
+def training_units(config: RefreshConfig, units: int, what: str) -> int:
+    """Rows (examples) left to train on after `report.holdout_fraction`; DataError as `split_holdout` says it."""
+    fraction = config.report.holdout_fraction
+    if fraction <= 0:
+        return units
+    held = int(round(fraction * units))
+    if held < 1 or units - held < 2:
+        raise DataError(f"report.holdout_fraction={fraction}: the input has {units} {what}, too few to hold "
+                        f"{max(held, 1)} back and still train on at least 2; lower it (0 turns the holdout off)")
+    return units - held
+
+
+def check_batch(config: RefreshConfig, units: int, what: str) -> None:
+    """A batch size the user chose that is larger than the training data is a mistake worth naming;
+    the default one is clamped by the model (DoppelGANger's 1,024 examples often exceed small data)."""
+    training = config.model.training
+    default = type(config.model).model_fields["training"].get_default(call_default_factory=True).batch_size
+    if training.batch_size != default and training.batch_size > units:
+        raise ConfigError(f"model.training.batch_size={training.batch_size} is larger than the {units} training "
+                          f"{what} (after holding back report.holdout_fraction={config.report.holdout_fraction}): "
+                          f"lower it, or leave it unset")
+
+
+def _sampled(config: RefreshConfig, units: int) -> int:
+    """Rows (examples) the run reads: all, or `source.sample_rows` of them."""
+    sample = config.source.sample_rows
+    return units if sample is None else min(sample, units)
+
+
+def _check_model_settings(config: RefreshConfig) -> None:
+    """What the model refuses in the settings alone: building it, and the device it is to train on."""
+    from tasks.estimator import synth_model
+    from synth.device import resolve_device
+
+    synth_model(config.model)
+    resolve_device(config.model.training.device)
+
+
+def _inspect_series(config: RefreshConfig, source: ParquetSource, schema: pa.Schema, rows: int) -> Inspected:
+    from synth.timeseries.sequences import GapWarning, Sequences, SequenceSpec
+
+    m = config.model
+    spec = SequenceSpec(m.layout, m.example_id, m.time_column, tuple(m.attribute_columns),
+                        tuple(m.feature_columns)).resolve(schema)
+    if m.layout == "wide":
+        steps = len(spec.feature_columns)
+        if m.max_sequence_len not in (None, steps):  # as DGAN.fit says it
+            raise ConfigError(f"max_sequence_len={m.max_sequence_len}, but the wide input has {steps} step "
+                              "columns: leave max_sequence_len unset or make it equal")
+        _check_divisible(steps, m.sample_len)
+        return Inspected(source, schema, rows, rows, _sampled(config, rows), "rows", steps)
+    table = _id_and_time(source, schema, spec, config.source.batch_rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GapWarning)  # the stand-in has no gaps; real gaps need the features
+        seqs = Sequences.from_table(table, SequenceSpec("long", spec.example_id, spec.time_column, (),
+                                                        tuple(table.column_names[2:])),
+                                    m.max_sequence_len, m.max_gap, m.split_sequences)
+    longest = m.max_sequence_len or int(seqs.lengths.max())
+    _check_divisible(longest, m.sample_len)
+    examples = seqs.preparation.examples_in
+    return Inspected(source, schema, rows, examples, _sampled(config, examples), "examples", longest)
+
+
+def _id_and_time(source: ParquetSource, schema: pa.Schema, spec, batch_rows: int) -> pa.Table:
+    """The example-id and time columns, and stand-in features the sequence checks accept: a zero
+    column, and any date/time feature as nulls of its type so that the model's own check refuses it."""
+    columns = [spec.example_id, spec.time_column]
+    fields = pa.schema([schema.field(c) for c in columns])
+    table = pa.Table.from_batches(list(source.batches(columns, batch_rows)), schema=fields)
+    dated = [c for c in spec.feature_columns if column_kind(c, schema.field(c).type) is ColumnKind.DATETIME]
+    for name in dated:
+        table = table.append_column(schema.field(name), pa.nulls(table.num_rows, schema.field(name).type))
+    return table.append_column(STAND_IN, pa.array(np.zeros(table.num_rows, dtype=np.int8)))
+
+
+def _check_divisible(steps: int, sample_len: int) -> None:
+    if steps % sample_len:  # as DGAN.fit says it
+        raise ConfigError(f"max_sequence_len={steps} (the longest sequence) is not divisible by "
+                          f"sample_len={sample_len}: set max_sequence_len to a multiple of sample_len")
+
+
+# ---------------------------------------------------------------- where the run writes
 
 
 def check_writable(path: str | os.PathLike, what: str) -> None:

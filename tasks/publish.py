@@ -2,11 +2,8 @@
 its version last); or discard it."""
 from __future__ import annotations
 
-from prefect import get_run_logger, task
-from prefect.cache_policies import NO_CACHE
-
 from synth import storage
-from tasks._retry import transient_io
+from tasks import log
 
 METADATA_PREFIX = "prefect_synth."
 
@@ -16,14 +13,13 @@ def stamp(metadata: dict[str, str]) -> dict[str, str]:
     return {f"{METADATA_PREFIX}{k}": v for k, v in metadata.items()}
 
 
-@task(name="publish", retries=2, retry_delay_seconds=2, retry_condition_fn=transient_io, cache_policy=NO_CACHE)
 def publish(staged: str, path: str) -> str:
     """Rename the staged file (written and stamped by `sample`) over `path`, or on s3:// switch the
     output's pointer to the staged version: readers see the old output or the new one, never a partial
     one. Returns where the published files are (the path, or on s3:// the version's prefix)."""
     published = storage.publish_staged(staged, path)
     where = path if published.version is None else f"{path} (version {published.version})"
-    get_run_logger().info("Published %s", where)
+    log.info("Published %s", where)
     return str(path)
 
 

@@ -1,57 +1,51 @@
-"""Report tasks: hold back real data, score the synthetic data, decide the quality gate."""
+"""Report steps: hold back real data, score the synthetic data, decide the quality gate."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-from prefect import get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NO_CACHE
 
-from synth.fidelity import build_report, render_html, summary_markdown, write_report
+from synth.fidelity import build_report, render_html, write_report
 from synth.fidelity.gate import GateThresholds, evaluate_gate
 from synth.fidelity.html import MAX_PLOTTED_ROWS
 from synth.io import sample_rows
 from synth.schema import schema_specs
 from synth.split import split_holdout
-
-ARTIFACT_KEY = "fidelity-summary"
-GATE_ARTIFACT_KEY = "quality-gate"
+from tasks import log
 
 
 @dataclass(frozen=True)
 class ReportResult:
-    """The report as a dict (see `synth.fidelity.report`), where it was written, and the gate's verdict."""
+    """The report as a dict (see `synth.fidelity.report`), where it was written, and the gate's verdict
+    (also as markdown, for an orchestrator's UI)."""
 
     report: dict
     json_path: str
     html_path: str
     gate: dict | None = None
+    gate_markdown: str | None = None
 
     @property
     def passed(self) -> bool:
         return self.gate is None or self.gate["passed"]
 
 
-@task(name="hold-out", cache_policy=NO_CACHE)
 def hold_out(table: pa.Table, fraction: float, seed: int, group: str | None = None):
     """(training table, holdout table or None): the holdout is never trained on."""
     train, holdout = split_holdout(table, fraction, seed, group)
     if holdout is not None:
-        get_run_logger().info("Held back %d of %d rows%s for the report", holdout.num_rows, table.num_rows,
+        log.info("Held back %d of %d rows%s for the report", holdout.num_rows, table.num_rows,
                               f" (whole examples of '{group}')" if group else "")
     return train, holdout
 
 
-@task(name="report", cache_policy=NO_CACHE)
 def report(real: pa.Table, synthetic: pa.Table, out_dir: str, holdout: pa.Table | None = None, *,
            max_rows: int = 50_000, bootstrap: int = 20, target: str | None = None, series=None,
            history: list | None = None, gate: GateThresholds | None = None, seed: int = 0,
            notes: dict | None = None) -> ReportResult:
-    """Score `synthetic` against `real` (and `holdout`), decide the gate, write report.json/html, publish
-    a summary artifact. `notes` (e.g. {"preparation": {...}}) go into report.json as they are."""
-    logger = get_run_logger()
+    """Score `synthetic` against `real` (and `holdout`), decide the gate, write report.json/html.
+    `notes` (e.g. {"preparation": {...}}) go into report.json as they are."""
     result = build_report(real, synthetic, holdout, target=target, series=series, history=history,
                           max_rows=max_rows, bootstrap=bootstrap, seed=seed)
     result.update(notes or {})
@@ -63,20 +57,16 @@ def report(real: pa.Table, synthetic: pa.Table, out_dir: str, holdout: pa.Table 
     html = render_html(result, sample_rows(real, MAX_PLOTTED_ROWS, rng).to_pandas(),
                        sample_rows(synthetic, MAX_PLOTTED_ROWS, rng).to_pandas(), specs)
     json_path, html_path = write_report(result, html, out_dir)
-    create_markdown_artifact(markdown=summary_markdown(result), key=ARTIFACT_KEY,
-                             description="Synthetic data fidelity scores")
-    if verdict is not None:
-        create_markdown_artifact(markdown=verdict.markdown(), key=GATE_ARTIFACT_KEY,
-                                 description="Quality gate: passed or failed, check by check")
     summary = result["summary"]
-    logger.info("Fidelity: overall %s (holdout %s, independent columns %s), column shapes %s, column pairs %s; "
+    log.info("Fidelity: overall %s (holdout %s, independent columns %s), column shapes %s, column pairs %s; "
                 "report in %s", _fmt(summary["overall"]), _fmt(result["scores"]["overall"]["holdout"]),
                 _fmt(result["scores"]["overall"]["independent"]), _fmt(summary["column_shapes"]),
                 _fmt(summary["column_pairs"]), html_path)
     for diagnosis in (result.get("training") or {}).get("diagnoses", []):
-        logger.warning("Training health: %s", diagnosis["message"])
+        log.warning("Training health: %s", diagnosis["message"])
     return ReportResult(report=result, json_path=str(json_path), html_path=str(html_path),
-                        gate=verdict.as_dict() if verdict is not None else None)
+                        gate=verdict.as_dict() if verdict is not None else None,
+                        gate_markdown=verdict.markdown() if verdict is not None else None)
 
 
 def _fmt(value: float | None) -> str:

@@ -12,13 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
-from prefect import get_run_logger, task
-from prefect.cache_policies import NO_CACHE
 
 from synth.chunked import estimate_output, generate_chunked
 from synth import storage
 from synth.timeseries import DGAN
 from synth.units import duration, size
+from tasks import log
 
 DEFAULT_CHUNK_ROWS = 200_000  # synthetic rows generated and written per chunk
 LOG_EVERY_SECONDS = 30.0
@@ -41,7 +40,7 @@ def write_synthetic(model, count: int, seed: int, destination: str, metadata: di
                     conditions: dict | None = None, *, chunk_rows: int = DEFAULT_CHUNK_ROWS,
                     keep_rows: int = 50_000, example_id: str | None = None, on_chunk=None,
                     mode: int | None = None) -> Staged:
-    """What the `sample` task does, without Prefect: `count` units (rows, or sequences of a time series)
+    """`sample` without its logging: `count` units (rows, or sequences of a time series)
     in chunks of about `chunk_rows` rows, written to a staged file with `metadata`; about `keep_rows`
     rows of them kept for the report. On any error the staged file is deleted.
 
@@ -61,7 +60,6 @@ def _rows_per_unit(model, example_id: str | None) -> int:
     return model.max_sequence_len_ if isinstance(model, DGAN) and example_id is not None else 1
 
 
-@task(name="sample", cache_policy=NO_CACHE)
 def sample(model, num_rows: int, seed: int, destination: str, metadata: dict[str, str] | None = None,
            conditions: dict | None = None, *, chunk_rows: int = DEFAULT_CHUNK_ROWS, keep_rows: int = 50_000,
            example_id: str | None = None, mode: int | None = None,
@@ -69,10 +67,9 @@ def sample(model, num_rows: int, seed: int, destination: str, metadata: dict[str
     """`num_rows` synthetic rows (sequences for dgan) with the training data's exact schema, written in
     chunks to a staged file beside `destination`; same seed and chunk size, same file. Logs an estimate of
     the time and disk it will take first, then its progress with an ETA."""
-    logger = get_run_logger()
     what = "sequences" if example_id else "rows"
     estimate = estimate_output(lambda n, s: model.sample_table(n, seed=s, conditions=conditions), num_rows, seed + 1)
-    logger.info("Sampling %s synthetic %s: about %s and %s on disk (from a %d-%s pilot)", f"{num_rows:,}", what,
+    log.info("Sampling %s synthetic %s: about %s and %s on disk (from a %d-%s pilot)", f"{num_rows:,}", what,
                 duration(estimate.seconds), size(estimate.bytes), estimate.pilot_units, what[:-1])
     started, last = time.monotonic(), [time.monotonic()]
 
@@ -82,11 +79,11 @@ def sample(model, num_rows: int, seed: int, destination: str, metadata: dict[str
         if time.monotonic() - last[0] >= LOG_EVERY_SECONDS and done < total:
             last[0] = time.monotonic()
             elapsed = time.monotonic() - started
-            logger.info("Sampled %s of %s %s (%.0f%%), ETA %s", f"{done:,}", f"{total:,}", what, 100 * done / total,
+            log.info("Sampled %s of %s %s (%.0f%%), ETA %s", f"{done:,}", f"{total:,}", what, 100 * done / total,
                         duration(elapsed / done * (total - done)))
 
     staged = write_synthetic(model, num_rows, seed, destination, metadata, conditions, chunk_rows=chunk_rows,
                              keep_rows=keep_rows, example_id=example_id, on_chunk=progress, mode=mode)
-    logger.info("Sampled %d synthetic %s (%d rows, seed %d) in %d chunk(s) and %s, staged at %s", staged.units,
+    log.info("Sampled %d synthetic %s (%d rows, seed %d) in %d chunk(s) and %s, staged at %s", staged.units,
                 what, staged.rows, seed, staged.chunks, duration(time.monotonic() - started), staged.path)
     return staged

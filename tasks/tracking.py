@@ -1,13 +1,12 @@
 """MLflow tracking for a refresh: one run per flow run, per-epoch training metrics, the model as a pyfunc.
 
 Every helper takes an explicit run id and talks to MLflow through `MlflowClient`, never through the
-fluent "active run": Prefect may run tasks in worker threads, and MLflow's active run is thread-local.
-The helpers are Prefect tasks (`tracking-...`); `.fn(...)` calls the plain function.
+fluent "active run": an orchestrator may run steps in worker threads, and MLflow's active run is
+thread-local. The helpers are plain functions; `flows/prefect_tasks.py` makes Prefect tasks of them.
 """
 from __future__ import annotations
 
 import json
-import logging
 import time
 import urllib.error
 import urllib.parse
@@ -28,21 +27,15 @@ from mlflow.models import Model, ModelSignature
 from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
 from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 from mlflow.types.schema import AnyType, Map
-from prefect import get_run_logger, task
-from prefect.artifacts import create_link_artifact
-from prefect.cache_policies import NO_CACHE
-from prefect.exceptions import MissingContextError
 
 from synth.io import table_fingerprint
 from synth.errors import SynthError
 from synth.serialization import MODEL_JSON, schema_from_text
-from tasks._retry import unless_user_error
+from tasks import log
 
 if TYPE_CHECKING:
-    from flows.config import RefreshConfig
+    from tasks.config import RefreshConfig
     from synth.training import EpochStats
-
-logger = logging.getLogger(__name__)
 
 
 class TrackingUnavailable(SynthError):
@@ -67,11 +60,6 @@ MODEL_SIGNATURE = ModelSignature(inputs=Schema([
 ]), params=ParamSchema([ParamSpec("conditions", "string", "")]))  # a JSON object of column values, as text
 # Shown in the MLflow UI; MLflow also samples it once at logging time (a failure there only warns).
 MODEL_INPUT_EXAMPLE = pd.DataFrame({"num_rows": [5], "seed": [0]})
-
-# Prefect task options for calls that reach the tracking store (a server, or a sqlite file that
-# another process may hold locked). No caching: every call is a side effect.
-_STORE_CALL = dict(retries=2, retry_delay_seconds=2, retry_condition_fn=unless_user_error,
-                   cache_policy=NO_CACHE)
 
 
 def tracking_uri() -> str:
@@ -116,13 +104,12 @@ def _without_credentials(uri: str) -> str:
     return urllib.parse.urlunsplit(parts)
 
 
-@task(name="tracking-start-run", **_STORE_CALL)
-def start_run(config: RefreshConfig, flow_run_id: str | None = None, flow_name: str | None = None,
-              deployment_name: str | None = None, flow_run_name: str | None = None) -> str:
-    """Open the MLflow run of one refresh: tags name the flow run and dataset, params the config.
+def start_run(config: RefreshConfig, tags: Mapping[str, str] | None = None, rerun_tag: str | None = None) -> str:
+    """Open the MLflow run of one refresh: tags name the orchestrator's run and the dataset, params the config.
 
-    The run is named `<dataset>-<model kind>-<UTC yyyymmdd-HHMM>`. A retry of the same flow run
-    reuses its run if that is still RUNNING, so a retried start does not leave an empty run behind.
+    `tags`: the orchestrator's own (e.g. `prefect.flow_run_id`). The run is named `<dataset>-<model
+    kind>-<UTC yyyymmdd-HHMM>`. With `rerun_tag`, a retry of the same orchestrator run (the same value
+    of that tag) reuses its MLflow run if that is still RUNNING, so a retried start leaves no empty run.
 
     Returns:
         The run id, for every other helper here.
@@ -131,18 +118,12 @@ def start_run(config: RefreshConfig, flow_run_id: str | None = None, flow_name: 
     client = MlflowClient(tracking_uri())
     dataset = Path(config.output.path).stem
     experiment_id = _experiment_id(client, config.tracking.experiment or dataset)
-    run_id = _running_run_id(client, experiment_id, flow_run_id) if flow_run_id else None
+    tags = dict(tags or {})
+    rerun = tags.get(rerun_tag) if rerun_tag else None
+    run_id = _running_run_id(client, experiment_id, rerun_tag, rerun) if rerun not in (None, "none") else None
     if run_id is None:
-        tags = {
-            "prefect.flow_run_id": flow_run_id or "none",
-            "prefect.flow_name": flow_name or "none",
-            "prefect.deployment_name": deployment_name or "none",
-            "synth.model_kind": config.model.kind,
-            "synth.config_hash": config.config_hash(),
-            "synth.dataset": dataset,
-        }
-        if flow_run_name:
-            tags["prefect.flow_run_name"] = flow_run_name
+        tags.update({"synth.model_kind": config.model.kind, "synth.config_hash": config.config_hash(),
+                     "synth.dataset": dataset})
         run_id = client.create_run(experiment_id, tags=tags,
                                    run_name=run_name(dataset, config.model.kind)).info.run_id
     params = [Param(key, str(value)[:MAX_PARAM_VALUE]) for key, value in config.flat().items()]
@@ -157,7 +138,6 @@ def run_name(dataset: str, model_kind: str, when: datetime | None = None) -> str
     return f"{dataset}-{model_kind}-{when.astimezone(timezone.utc):%Y%m%d-%H%M}"
 
 
-@task(name="tracking-tag-data", **_STORE_CALL)
 def tag_data(run_id: str, table: pa.Table) -> str:
     """Tag the run with its input's fingerprint and size, so runs on the same data can be found.
 
@@ -189,12 +169,11 @@ def epoch_logger(run_id: str) -> Callable[[EpochStats], None]:
         try:
             client.log_batch(run_id, metrics=metrics)
         except (MlflowException, OSError) as e:
-            logger.warning("MLflow: epoch %d metrics not logged to run %s: %s", stats.epoch, run_id, e)
+            log.warning("MLflow: epoch %d metrics not logged to run %s: %s", stats.epoch, run_id, e)
 
     return log_epoch
 
 
-@task(name="tracking-log-metrics", **_STORE_CALL)
 def log_metrics(run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
     """Log a flat dict of metrics (e.g. fidelity scores) at one step."""
     now = int(time.time() * 1000)
@@ -204,7 +183,6 @@ def log_metrics(run_id: str, metrics: Mapping[str, float], step: int = 0) -> Non
         client.log_batch(run_id, metrics=entries[start:start + 1000])
 
 
-@task(name="tracking-log-artifacts", **_STORE_CALL)
 def log_artifacts(run_id: str, path: str | Path, artifact_path: str | None = None) -> None:
     """Upload a file or a folder's contents to the run, under `artifact_path`."""
     path = Path(path)
@@ -217,13 +195,11 @@ def log_artifacts(run_id: str, path: str | Path, artifact_path: str | None = Non
         raise FileNotFoundError(f"log_artifacts: {path} is neither a file nor a folder")
 
 
-@task(name="tracking-set-tag", **_STORE_CALL)
 def set_tag(run_id: str, key: str, value: Any) -> None:
     """Set one run tag (the value is stringified)."""
     MlflowClient(tracking_uri()).set_tag(run_id, key, str(value))
 
 
-@task(name="tracking-log-model", **_STORE_CALL)
 def log_model(run_id: str, model_dir: str | Path, registered_name: str | None = None) -> str:
     """Log a folder written by `model.save()` as an MLflow pyfunc model of the run.
 
@@ -251,7 +227,6 @@ def log_model(run_id: str, model_dir: str | Path, registered_name: str | None = 
     return info.model_uri
 
 
-@task(name="tracking-register-champion", **_STORE_CALL)
 def register_champion(run_id: str, model_uri: str, name: str) -> str:
     """Register the run's logged model as a new version of `name` and point the `champion` alias at it.
 
@@ -277,7 +252,7 @@ def register_champion(run_id: str, model_uri: str, name: str) -> str:
     if change:
         message = (f"model version {version.version} of {name} was trained on other columns than the champion "
                    f"it replaces (version {previous.version}): {change}")
-        _run_logger().warning(message)
+        log.warning(message)
         client.set_model_version_tag(name, version.version, "synth.columns_changed", message[:MAX_PARAM_VALUE])
     client.set_registered_model_alias(name, CHAMPION, version.version)
     client.set_tag(run_id, "synth.registered_version", f"{name}/{version.version}")
@@ -289,7 +264,6 @@ def registered_name(config: RefreshConfig) -> str:
     return config.tracking.experiment or Path(config.output.path).stem
 
 
-@task(name="tracking-end-run", **_STORE_CALL)
 def end_run(run_id: str, status: str = "FINISHED", outcome: str | None = None, message: str | None = None) -> None:
     """Close the run as FINISHED, FAILED or KILLED; `outcome` (tag `synth.outcome`: one of OUTCOMES) says why
     it ended so, `message` (tag `synth.failure`) the one line a user would read."""
@@ -306,16 +280,14 @@ def end_run(run_id: str, status: str = "FINISHED", outcome: str | None = None, m
     client.set_terminated(run_id, status)
 
 
-@task(name="tracking-run-link", **_STORE_CALL)
-def create_run_link(run_id: str) -> None:
-    """Attach a Prefect link artifact (key `mlflow-run`) that leads to the MLflow run."""
+def run_link(run_id: str) -> tuple[str, str, str]:
+    """(link, text, description) of the MLflow run, for an orchestrator's link to it."""
     uri = tracking_uri()
     run = MlflowClient(uri).get_run(run_id)
     description = f"MLflow run `{run.info.run_name}` ({run_id}), experiment {run.info.experiment_id}."
     if not is_web_uri(uri):  # a local store has no page: name it and say how to browse it
         description += f" Browse it with `mlflow ui --backend-store-uri {uri}`."
-    create_link_artifact(link=run_page(uri, run.info.experiment_id, run_id), key="mlflow-run",
-                         link_text=f"MLflow run {run.info.run_name}", description=description)
+    return run_page(uri, run.info.experiment_id, run_id), f"MLflow run {run.info.run_name}", description
 
 
 def run_page(uri: str, experiment_id: str, run_id: str) -> str:
@@ -340,10 +312,10 @@ def _experiment_id(client: MlflowClient, name: str) -> str:
         return client.get_experiment_by_name(name).experiment_id
 
 
-def _running_run_id(client: MlflowClient, experiment_id: str, flow_run_id: str) -> str | None:
+def _running_run_id(client: MlflowClient, experiment_id: str, tag: str, value: str) -> str | None:
     runs = client.search_runs(
         [experiment_id], max_results=1,
-        filter_string=f"tags.`prefect.flow_run_id` = '{flow_run_id}' and attributes.status = 'RUNNING'")
+        filter_string=f"tags.`{tag}` = '{value}' and attributes.status = 'RUNNING'")
     return runs[0].info.run_id if runs else None
 
 
@@ -387,14 +359,6 @@ def _trained_columns(client: MlflowClient, model_uri: str) -> dict[str, str] | N
         # ACTGAN keeps the training schema with its table transformer, DGAN at the top
         schema = schema_from_text(saved["schema"] if "schema" in saved else saved["transformer"]["schema"])
     except Exception as e:  # noqa: BLE001 — a diagnostic: whatever stops it must not stop the registration
-        logger.info("columns of %s not compared: %s", model_uri, e)
+        log.info("columns of %s not compared: %s", model_uri, e)
         return None
     return {field.name: str(field.type) for field in schema}
-
-
-def _run_logger() -> logging.Logger | logging.LoggerAdapter:
-    """The Prefect run's logger inside a flow or task run, so a warning reaches the run log; else this module's."""
-    try:
-        return get_run_logger()
-    except MissingContextError:
-        return logger

@@ -1,25 +1,19 @@
 """Train: turn the run's model settings into a synth model and fit it, reporting every epoch."""
 from __future__ import annotations
 
-import time
 import warnings
 from typing import Callable
 
 import pyarrow as pa
-from prefect import get_run_logger, task
-from prefect.artifacts import create_progress_artifact, update_progress_artifact
-from prefect.cache_policies import NO_CACHE
 from tqdm.auto import tqdm
 
-from flows.config import ActganModelConfig, DganModelConfig
-from flows.estimator import synth_model
+from tasks.config import ActganModelConfig, DganModelConfig
+from tasks.estimator import synth_model
 from synth import storage
 from synth.checkpoint import Checkpointing
 from synth.errors import ConfigError
 from synth.training import EpochStats
-
-PROGRESS_ARTIFACT_KEY = "training-progress"
-PROGRESS_EVERY_SECONDS = 2.0  # at most one progress update per this many seconds (and one at the end)
+from tasks import log
 
 
 def checkpointing(model: ActganModelConfig | DganModelConfig, output_path: str | None) -> Checkpointing | None:
@@ -35,7 +29,6 @@ def checkpointing(model: ActganModelConfig | DganModelConfig, output_path: str |
     return Checkpointing(storage.beside(output_path, ".checkpoints"), t.checkpoint_every)
 
 
-@task(name="train", cache_policy=NO_CACHE)
 def train(table: pa.Table, model: ActganModelConfig | DganModelConfig,
           on_epoch: Callable[[EpochStats], None] | None = None, output_path: str | None = None):
     """Fit the configured model on `table`; `on_epoch` receives each epoch's diagnostics.
@@ -44,79 +37,58 @@ def train(table: pa.Table, model: ActganModelConfig | DganModelConfig,
     `output_path`, and a retried or restarted run on the same data and settings resumes from the
     latest one (`estimator.resumed_from_`: its epoch, else None).
     """
-    logger = get_run_logger()
     estimator = synth_model(model)
     checkpoint = checkpointing(model, output_path)
     every = max(model.epochs // 10, 1)
-    progress = _Progress(model.epochs, model.kind)
     resume_logged = False
     with tqdm(total=model.epochs, desc=f"training {model.kind}", unit="epoch", disable=None) as bar:
         def report(stats: EpochStats) -> None:
             nonlocal resume_logged
             if estimator.resumed_from_ and not resume_logged:  # set by fit before its first epoch
-                _log_resumed(logger, estimator, checkpoint)
+                _log_resumed(estimator, checkpoint)
                 resume_logged = True
             if on_epoch is not None:
                 on_epoch(stats)
-            progress.update(stats)
             bar.n = stats.epoch  # a resumed run starts part-way
             bar.refresh()
             bar.set_postfix(W=f"{stats.wasserstein:.3f}", G=f"{stats.generator_loss:.3f}",
                             D=f"{stats.critic_loss:.3f}")
             if stats.epoch % every == 0 or stats.epoch == model.epochs:
-                logger.info("epoch %d/%d: wasserstein %.4f, gp %.4f, critic %.4f, generator %.4f (%.2fs)",
+                log.info("epoch %d/%d: wasserstein %.4f, gp %.4f, critic %.4f, generator %.4f (%.2fs)",
                             stats.epoch, model.epochs, stats.wasserstein, stats.gradient_penalty,
                             stats.critic_loss, stats.generator_loss, stats.seconds)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             estimator.fit(table, callback=report, checkpoint=checkpoint)
     if estimator.resumed_from_ is not None and estimator.resumed_from_ >= model.epochs:
-        _log_resumed(logger, estimator, checkpoint)  # nothing left to train: no epoch reported it
+        _log_resumed(estimator, checkpoint)  # nothing left to train: no epoch reported it
     for warning in caught:  # an ID-like column, gaps filled, a time budget spent: the user should see it
         if issubclass(warning.category, UserWarning):
-            logger.warning("%s", warning.message)
-    _log_selection(logger, estimator)
+            log.warning("%s", warning.message)
+    _log_selection(estimator)
     if model.kind == "actgan" and (scales := estimator.transformer_.scales()):
-        logger.info("long tails learned on another scale: %s", "; ".join(f"{n}: {s}" for n, s in scales.items()))
+        log.info("long tails learned on another scale: %s", "; ".join(f"{n}: {s}" for n, s in scales.items()))
     preparation = getattr(estimator, "preparation_", None)
     if preparation is not None:
-        logger.info("Sequences: %d in, %d used; %d split into windows; %d missing values interpolated; "
+        log.info("Sequences: %d in, %d used; %d split into windows; %d missing values interpolated; "
                     "%d dropped for gaps longer than %d steps", preparation.examples_in, preparation.examples_used,
                     preparation.split_examples, preparation.interpolated_values, preparation.dropped_examples,
                     model.max_gap)
     return estimator
 
 
-def _log_selection(logger, estimator) -> None:
+def _log_selection(estimator) -> None:
     """The epoch model selection kept, and what scoring cost (its share of the training time)."""
     if getattr(estimator, "selected_epoch_", None) is None:
         return
     scores = dict(estimator.validation_history_)
     training = sum(s.seconds for s in estimator.history_) + estimator.selection_seconds_
-    logger.info("model selection: kept epoch %d (validation score %.4f, best of %d evaluations); scoring took "
+    log.info("model selection: kept epoch %d (validation score %.4f, best of %d evaluations); scoring took "
                 "%.1fs, %.1f%% of the training time", estimator.selected_epoch_, scores[estimator.selected_epoch_],
                 len(scores), estimator.selection_seconds_, 100 * estimator.selection_seconds_ / max(training, 1e-9))
 
 
-def _log_resumed(logger, estimator, checkpoint: Checkpointing) -> None:
+def _log_resumed(estimator, checkpoint: Checkpointing) -> None:
     done, epochs = estimator.resumed_from_, estimator.config.training.epochs
     left = f"training epochs {done + 1} to {epochs}" if done < epochs else "nothing left to train"
-    logger.info("resumed from epoch %d (checkpoint in %s): %s", done, checkpoint.directory, left)
-
-
-class _Progress:
-    """A Prefect progress artifact (key `training-progress`) that follows the epochs as they finish."""
-
-    def __init__(self, epochs: int, kind: str):
-        self.epochs, self.kind, self.last = epochs, kind, time.monotonic()
-        self.id = create_progress_artifact(0.0, key=PROGRESS_ARTIFACT_KEY,
-                                           description=f"Training {kind}: 0 of {epochs} epochs")
-
-    def update(self, stats: EpochStats) -> None:
-        now = time.monotonic()
-        if self.id is None or (now - self.last < PROGRESS_EVERY_SECONDS and stats.epoch < self.epochs):
-            return
-        self.last = now
-        update_progress_artifact(self.id, 100.0 * stats.epoch / self.epochs,
-                                 description=f"Training {self.kind}: {stats.epoch} of {self.epochs} epochs "
-                                             f"(Wasserstein estimate {stats.wasserstein:.3f})")
+    log.info("resumed from epoch %d (checkpoint in %s): %s", done, checkpoint.directory, left)

@@ -15,8 +15,7 @@ and allowed values added up with pyarrow.compute (synth.contract_scan), the colu
 types from the dataset's schema; Great Expectations runs on the training sample as well, and a
 failure it finds that the full pass did not is reported as found in the sample. `sample`: Great
 Expectations and the type check on the training sample only. Without sampling the whole input is
-one table, checked as always. The result (and its Prefect artifacts) states the scope and the rows
-checked.
+one table, checked as always. The result states the scope and the rows checked.
 """
 from __future__ import annotations
 
@@ -27,9 +26,6 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-from prefect import get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.cache_policies import NO_CACHE
 
 from synth.contract import (Contract, Failure, check_arrow_types, default_contract_path, infer_contract,
                             load_contract, save_contract)
@@ -40,10 +36,8 @@ from synth import storage
 from synth.errors import ConfigError, DataError
 from synth.io import BATCH_ROWS, ParquetSource, type_family
 from synth.schema import arrow_type_from_string
+from tasks import log
 
-FAILURES_ARTIFACT_KEY = "validation-failures"
-SUMMARY_ARTIFACT_KEY = "validation-summary"
-TABLE_ARTIFACT_KEY = "validation-table"  # one row per column: the rules it was checked against
 FULL, SAMPLE = "full", "sample"  # validation scopes
 
 
@@ -51,16 +45,18 @@ class ValidationFailed(DataError):
     """The table breaks its contract; `failures` lists every broken rule, and the message ends with the
     next step. `explicit`: the contract is the user's own file (`validation.contract`), never rewritten."""
 
-    def __init__(self, failures: tuple[Failure, ...], contract_path: str | None = None, explicit: bool = False):
+    def __init__(self, failures: tuple[Failure, ...], contract_path: str | None = None, explicit: bool = False,
+                 result: "ValidationResult | None" = None):
         self.failures = tuple(failures)
         self.contract_path = contract_path
         self.explicit = explicit
+        self.result = result  # the whole check (rows, scope, checks): what an orchestrator's UI shows
         lines = "\n".join(f"  - {f.line()}" for f in self.failures)
         super().__init__(f"the data breaks its schema contract ({contract_path or 'inferred'}): "
                          f"{len(self.failures)} failure(s)\n{lines}\n{next_step(contract_path, explicit)}")
 
     def __reduce__(self):  # pickle (Prefect states) with the constructor's arguments
-        return type(self), (self.failures, self.contract_path, self.explicit)
+        return type(self), (self.failures, self.contract_path, self.explicit, self.result)
 
 
 def next_step(contract_path: str | None, explicit: bool) -> str:
@@ -275,50 +271,35 @@ def _to_pandas(table: pa.Table) -> pd.DataFrame:
     return pa.Table.from_arrays(columns, names=table.column_names).to_pandas(date_as_object=False)
 
 
-# ---------------------------------------------------------------- Prefect tasks
+# ---------------------------------------------------------------- the steps
 
 
-@task(name="validate", cache_policy=NO_CACHE)
 def validate(table: pa.Table, contract_path: str | None, output_path: str, scope: str = FULL,
              source: ParquetSource | None = None, batch_rows: int = BATCH_ROWS,
              accept_schema: bool = False) -> ValidationResult:
-    """Validate the input against its schema contract; raise ValidationFailed (with an artifact) if it breaks it.
+    """Validate the input against its schema contract; raise ValidationFailed if it breaks it.
 
     `table` is the input, or, with `source` given, a training sample of it: `scope` then says whether
     every row of `source` is checked (full) or the sample only (sample). `accept_schema`: infer the
     contract from this input instead of reading the stored one (see `resolve_contract`).
     """
-    logger = get_run_logger()
     if accept_schema and contract_path is None:
         beside = default_contract_path(output_path)
         fate = "it replaces" if storage.exists(beside) else "it is stored at"
-        logger.info("accepting the input's schema: re-inferring the contract from this input; %s %s when the "
-                    "run succeeds", fate, beside)
+        log.info("accepting the input's schema: re-inferring the contract from this input; %s %s when the "
+                 "run succeeds", fate, beside)
     result = check_input(table, contract_path, output_path, scope, source, batch_rows, accept_schema)
-    path, inferred, contract = result.contract_path, result.inferred, result.contract
-    logger.info("validated against %s contract %s (%s)", "a newly inferred" if inferred else "the", path,
-                result.scope_text())
+    path = result.contract_path
+    log.info("validated against %s contract %s (%s)", "a newly inferred" if result.inferred else "the", path,
+             result.scope_text())
     if not result.success:
-        create_table_artifact(
-            key=FAILURES_ARTIFACT_KEY,
-            table=[{"column": f.column or "(table)", "expectation": f.expectation, "expected": f.expected,
-                    "observed": f.observed} for f in result.failures],
-            description=f"{len(result.failures)} of {result.checks} contract checks failed ({path}; "
-                        f"{result.scope_text()})")
-        raise ValidationFailed(result.failures, str(path), explicit=contract_path is not None)
-    create_table_artifact(key=TABLE_ARTIFACT_KEY, table=_contract_rows(contract),
-                          description=f"Schema contract `{path}`: every check passed on {result.rows} rows "
-                                      f"({result.scope_text()})")
-    create_markdown_artifact(
-        key=SUMMARY_ARTIFACT_KEY,
-        markdown=f"All {result.checks} checks of the {'inferred ' if inferred else ''}contract `{path}` "
-                 f"passed on {result.rows} rows and {len(contract.columns)} columns.\n\n"
-                 f"Validation {result.scope_text()}.")
-    logger.info("validation passed: %d checks on %d rows", result.checks, result.rows)
+        raise ValidationFailed(result.failures, str(path), explicit=contract_path is not None, result=result)
+    log.info("validation passed: %d checks on %d rows", result.checks, result.rows)
     return result
 
 
-def _contract_rows(contract: Contract) -> list[dict]:
+def contract_rows(contract: Contract) -> list[dict]:
+    """One row per column: the rules it was checked against (a table for an orchestrator's UI)."""
     def text(value) -> str:
         return "" if value is None else str(value)
 
@@ -327,11 +308,10 @@ def _contract_rows(contract: Contract) -> list[dict]:
              "result": "passed"} for c in contract.columns]
 
 
-@task(name="store-contract")
 def store_inferred_contract(result: ValidationResult) -> str | None:
     """Save a contract that `validate` inferred, so the next run checks drift against it; call after success."""
     if not result.inferred or result.contract_path is None:
         return None
     path = save_contract(result.contract, result.contract_path)
-    get_run_logger().info("stored the inferred schema contract at %s", path)
+    log.info("stored the inferred schema contract at %s", path)
     return str(path)

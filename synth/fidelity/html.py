@@ -5,14 +5,15 @@ column names, scores and notes, never a value from a row.
 """
 from __future__ import annotations
 
-import base64
-import io
 from html import escape
 
 import numpy as np
 import pandas as pd
 
 from synth.fidelity.encode import NUMERIC_KINDS
+from synth.fidelity.html_base import REAL_COLOR, SYNTHETIC_COLOR, fmt, new_figure, png_img, score_color
+from synth.fidelity.html_sections import learned_html, privacy_html, training_html
+from synth.fidelity.html_series import render_series_html
 from synth.fidelity.metrics import numeric_values
 from synth.schema import ColumnKind, ColumnSpec
 
@@ -23,7 +24,6 @@ MAX_BARS = 15  # most frequent categories shown per discrete column
 MAX_PLOTTED_ROWS = 50_000  # rows per side behind the distribution plots
 HISTOGRAM_BINS = 30
 MICROSECONDS_PER_DAY = 86_400e6
-REAL_COLOR, SYNTHETIC_COLOR = "#1f77b4", "#ff7f0e"
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
@@ -84,10 +84,10 @@ def _scores_section(report: dict) -> str:
     rows = []
     for key, label in SCORE_LABELS.items():
         s = report["scores"][key]
-        interval = f"{_fmt(s['ci_low'])} – {_fmt(s['ci_high'])}" if s["ci_low"] is not None else "—"
-        rows.append(f"<tr><td>{label}</td><td class=\"num\" style=\"background:{_score_color(s['synthetic'])}\">"
-                    f"<b>{_fmt(s['synthetic'])}</b></td><td class=\"num\">{interval}</td>"
-                    f"<td class=\"num\">{_fmt(s['holdout'])}</td><td class=\"num\">{_fmt(s['independent'])}</td></tr>")
+        interval = f"{fmt(s['ci_low'])} – {fmt(s['ci_high'])}" if s["ci_low"] is not None else "—"
+        rows.append(f"<tr><td>{label}</td><td class=\"num\" style=\"background:{score_color(s['synthetic'])}\">"
+                    f"<b>{fmt(s['synthetic'])}</b></td><td class=\"num\">{interval}</td>"
+                    f"<td class=\"num\">{fmt(s['holdout'])}</td><td class=\"num\">{fmt(s['independent'])}</td></tr>")
     return (
         "<h2>Scores and their reference points</h2>\n<table>\n<tr><th>score</th><th>synthetic</th>"
         "<th>90 % bootstrap interval</th><th>holdout (real vs real: the best achievable)</th>"
@@ -105,7 +105,7 @@ def _gate_section(report: dict) -> str:
     gate = report.get("gate")
     if not gate:
         return ""
-    rows = "".join(f"<tr><td>{escape(c['name'])}</td><td class=\"num\">{_fmt(c['value'])}</td>"
+    rows = "".join(f"<tr><td>{escape(c['name'])}</td><td class=\"num\">{fmt(c['value'])}</td>"
                    f"<td>{c['bound']} {c['threshold']:g}</td><td>{c['status']}</td></tr>" for c in gate["checks"])
     verdict = "PASSED: published" if gate["passed"] else "FAILED: not published"
     return (f"<h2>Quality gate: {verdict}</h2>\n<table><tr><th>check</th><th>value</th><th>threshold</th>"
@@ -139,10 +139,10 @@ def _columns_section(report: dict) -> str:
               "<th>missing (synthetic)</th><th>score</th><th>holdout</th><th>independent</th></tr>")
     rows = "\n".join(
         f"<tr><td>{escape(c['name'])}</td><td>{c['kind']}</td><td>{c['metric']}</td>"
-        f"<td class=\"num\">{_fmt(c['similarity'])}</td><td class=\"num\">{_fmt(c['missing_rate_real'])}</td>"
-        f"<td class=\"num\">{_fmt(c['missing_rate_synthetic'])}</td>"
-        f"<td class=\"num\" style=\"background:{_score_color(c['score'])}\">{_fmt(c['score'])}</td>"
-        f"<td class=\"num\">{_fmt(c['score_holdout'])}</td><td class=\"num\">{_fmt(c['score_independent'])}</td></tr>"
+        f"<td class=\"num\">{fmt(c['similarity'])}</td><td class=\"num\">{fmt(c['missing_rate_real'])}</td>"
+        f"<td class=\"num\">{fmt(c['missing_rate_synthetic'])}</td>"
+        f"<td class=\"num\" style=\"background:{score_color(c['score'])}\">{fmt(c['score'])}</td>"
+        f"<td class=\"num\">{fmt(c['score_holdout'])}</td><td class=\"num\">{fmt(c['score_independent'])}</td></tr>"
         for c in report["columns"]
     )
     return f"<h2>Column shapes</h2>\n<table>\n{header}\n{rows}\n</table>"
@@ -157,7 +157,7 @@ def _distributions_section(real: pd.DataFrame, synthetic: pd.DataFrame, specs: l
 
 
 def _distribution_image(real: pd.Series, synthetic: pd.Series, spec: ColumnSpec) -> str:
-    figure = _figure(4.2, 2.8, constrained=False)
+    figure = new_figure(4.2, 2.8, constrained=False)
     figure.subplots_adjust(left=0.16, right=0.97, top=0.9, bottom=0.27)  # fixed: a layout engine doubles the cost
     axes = figure.add_subplot()
     if spec.kind in (ColumnKind.CONTINUOUS, ColumnKind.DATETIME):
@@ -168,7 +168,7 @@ def _distribution_image(real: pd.Series, synthetic: pd.Series, spec: ColumnSpec)
     if axes.get_legend_handles_labels()[0]:
         axes.legend(fontsize=7)
     axes.tick_params(labelsize=7)
-    return _img(figure, f"distribution of {spec.name}")
+    return png_img(figure, f"distribution of {spec.name}")
 
 
 def _plot_histograms(axes, real: pd.Series, synthetic: pd.Series, spec: ColumnSpec) -> None:
@@ -215,7 +215,7 @@ def _correlations_section(report: dict, specs: list[ColumnSpec]) -> str:
 
     matrices = _pearson_matrices([p for p in report["pairs"] if p["metric"] == "correlation"], names)
     size = max(3.0, 0.18 * len(names) + 1.5)  # inches per panel: room for 7-point tick labels
-    figure = _figure(3 * size, size, constrained=True)
+    figure = new_figure(3 * size, size, constrained=True)
     panels = (("real", "RdBu_r", -1.0, 1.0), ("synthetic", "RdBu_r", -1.0, 1.0),
               ("|difference|", "Reds", 0.0, 1.0))  # differences above 1 (sign flips) saturate
     for index, ((title, cmap, low, high), matrix) in enumerate(zip(panels, matrices), start=1):
@@ -229,7 +229,7 @@ def _correlations_section(report: dict, specs: list[ColumnSpec]) -> str:
         figure.colorbar(image, ax=axes, shrink=0.8)
     note = (f'<p class="note">Showing the first {len(names)} numeric columns.</p>'
             if len(names) == MAX_HEATMAP_COLUMNS else "")
-    return (f"<h2>Column pair trends</h2>\n{note}\n{_img(figure, 'correlation heatmaps')}\n{_weakest_pairs(report)}\n"
+    return (f"<h2>Column pair trends</h2>\n{note}\n{png_img(figure, 'correlation heatmaps')}\n{_weakest_pairs(report)}\n"
             f"{_skipped_pairs(report)}")
 
 
@@ -267,59 +267,24 @@ def _weakest_pairs(report: dict, count: int = 15) -> str:
     if not scored:
         return ""
     rows = "".join(f"<tr><td>{escape(p['columns'][0])} × {escape(p['columns'][1])}</td><td>{p['metric']}</td>"
-                   f"<td class=\"num\" style=\"background:{_score_color(p['score'])}\">{_fmt(p['score'])}</td>"
-                   f"<td class=\"num\">{_fmt(p['score_holdout'])}</td><td class=\"num\">{_fmt(p['score_independent'])}"
+                   f"<td class=\"num\" style=\"background:{score_color(p['score'])}\">{fmt(p['score'])}</td>"
+                   f"<td class=\"num\">{fmt(p['score_holdout'])}</td><td class=\"num\">{fmt(p['score_independent'])}"
                    "</td></tr>" for p in scored)
     return ("<h3>Weakest pairs</h3><table><tr><th>pair</th><th>metric</th><th>score</th><th>holdout</th>"
             f"<th>independent</th></tr>{rows}</table>")
 
 
 def _learned_sections(report: dict) -> str:
-    from synth.fidelity.html_sections import learned_html
     return learned_html(report)
 
 
 def _privacy_section(report: dict) -> str:
-    from synth.fidelity.html_sections import privacy_html
     return privacy_html(report)
 
 
 def _training_section(report: dict) -> str:
-    from synth.fidelity.html_sections import training_html
     return training_html(report)
 
 
 def _series_section(report: dict) -> str:
-    if not report.get("series"):
-        return ""
-    from synth.fidelity.html_series import render_series_html
-    return render_series_html(report["series"])
-
-
-def _figure(width: float, height: float, constrained: bool):
-    """A matplotlib Figure drawn by the Agg canvas, without pyplot's global state."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(width, height), dpi=80, layout="constrained" if constrained else None)
-    FigureCanvasAgg(figure)
-    return figure
-
-
-def _img(figure, alt: str) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<img src="data:image/png;base64,{encoded}" alt="{escape(alt)}">'
-
-
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
-
-
-def _score_color(score: float | None) -> str:
-    """Red (0) through yellow to green (1), pale enough for black text; gray when undefined."""
-    if score is None:
-        return "#eee"
-    hue = int(120 * max(0.0, min(1.0, score)))
-    return f"hsl({hue}, 70%, 85%)"
+    return render_series_html(report["series"]) if report.get("series") else ""

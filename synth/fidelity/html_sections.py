@@ -5,7 +5,7 @@ from html import escape
 
 import numpy as np
 
-from synth.fidelity.html import REAL_COLOR, SYNTHETIC_COLOR, _figure, _fmt, _img, _score_color
+from synth.fidelity.html_base import REAL_COLOR, SYNTHETIC_COLOR, fmt, new_figure, png_img, score_color
 
 SIDES = (("synthetic", "synthetic"), ("holdout", "holdout"), ("independent", "independent columns"))
 
@@ -20,11 +20,11 @@ def learned_html(report: dict) -> str:
 def _detection_html(detection: dict) -> str:
     if not detection.get("synthetic"):
         return ""
-    rows = "".join(f"<tr><td>{label}</td><td class=\"num\">{_fmt(detection[side]['auc'])}</td>"
-                   f"<td class=\"num\" style=\"background:{_score_color(detection[side]['score'])}\">"
-                   f"{_fmt(detection[side]['score'])}</td></tr>" for side, label in SIDES if detection.get(side))
+    rows = "".join(f"<tr><td>{label}</td><td class=\"num\">{fmt(detection[side]['auc'])}</td>"
+                   f"<td class=\"num\" style=\"background:{score_color(detection[side]['score'])}\">"
+                   f"{fmt(detection[side]['score'])}</td></tr>" for side, label in SIDES if detection.get(side))
     give = detection["synthetic"].get("giveaways") or []
-    gives = "".join(f"<tr><td>{escape(g['column'])}</td><td class=\"num\">{_fmt(g['auc_drop'])}</td></tr>"
+    gives = "".join(f"<tr><td>{escape(g['column'])}</td><td class=\"num\">{fmt(g['auc_drop'])}</td></tr>"
                     for g in give)
     giveaways = (f"<h3>What gives the synthetic data away</h3><p class=\"note\">The classifier's test AUC lost when "
                  f"a column is shuffled.</p><table><tr><th>column</th><th>AUC drop</th></tr>{gives}</table>"
@@ -38,7 +38,7 @@ def _structure_html(structure: dict) -> str:
     s = structure.get("synthetic")
     if not s:
         return ""
-    figure = _figure(8.0, 3.4, constrained=True)
+    figure = new_figure(8.0, 3.4, constrained=True)
     hist = s["histogram"]
     (x0, x1), (y0, y1) = (hist["edges"][0][0], hist["edges"][0][-1]), (hist["edges"][1][0], hist["edges"][1][-1])
     high = max(np.max(hist["real"]), np.max(hist["other"])) or 1.0
@@ -48,10 +48,10 @@ def _structure_html(structure: dict) -> str:
                     vmin=0, vmax=high)
         axes.set_title(f"{title}: first two principal components", fontsize=9)
         axes.tick_params(labelsize=7)
-    rows = "".join(f"<tr><td>{label}</td><td class=\"num\">{_fmt(structure[side]['score'])}</td></tr>"
+    rows = "".join(f"<tr><td>{label}</td><td class=\"num\">{fmt(structure[side]['score'])}</td></tr>"
                    for side, label in SIDES if structure.get(side))
     return ("<h2>Structure</h2>\n<p>Both sides projected on the real data's first two principal axes.</p>\n"
-            f"{_img(figure, 'PCA density of real and synthetic')}\n<table><tr><th>compared with real</th>"
+            f"{png_img(figure, 'PCA density of real and synthetic')}\n<table><tr><th>compared with real</th>"
             f"<th>score</th></tr>{rows}</table>")
 
 
@@ -59,11 +59,11 @@ def _utility_html(utility: dict) -> str:
     baseline = utility.get("majority_baseline", utility.get("mean_baseline"))
     return (f"<h2>Utility: predicting '{escape(utility['target'])}'</h2>\n<table><tr><th>trained on</th>"
             f"<th>{utility['metric']} on real test rows (90 % interval)</th></tr>"
-            f"<tr><td>synthetic</td><td class=\"num\">{_fmt(utility['synthetic'])} "
+            f"<tr><td>synthetic</td><td class=\"num\">{fmt(utility['synthetic'])} "
             f"({_interval(utility.get('synthetic_ci'))})</td></tr>"
-            f"<tr><td>real</td><td class=\"num\">{_fmt(utility['real'])} ({_interval(utility.get('real_ci'))})</td></tr>"
-            f"<tr><td>trivial predictor</td><td class=\"num\">{_fmt(baseline)}</td></tr></table>"
-            f"<p>Synthetic / real: {_fmt(utility.get('ratio'))}.</p>")
+            f"<tr><td>real</td><td class=\"num\">{fmt(utility['real'])} ({_interval(utility.get('real_ci'))})</td></tr>"
+            f"<tr><td>trivial predictor</td><td class=\"num\">{fmt(baseline)}</td></tr></table>"
+            f"<p>Synthetic / real: {fmt(utility.get('ratio'))}.</p>")
 
 
 def privacy_html(report: dict) -> str:
@@ -77,10 +77,10 @@ def privacy_html(report: dict) -> str:
               "memorising)", summary.get("dcr_holdout_share"), privacy["holdout_share"].get("ci"), 0.5),
              ("membership-inference AUC (0.5: no leakage)", summary.get("membership_auc"),
               privacy["membership_inference"].get("auc_ci"), 0.5)]
-    rows = "".join(f"<tr><td>{label}</td><td class=\"num\">{_fmt(value)}</td><td class=\"num\">{_interval(ci)}</td>"
-                   f"<td class=\"num\">{_fmt(reference)}</td></tr>" for label, value, ci, reference in lines)
+    rows = "".join(f"<tr><td>{label}</td><td class=\"num\">{fmt(value)}</td><td class=\"num\">{_interval(ci)}</td>"
+                   f"<td class=\"num\">{fmt(reference)}</td></tr>" for label, value, ci, reference in lines)
     rows = "<tr><th>measure</th><th>synthetic</th><th>90 % interval</th><th>reference (holdout / ideal)</th></tr>" + rows
-    details = "".join(f"<tr><td>{escape(key)}</td><td class=\"num\">{_fmt(value)}</td></tr>"
+    details = "".join(f"<tr><td>{escape(key)}</td><td class=\"num\">{fmt(value)}</td></tr>"
                       for key, value in _flat(privacy) if isinstance(value, float))
     notes = "".join(f"<li>{escape(n)}</li>" for n in privacy.get("notes", []))
     return (f"<h2>Privacy</h2>\n<table>{rows}</table>\n<details><summary>all privacy numbers</summary>"
@@ -93,7 +93,7 @@ def training_html(report: dict) -> str:
         return ""
     curves, validation = training["curves"], training.get("validation")
     panels = 3 if validation else 2
-    figure = _figure(4.0 * panels, 3.0, constrained=True)
+    figure = new_figure(4.0 * panels, 3.0, constrained=True)
     left, right = figure.add_subplot(1, panels, 1), figure.add_subplot(1, panels, 2)
     epochs = curves["epoch"]
     left.plot(epochs, _nan(curves["wasserstein"]), color=REAL_COLOR, label="Wasserstein estimate")
@@ -108,7 +108,7 @@ def training_html(report: dict) -> str:
         scores.axvline(validation["selected_epoch"], color="gray", linestyle="--", label="epoch kept")
         axes_all.append(scores)
         selected = (f"<p>Model selection kept epoch {validation['selected_epoch']} (validation score "
-                    f"{_fmt(validation['selected_score'])}, the best of {validation['evaluations']} "
+                    f"{fmt(validation['selected_score'])}, the best of {validation['evaluations']} "
                     "evaluations).</p>\n")
     for axes in axes_all:
         axes.set_xlabel("epoch", fontsize=8)
@@ -117,11 +117,11 @@ def training_html(report: dict) -> str:
     diagnoses = training["diagnoses"]
     verdict = ("<ul>" + "".join(f"<li><b>{escape(d['code'])}</b>: {escape(d['message'])}</li>" for d in diagnoses)
                + "</ul>") if diagnoses else "<p>No known failure pattern in the curves or the data.</p>"
-    return f"<h2>Training health</h2>\n{_img(figure, 'training curves')}\n{selected}{verdict}"
+    return f"<h2>Training health</h2>\n{png_img(figure, 'training curves')}\n{selected}{verdict}"
 
 
 def _interval(ci: list | None) -> str:
-    return "—" if not ci else f"{_fmt(ci[0])} – {_fmt(ci[1])}"
+    return "—" if not ci else f"{fmt(ci[0])} – {fmt(ci[1])}"
 
 
 def _flat(tree: dict, prefix: str = ""):

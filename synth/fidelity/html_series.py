@@ -5,7 +5,7 @@ from html import escape
 
 import numpy as np
 
-from synth.fidelity.html import REAL_COLOR, SYNTHETIC_COLOR, _figure, _fmt, _img, _score_color
+from synth.fidelity.html_base import REAL_COLOR, SYNTHETIC_COLOR, fmt, new_figure, png_img, score_color
 
 SIDES = ("synthetic", "holdout", "shuffled")  # the score table's columns: what each entry compares with real
 COLORS = {"real": REAL_COLOR, "synthetic": SYNTHETIC_COLOR, "holdout": "#2ca02c", "shuffled": "#7f7f7f"}
@@ -33,8 +33,8 @@ def render_series_html(section: dict) -> str:
 def _score_table(section: dict) -> str:
     rows = []
     for label, entry in _score_rows(section):
-        cells = "".join(f'<td class="num">{_fmt(entry[s])}</td>' if entry[s] is None or label in UNCOLORED else
-                        f'<td class="num" style="background:{_score_color(entry[s])}">{_fmt(entry[s])}</td>'
+        cells = "".join(f'<td class="num">{fmt(entry[s])}</td>' if entry[s] is None or label in UNCOLORED else
+                        f'<td class="num" style="background:{score_color(entry[s])}">{fmt(entry[s])}</td>'
                         for s in SIDES)
         rows.append(f"<tr><td>{escape(label)}</td>{cells}</tr>")
     header = "<tr><th>score</th><th>synthetic</th><th>holdout (best)</th><th>shuffled (baseline)</th></tr>"
@@ -55,7 +55,7 @@ def _score_rows(section: dict):
 
 
 def _small_axes():
-    figure = _figure(4.2, 2.8, constrained=False)
+    figure = new_figure(4.2, 2.8, constrained=False)
     figure.subplots_adjust(left=0.14, right=0.97, top=0.9, bottom=0.16)  # fixed: a layout engine doubles the cost
     return figure, figure.add_subplot()
 
@@ -82,4 +82,4 @@ def _finish(figure, axes, title: str, xlabel: str) -> str:
     axes.set_xlabel(xlabel, fontsize=7)
     axes.legend(fontsize=7)
     axes.tick_params(labelsize=7)
-    return _img(figure, title)
+    return png_img(figure, title)

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pyarrow.fs as pafs
 
-from synth.errors import ConfigError, DataError, SynthError
+from synth.errors import ConfigError, DataError, StorageUnavailable, SynthError
 
 S3_MAX_ATTEMPTS = 3  # the SDK retries throttling and dropped connections itself, with backoff
 _SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID")
@@ -65,8 +65,9 @@ def s3_filesystem() -> pafs.S3FileSystem:
 @contextmanager
 def store_errors(uri: str, doing: str) -> Iterator[None]:
     """Inside it, an object store's OSError becomes a DataError "<doing> <uri>: <reason> (<detail>)":
-    no such bucket, file or prefix; access denied; endpoint unreachable. Credentials are scrubbed from
-    the detail and the original is dropped from the chain. A local path's errors pass unchanged."""
+    no such bucket, file or prefix; access denied; or, as StorageUnavailable (which retries honour),
+    endpoint unreachable or another storage error. Credentials are scrubbed from the detail and the
+    original is dropped from the chain. A local path's errors pass unchanged."""
     try:
         yield
     except SynthError:
@@ -75,6 +76,7 @@ def store_errors(uri: str, doing: str) -> Iterator[None]:
         if not is_remote(uri):
             raise  # local errors stay what they always were (and retryable by the tasks)
         text = str(e)
+        error = DataError  # the user's to fix: no such bucket, file or prefix; access denied
         if isinstance(e, FileNotFoundError):
             reason = "no such file or prefix"
         elif re.search(r"NO_SUCH_BUCKET|NoSuchBucket|bucket does not exist", text, re.I):
@@ -83,10 +85,10 @@ def store_errors(uri: str, doing: str) -> Iterator[None]:
                        r"INVALID_ACCESS_KEY_ID|SIGNATURE_DOES_NOT_MATCH|\b403\b|Forbidden", text):
             reason = "access denied (check the credentials and permissions in the environment)"
         elif re.search(r"NETWORK_CONNECTION|curlCode|Could not (connect|resolve)|timed out", text, re.I):
-            reason = f"could not reach the S3 endpoint {_endpoint_shown()}"
-        else:
-            reason = "storage error"
-        raise DataError(f"{doing} {uri}: {reason} ({_detail(e)})") from None
+            reason, error = f"could not reach the S3 endpoint {_endpoint_shown()}", StorageUnavailable
+        else:  # a server error, a dropped connection: maybe gone on the next try
+            reason, error = "storage error", StorageUnavailable
+        raise error(f"{doing} {uri}: {reason} ({_detail(e)})") from None
 
 
 def beside(uri: str | os.PathLike, suffix: str) -> str:

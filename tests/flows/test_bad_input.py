@@ -81,7 +81,7 @@ def test_missing_config_file(tmp_path, capsys):
 
 
 def test_example_configs_parse():
-    from flows.config import load_config
+    from tasks.config import load_config
 
     weather = load_config("configs/weather.yaml")
     assert weather.model.kind == "dgan" and weather.model.sample_len == 4

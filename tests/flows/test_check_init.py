@@ -18,7 +18,7 @@ import pytest
 from pydantic import BaseModel
 
 from flows.cli import main
-from flows.config import RefreshConfig, load_config
+from tasks.config import RefreshConfig, load_config
 from tests.flows.test_refresh_flow import TINY_MODEL, mixed_table, write_config
 
 REPO = Path(__file__).resolve().parents[2]

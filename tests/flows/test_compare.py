@@ -9,7 +9,7 @@ import pytest
 from mlflow import MlflowClient
 
 from flows.cli import main
-from flows.config import RefreshConfig
+from tasks.config import RefreshConfig
 from synth.io import read_table, table_fingerprint
 from tasks import tracking
 from tests.flows.test_refresh_flow import TINY_MODEL, mixed_table, write_config
@@ -93,7 +93,7 @@ def test_a_run_that_failed_before_the_gate_has_no_scores_gate_or_version(mlflow_
     config = RefreshConfig.model_validate({"source": {"path": "in.parquet"}, "model": {"kind": "dgan",
                                            "example_id": "id", "time_column": "t"},
                                            "output": {"path": "out/series.parquet"}})
-    tracking.end_run.fn(tracking.start_run.fn(config, None, None, None), "FAILED")
+    tracking.end_run(tracking.start_run(config), "FAILED")
 
     header, line, footer = compare(capsys, "series")
     assert header.split() == ["run", "started", "(UTC)", "outcome", "kind", "epochs", "data", "config", "gate",
@@ -170,7 +170,7 @@ def test_runs_logged_before_the_outcome_tag_read_from_their_older_tags(mlflow_st
                                                                       outcome):
     config = RefreshConfig.model_validate({"source": {"path": "in.parquet"}, "model": {"kind": "actgan"},
                                            "output": {"path": "out/gems.parquet"}})
-    run_id = tracking.start_run.fn(config, None, None, None)
+    run_id = tracking.start_run(config)
     for key, value in tags.items():
         MlflowClient().set_tag(run_id, key, value)
     MlflowClient().set_terminated(run_id, status)
@@ -183,9 +183,9 @@ def test_runs_logged_before_the_outcome_tag_read_from_their_older_tags(mlflow_st
 def test_a_newer_outcome_tag_wins_and_an_error_shows_its_message(mlflow_store, capsys):
     config = RefreshConfig.model_validate({"source": {"path": "in.parquet"}, "model": {"kind": "actgan"},
                                            "output": {"path": "out/gems.parquet"}})
-    run_id = tracking.start_run.fn(config, None, None, None)
+    run_id = tracking.start_run(config)
     MlflowClient().set_tag(run_id, "synth.quality_gate", "passed")
-    tracking.end_run.fn(run_id, "FAILED", "error", "OSError: [Errno 28] No space left on device")
+    tracking.end_run(run_id, "FAILED", "error", "OSError: [Errno 28] No space left on device")
 
     header, line, _ = compare(capsys, "gems")
     assert cells(header, line)["outcome"] == "error"
@@ -195,9 +195,9 @@ def test_a_newer_outcome_tag_wins_and_an_error_shows_its_message(mlflow_store, c
 def test_a_run_from_before_the_rename_shows_its_holdout_share_not_its_complement(mlflow_store, capsys):
     config = RefreshConfig.model_validate({"source": {"path": "in.parquet"}, "model": {"kind": "actgan"},
                                            "output": {"path": "out/gems.parquet"}})
-    run_id = tracking.start_run.fn(config, None, None, None)
+    run_id = tracking.start_run(config)
     MlflowClient().log_metric(run_id, "report.privacy.dcr_share_closer_to_train", 0.25)
-    tracking.end_run.fn(run_id, "FINISHED")
+    tracking.end_run(run_id, "FINISHED")
 
     header, line, _ = compare(capsys, "gems")
     assert cells(header, line)["holdout share"] == "0.750"

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from flows.cli import main
-from flows.config import parse_config
+from tasks.config import parse_config
 from synth.errors import ConfigError
 from tasks.preflight import check_not_inside_source
 from tests.flows.test_refresh_flow import mixed_table, write_config

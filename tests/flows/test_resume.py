@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from flows.cli import main
-from flows.config import parse_config
+from tasks.config import parse_config
 from synth.checkpoint import MODEL_DIR, latest_checkpoint
 from synth.errors import ConfigError
 from synth.models import load_model
@@ -27,7 +27,7 @@ EPOCHS, EVERY, KILL_AFTER = 40, 5, 10
 
 def _child_env(tmp_path: Path, name: str) -> dict[str, str]:
     # Each run has its own Prefect home (its temporary API's database). A SIGKILLed run leaves its
-    # dataset lock (tasks/locks.py) occupied in its home's database: a temporary API never revokes the
+    # dataset lock (flows/locks.py) occupied in its home's database: a temporary API never revokes the
     # lease that died with it. The checkpoints and the MLflow store are shared, as on a real retry.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_"))}
     env.update(PREFECT_HOME=str(tmp_path / f"prefect-home-{name}"), PREFECT_SERVER_ANALYTICS_ENABLED="false",

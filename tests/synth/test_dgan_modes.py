@@ -10,8 +10,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from flows.config import parse_config
-from flows.estimator import synth_model
+from tasks.config import parse_config
+from tasks.estimator import synth_model
 from synth.errors import ConfigError
 from synth.models import load_model
 from synth.serialization import MODEL_JSON, config_from_dict, config_to_dict

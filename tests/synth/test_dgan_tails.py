@@ -7,8 +7,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from flows.config import parse_config
-from flows.estimator import synth_model
+from tasks.config import parse_config
+from tasks.estimator import synth_model
 from synth.errors import ConfigError, DataError
 from synth.timeseries import DGAN, DGANConfig
 from synth.timeseries.sequences import Sequences, SequenceSpec

@@ -144,7 +144,7 @@ def test_relative_checks_are_skipped_when_their_reference_is_missing():
 
 
 def test_relative_thresholds_are_on_by_default_and_come_from_the_config():
-    from flows.config import GateConfig, ReportConfig
+    from tasks.config import GateConfig, ReportConfig
 
     assert evaluate_gate(_relative_report(), GateThresholds()).passed
     failed = evaluate_gate(_relative_report(pairs=0.7, pairs_low=0.7, auc=1.0, acf_error=0.9), GateThresholds())

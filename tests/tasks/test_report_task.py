@@ -9,7 +9,8 @@ import pyarrow as pa
 from prefect import flow
 
 from synth.fidelity.gate import GateThresholds
-from tasks.report import ARTIFACT_KEY, GATE_ARTIFACT_KEY, ReportResult, report
+from flows.prefect_tasks import ARTIFACT_KEY, GATE_ARTIFACT_KEY, report
+from tasks.report import ReportResult
 
 
 def test_report_task_writes_files_and_markdown_artifact(prefect_api, tmp_path):

@@ -21,7 +21,7 @@ from mlflow import MlflowClient
 from mlflow.entities import LoggedModelStatus
 from safetensors import safe_open
 
-from flows.config import RefreshConfig
+from tasks.config import RefreshConfig
 from synth.io import read_table, table_fingerprint
 from synth.models import load_model
 from synth.tabular import ACTGAN, ACTGANConfig
@@ -66,7 +66,9 @@ def saved_model(training_frame, tmp_path_factory) -> Path:
 def test_start_run_tags_the_flow_run_and_logs_the_config_as_params(mlflow_store):
     config = make_config()
     started = datetime.now(timezone.utc)
-    run_id = tracking.start_run.fn(config, "flow-run-1", "refresh", "nightly", flow_run_name="witty-otter")
+    run_id = tracking.start_run(config, {"prefect.flow_run_id": "flow-run-1", "prefect.flow_name": "refresh",
+                                          "prefect.deployment_name": "nightly", "prefect.flow_run_name": "witty-otter"},
+                                 "prefect.flow_run_id")
 
     run = MlflowClient().get_run(run_id)
     assert re.fullmatch(r"people_synthetic-actgan-\d{8}-\d{4}", run.info.run_name)
@@ -87,13 +89,11 @@ def test_start_run_tags_the_flow_run_and_logs_the_config_as_params(mlflow_store)
 
 
 def test_start_run_outside_a_deployment_uses_the_configured_experiment(mlflow_store):
-    run_id = tracking.start_run.fn(make_config(experiment="nightly-people"), None, None, None)
+    run_id = tracking.start_run(make_config(experiment="nightly-people"))
 
     run = MlflowClient().get_run(run_id)
     assert MlflowClient().get_experiment(run.info.experiment_id).name == "nightly-people"
-    assert run.data.tags["prefect.flow_run_id"] == "none"
-    assert run.data.tags["prefect.deployment_name"] == "none"
-    assert "prefect.flow_run_name" not in run.data.tags
+    assert not any(key.startswith("prefect.") for key in run.data.tags)  # no orchestrator named: none of its tags
     assert run.info.run_name.startswith("people_synthetic-actgan-")  # named after the dataset, not the experiment
 
 
@@ -105,9 +105,9 @@ def test_run_names_read_dataset_kind_and_utc_start_minute():
 
 def test_tag_data_tags_the_run_with_the_input_fingerprint_and_size(mlflow_store):
     table = pa.table({"id": [1, 2, 3], "city": ["Oslo", None, "Lima"]})
-    run_id = tracking.start_run.fn(make_config(), None, None, None)
+    run_id = tracking.start_run(make_config())
 
-    assert tracking.tag_data.fn(run_id, table) == table_fingerprint(table)
+    assert tracking.tag_data(run_id, table) == table_fingerprint(table)
     tags = MlflowClient().get_run(run_id).data.tags
     assert (tags["synth.data_hash"], tags["synth.data_rows"], tags["synth.data_columns"]) == (
         table_fingerprint(table), "3", "2")
@@ -163,18 +163,18 @@ def test_table_fingerprint_changes_with_a_column_name_or_type():
 
 
 def test_a_retried_start_reuses_the_running_run_and_a_finished_one_is_not_reused(mlflow_store):
-    first = tracking.start_run.fn(make_config(), "flow-run-2", "refresh", None)
-    assert tracking.start_run.fn(make_config(), "flow-run-2", "refresh", None) == first
-    tracking.end_run.fn(first, "FAILED")
+    first = tracking.start_run(make_config(), {"prefect.flow_run_id": "flow-run-2"}, "prefect.flow_run_id")
+    assert tracking.start_run(make_config(), {"prefect.flow_run_id": "flow-run-2"}, "prefect.flow_run_id") == first
+    tracking.end_run(first, "FAILED")
 
-    second = tracking.start_run.fn(make_config(), "flow-run-2", "refresh", None)
+    second = tracking.start_run(make_config(), {"prefect.flow_run_id": "flow-run-2"}, "prefect.flow_run_id")
     assert second != first
     assert MlflowClient().get_run(first).info.status == "FAILED"
-    assert tracking.start_run.fn(make_config(), "flow-run-3", "refresh", None) not in (first, second)
+    assert tracking.start_run(make_config(), {"prefect.flow_run_id": "flow-run-3"}, "prefect.flow_run_id") not in (first, second)
 
 
 def test_epoch_logger_writes_one_point_per_epoch_for_every_diagnostic(mlflow_store):
-    run_id = tracking.start_run.fn(make_config(), "flow-run-4", "refresh", None)
+    run_id = tracking.start_run(make_config(), {"prefect.flow_run_id": "flow-run-4"}, "prefect.flow_run_id")
     log_epoch = tracking.epoch_logger(run_id)
     for epoch in (1, 2, 3):
         log_epoch(epoch_stats(epoch))
@@ -188,10 +188,10 @@ def test_epoch_logger_writes_one_point_per_epoch_for_every_diagnostic(mlflow_sto
 
 
 def test_end_run_marks_the_status_and_rejects_unknown_ones(mlflow_store):
-    run_id = tracking.start_run.fn(make_config(), None, None, None)
+    run_id = tracking.start_run(make_config())
     with pytest.raises(ValueError, match="status"):
-        tracking.end_run.fn(run_id, "DONE")
-    tracking.end_run.fn(run_id, "FINISHED")
+        tracking.end_run(run_id, "DONE")
+    tracking.end_run(run_id, "FINISHED")
 
     run = MlflowClient().get_run(run_id)
     assert run.info.status == "FINISHED"
@@ -199,7 +199,7 @@ def test_end_run_marks_the_status_and_rejects_unknown_ones(mlflow_store):
 
 
 def test_epoch_logger_writes_the_validation_score_on_evaluation_epochs_only(mlflow_store):
-    run_id = tracking.start_run.fn(make_config(), "flow-run-5", "refresh", None)
+    run_id = tracking.start_run(make_config(), {"prefect.flow_run_id": "flow-run-5"}, "prefect.flow_run_id")
     log_epoch = tracking.epoch_logger(run_id)
     for epoch in (1, 2, 3, 4):
         stats = epoch_stats(epoch)
@@ -210,7 +210,7 @@ def test_epoch_logger_writes_the_validation_score_on_evaluation_epochs_only(mlfl
 
 
 def test_metrics_tags_and_artifacts_land_on_the_run(mlflow_store, tmp_path):
-    run_id = tracking.start_run.fn(make_config(), None, None, None)
+    run_id = tracking.start_run(make_config())
     report_dir = tmp_path / "report"
     report_dir.mkdir()
     (report_dir / "report.json").write_text('{"score": 0.9}')
@@ -218,12 +218,12 @@ def test_metrics_tags_and_artifacts_land_on_the_run(mlflow_store, tmp_path):
     contract = tmp_path / "contract.yaml"
     contract.write_text("columns: []\n")
 
-    tracking.log_metrics.fn(run_id, {"fidelity.score": 0.9, "rows": 200})
-    tracking.set_tag.fn(run_id, "synth.output", Path("out/x.parquet"))
-    tracking.log_artifacts.fn(run_id, report_dir, "report")
-    tracking.log_artifacts.fn(run_id, contract, "validation")
+    tracking.log_metrics(run_id, {"fidelity.score": 0.9, "rows": 200})
+    tracking.set_tag(run_id, "synth.output", Path("out/x.parquet"))
+    tracking.log_artifacts(run_id, report_dir, "report")
+    tracking.log_artifacts(run_id, contract, "validation")
     with pytest.raises(FileNotFoundError):
-        tracking.log_artifacts.fn(run_id, tmp_path / "missing", "report")
+        tracking.log_artifacts(run_id, tmp_path / "missing", "report")
 
     client = MlflowClient()
     run = client.get_run(run_id)
@@ -241,7 +241,7 @@ def test_without_a_tracking_uri_runs_go_to_sqlite_in_the_cwd(tmp_path, monkeypat
     (tmp_path / "mlruns" / "0").mkdir(parents=True)  # old file-store data makes MLflow pick ./mlruns
     (tmp_path / "mlruns" / "0" / "meta.yaml").write_text("name: Default\n")
     try:
-        run_id = tracking.start_run.fn(make_config(), None, None, None)
+        run_id = tracking.start_run(make_config())
         assert tracking.tracking_uri() == f"sqlite:///{tmp_path / 'mlflow.db'}"
         assert MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}").get_run(run_id).info.run_id == run_id
     finally:
@@ -250,8 +250,8 @@ def test_without_a_tracking_uri_runs_go_to_sqlite_in_the_cwd(tmp_path, monkeypat
 
 def test_logged_model_samples_rows_holds_no_pickle_and_loads_in_a_fresh_process(
         mlflow_store, saved_model, training_frame):
-    run_id = tracking.start_run.fn(make_config(), None, None, None)
-    uri = tracking.log_model.fn(run_id, saved_model, registered_name="people-synthesizer")
+    run_id = tracking.start_run(make_config())
+    uri = tracking.log_model(run_id, saved_model, registered_name="people-synthesizer")
 
     model = mlflow.pyfunc.load_model(uri)
     rows = model.predict(pd.DataFrame({"num_rows": [50]}))
@@ -297,11 +297,13 @@ def test_create_run_link_publishes_a_prefect_link_artifact(mlflow_store, prefect
     from prefect import flow
     from prefect.artifacts import Artifact
 
-    run_id = tracking.start_run.fn(make_config(), None, None, None)
+    from flows import prefect_tasks
+
+    run_id = tracking.start_run(make_config())
 
     @flow
     def refresh():
-        tracking.create_run_link(run_id)
+        prefect_tasks.create_run_link(run_id)
 
     refresh()
     artifact = Artifact.get("mlflow-run")
@@ -328,16 +330,16 @@ def test_a_logged_dgan_samples_sequences_with_given_attributes(mlflow_store, tmp
     config = DGANConfig(example_id="unit", time_column="step", attribute_columns=("line",), sample_len=2,
                         training=WGANConfig(epochs=1, batch_size=10, device="cpu"))
     directory = DGAN(config).fit(frame).save(tmp_path / "dgan")
-    run_id = tracking.start_run.fn(make_config(), None, None, None)
-    model = mlflow.pyfunc.load_model(tracking.log_model.fn(run_id, directory))
+    run_id = tracking.start_run(make_config())
+    model = mlflow.pyfunc.load_model(tracking.log_model(run_id, directory))
     rows = model.predict(pd.DataFrame({"num_rows": [5], "seed": [1]}), params={"conditions": '{"line": "b"}'})
     assert list(rows.columns) == list(frame.columns)
     assert rows["unit"].nunique() == 5 and len(rows) == 20 and set(rows["line"]) == {"b"}
 
 
 def test_conditions_as_json_text_in_params_or_as_a_mapping_per_row(mlflow_store, saved_model):
-    run_id = tracking.start_run.fn(make_config(), None, None, None)
-    model = mlflow.pyfunc.load_model(tracking.log_model.fn(run_id, saved_model))
+    run_id = tracking.start_run(make_config())
+    model = mlflow.pyfunc.load_model(tracking.log_model(run_id, saved_model))
 
     as_text = model.predict(pd.DataFrame({"num_rows": [30]}), params={"conditions": '{"city": "Lima"}'})
     assert len(as_text) == 30 and set(as_text["city"]) == {"Lima"}
@@ -376,21 +378,23 @@ def test_the_sampler_itself_takes_a_mapping_in_params_too(saved_model):
         sampler.predict(None, pd.DataFrame({"num_rows": [8], "conditions": ['["Pune"]']}))
 
 
-def _register(frame: pd.DataFrame, directory: Path) -> str:
+def _register(frame: pd.DataFrame, directory: Path, register_champion=tracking.register_champion) -> str:
     config = ACTGANConfig(embedding_dim=8, generator_dims=(16,), critic_dims=(16,), pac=5, max_modes=3,
                           training=WGANConfig(epochs=1, batch_size=50, device="cpu"))
     ACTGAN(config).fit(frame).save(directory)
-    run_id = tracking.start_run.fn(make_config(), None, None, None)
-    return tracking.register_champion(run_id, tracking.log_model.fn(run_id, directory), "people")
+    run_id = tracking.start_run(make_config())
+    return register_champion(run_id, tracking.log_model(run_id, directory), "people")
 
 
 def test_a_champion_trained_on_other_columns_says_which_in_the_run_log(
         mlflow_store, prefect_api, training_frame, tmp_path, caplog):
     from prefect import flow
 
+    from flows.prefect_tasks import register_champion
+
     @flow
-    def register(frame: pd.DataFrame, directory: Path) -> str:
-        return _register(frame, directory)
+    def register(frame: pd.DataFrame, directory: Path) -> str:  # as the refresh flow registers: a task
+        return _register(frame, directory, register_champion)
 
     with caplog.at_level("WARNING"):
         assert register(training_frame, tmp_path / "first") == "1"

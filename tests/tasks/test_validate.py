@@ -13,8 +13,7 @@ import pytest
 from synth.contract import default_contract_path, infer_contract, load_contract, save_contract
 from synth.errors import ConfigError
 from synth.io import read_table
-from tasks.validate import (FAILURES_ARTIFACT_KEY, ValidationFailed, resolve_contract, store_inferred_contract,
-                            validate, validate_table)
+from tasks.validate import ValidationFailed, resolve_contract, store_inferred_contract, validate, validate_table
 
 ROWS = 60
 CUTS = ["Fair", "Good", "Ideal", "Premium", "Very Good"]
@@ -207,12 +206,16 @@ def test_task_infers_then_catches_drift_with_a_failure_artifact(prefect_api, tab
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
+    from flows.prefect_tasks import FAILURES_ARTIFACT_KEY
+    from flows.prefect_tasks import store_inferred_contract as store_task
+    from flows.prefect_tasks import validate as validate_task
+
     output = str(tmp_path / "diamonds_synth.parquet")
 
     @flow
     def refresh(data: pa.Table, accept_schema: bool = False):
-        result = validate(data, None, output, accept_schema=accept_schema)
-        return result, store_inferred_contract(result)
+        result = validate_task(data, None, output, accept_schema=accept_schema)
+        return result, store_task(result)
 
     result, stored = refresh(table)
     assert result.success and result.inferred and stored == str(default_contract_path(output))

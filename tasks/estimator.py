@@ -6,7 +6,7 @@ out of the Prefect task module so that both sides share one conversion).
 """
 from __future__ import annotations
 
-from flows.config import ActganModelConfig, DganModelConfig
+from tasks.config import ActganModelConfig, DganModelConfig
 from synth.models import model_class
 from synth.transforms.tails import Tail
 from synth.training import Lipschitz, WGANConfig

@@ -1,0 +1,123 @@
+"""Transient object-store faults during a refresh, on the real S3 server (moto) behind a proxy that drops
+connections: more than the S3 client's own retries absorb, so the step fails once with
+StorageUnavailable and the orchestrator's retry of that step completes the run."""
+from __future__ import annotations
+
+import socket
+import threading
+
+import pyarrow.parquet as pq
+import pytest
+
+from synth import storage
+from synth.errors import StorageUnavailable
+from tasks.config import parse_config
+from tests.flows.test_refresh_flow import TINY_MODEL, mixed_table
+from tests.servers.conftest import free_port
+from tests.servers.test_s3 import bucket, s3_endpoint  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.slow
+
+
+class DroppingProxy:
+    """Forwards HTTP from a loopback port to `target`, one request per connection (it asks for
+    `Connection: close`), and closes without an answer the first `drops` requests whose request line
+    contains `pattern`."""
+
+    def __init__(self, target: str):
+        self.target = target.removeprefix("http://").split(":")
+        self.port = free_port()
+        self.pattern, self.drops, self.dropped = b"", 0, 0
+        self.server = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def fail(self, pattern: str, drops: int) -> None:
+        self.pattern, self.drops, self.dropped = pattern.encode(), drops, 0
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(client,), daemon=True).start()
+
+    def _handle(self, client: socket.socket) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = client.recv(65536)
+            if not chunk:
+                client.close()
+                return
+            head += chunk
+        head, _, rest = head.partition(b"\r\n\r\n")
+        request_line = head.split(b"\r\n", 1)[0]
+        if self.pattern and self.pattern in request_line and self.dropped < self.drops:
+            self.dropped += 1
+            client.close()
+            return
+        lines = [line for line in head.split(b"\r\n") if not line.lower().startswith(b"connection:")]
+        upstream = socket.create_connection((self.target[0], int(self.target[1])))
+        upstream.sendall(b"\r\n".join(lines) + b"\r\nConnection: close\r\n\r\n" + rest)
+        threading.Thread(target=_pipe, args=(client, upstream), daemon=True).start()
+        _pipe(upstream, client)
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for end in (source, sink):
+            try:
+                end.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+@pytest.fixture
+def proxy(s3_endpoint, bucket, monkeypatch):  # noqa: F811 - fixtures
+    proxy = DroppingProxy(s3_endpoint)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{proxy.port}")
+    yield proxy
+    proxy.close()
+
+
+def _refresh_config(bucket: str) -> dict:
+    return {"source": {"path": f"s3://{bucket}/in/data.parquet"},
+            "model": {**TINY_MODEL, "epochs": 2}, "output": {"path": f"s3://{bucket}/out/data_synth.parquet"},
+            "sample": {"num_rows": 200}, "report": {"gate": {"enabled": False}, "bootstrap": 0}}
+
+
+def test_the_proxy_fault_is_one_the_client_gives_up_on(proxy, bucket):  # noqa: F811
+    fs, _ = storage.resolve(f"s3://{bucket}")
+    pq.write_table(mixed_table(50), f"{bucket}/in/data.parquet", filesystem=fs)
+    proxy.fail(f"/{bucket}/in/data.parquet", storage.locations.S3_MAX_ATTEMPTS)
+    with pytest.raises(StorageUnavailable, match=rf"s3://{bucket}/in/data.parquet: "):
+        storage.read_table(f"s3://{bucket}/in/data.parquet")
+    assert proxy.dropped == storage.locations.S3_MAX_ATTEMPTS
+    assert storage.read_table(f"s3://{bucket}/in/data.parquet").num_rows == 50  # the fault has passed
+
+
+@pytest.mark.parametrize("step, pattern", [
+    ("ingest", "/{bucket}/in/data.parquet"),
+    ("publish", "PUT /{bucket}/out/data_synth.parquet/_CURRENT"),
+])
+def test_a_transient_storage_fault_is_retried_by_the_step(step, pattern, proxy, bucket, prefect_api,  # noqa: F811
+                                                          mlflow_store, caplog):
+    from flows.refresh import synthetic_refresh
+
+    fs, _ = storage.resolve(f"s3://{bucket}")
+    pq.write_table(mixed_table(300), f"{bucket}/in/data.parquet", filesystem=fs)
+    proxy.fail(pattern.format(bucket=bucket), storage.locations.S3_MAX_ATTEMPTS)
+    outcome = synthetic_refresh(parse_config(_refresh_config(bucket)))
+    assert proxy.dropped == storage.locations.S3_MAX_ATTEMPTS  # the fault happened, and outlasted the client
+    assert outcome["rows"] == 200 and not outcome["skipped"]
+    assert storage.read_published(outcome["output"]).num_rows == 200
+    assert storage.current_version(outcome["output"]).metadata["prefect_synth.mlflow_run_id"] == \
+        outcome["mlflow_run_id"]
