@@ -34,7 +34,7 @@ p.add_argument("--amp", action="store_true")
 p.add_argument("--lr", type=float, default=2e-4)
 p.add_argument("--critic-steps", type=int, default=1)
 p.add_argument("--tail-transform", choices=["auto", "none"], default="auto")
-p.add_argument("--reuse-fakes", choices=["on", "off"], default="on")
+p.add_argument("--reuse-fakes", choices=["on", "off"], default="off")
 a = p.parse_args()
 
 torch.set_num_threads(a.threads)

@@ -53,8 +53,9 @@ class WGANConfig:
     validation_fraction: float = 0.1      # share of the rows (examples) held back to score on, at most 10,000
     ema_decay: float = 0.8                # also score an epoch-wise moving average of the generator; 0 = off
     # the last critic round's fakes are made with gradients and the first generator round trains on
-    # them: one generator forward per step fewer (the critic sees them detached)
-    reuse_fakes: bool = True
+    # them: one generator forward per step fewer (the critic sees them detached). Off by default: on
+    # diamonds it cost about 0.01 of the judge's quality at equal time (docs/BENCHMARKS.md, issue 14)
+    reuse_fakes: bool = False
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "critic_steps", "generator_steps"):

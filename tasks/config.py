@@ -48,10 +48,10 @@ class TrainingConfig(_Strict):
     critic_lr: float = Field(2e-4, gt=0, description="Adam learning rate of the critic.")
     critic_steps: int = Field(1, ge=1, le=100, description="Critic rounds per generator step.")
     generator_steps: int = Field(1, ge=1, le=100, description="Generator rounds after each set of critic rounds.")
-    reuse_fakes: bool | None = Field(
-        None, description="The generator round trains on the fakes of the last critic round (made with gradients) "
-                          "instead of drawing new ones: one generator pass per step fewer. Default: on for actgan "
-                          "(about 20 % less time per epoch at the same quality), off for dgan (not benchmarked).")
+    reuse_fakes: bool = Field(
+        False, description="The generator round trains on the fakes of the last critic round (made with gradients) "
+                           "instead of drawing new ones: one generator pass per step fewer, about 18 % less time "
+                           "per ACTGAN epoch, but on diamonds about 0.01 lower judge quality at equal time.")
     lipschitz: Literal["gradient_penalty", "weight_clipping"] = Field(
         "gradient_penalty", description="How the critic is kept 1-Lipschitz.")
     gp_lambda: float = Field(10.0, ge=0, description="Gradient-penalty coefficient λ.")

@@ -17,18 +17,13 @@ def wgan_config(model: ActganModelConfig | DganModelConfig) -> WGANConfig:
     # Adam: CTGAN's β = (0.5, 0.9) with weight decay 1e-6; DoppelGANger's β = (0.5, 0.999), none
     adam = (dict(betas=(0.5, 0.999), generator_weight_decay=0.0, critic_weight_decay=0.0)
             if model.kind == "dgan" else {})
-    reuse = t.reuse_fakes
-    if reuse is None:  # the model kind's own default
-        from synth.timeseries import DGANConfig
-
-        reuse = DGANConfig().training.reuse_fakes if model.kind == "dgan" else WGANConfig.reuse_fakes
     return WGANConfig(epochs=model.epochs, batch_size=t.batch_size, critic_steps=t.critic_steps,
                       generator_steps=t.generator_steps, generator_lr=t.generator_lr, critic_lr=t.critic_lr,
                       lipschitz=Lipschitz(t.lipschitz), gp_lambda=t.gp_lambda, clip_value=t.clip_value,
                       device=t.device, amp=t.amp, max_minutes=t.max_minutes,
                       max_critic_grad_norm=t.max_critic_grad_norm, eval_every=t.eval_every,
                       patience=t.patience, validation_fraction=t.validation_fraction,
-                      ema_decay=t.ema_decay, reuse_fakes=reuse, **adam)
+                      ema_decay=t.ema_decay, reuse_fakes=t.reuse_fakes, **adam)
 
 
 def synth_model(model: ActganModelConfig | DganModelConfig):

@@ -48,9 +48,8 @@ def _dgan_training() -> WGANConfig:
     # 256 and 200 epochs, not its 1,024 and 400: with about 1,000 examples a batch of 1,024 is one step per
     # epoch, and on weather 256 × 200 epochs beat 1,024 × 400 in every score, in 60 % of the time
     # (docs/BENCHMARKS.md, issue 14)
-    # fresh fakes for the generator round: reusing the critic's (faster for tables) is not benchmarked on series
     return WGANConfig(epochs=200, batch_size=256, generator_lr=1e-3, critic_lr=1e-3, betas=(0.5, 0.999),
-                      generator_weight_decay=0.0, critic_weight_decay=0.0, reuse_fakes=False)
+                      generator_weight_decay=0.0, critic_weight_decay=0.0)
 
 
 @dataclass(frozen=True)

@@ -107,16 +107,16 @@ def test_epoch_stats_and_callback():
         assert all(math.isfinite(v) for v in values), stats
         assert stats.gradient_penalty > 0 and stats.critic_grad_norm > 0 and stats.generator_grad_norm > 0
         assert set(stats.as_dict()) == {f.name for f in fields(stats)} - {"epoch", "validation_score"}
-    # 3 epochs x 3 steps x 2 critic rounds; the generator round trains on the last round's fakes
-    assert problem.generator_calls == 3 * 3 * 2
+    # 3 epochs x 3 steps x (2 critic rounds + 1 generator round)
+    assert problem.generator_calls == 3 * 3 * 3
     # the generator step froze the critic only while it ran
     assert all(p.requires_grad for p in problem.critics[0].network.parameters())
 
 
 def test_fresh_fakes_cost_one_generator_pass_more_per_step():
-    problem, _ = _train(WGANConfig(epochs=3, batch_size=32, critic_steps=2, generator_steps=2, reuse_fakes=False))
-    assert problem.generator_calls == 3 * 3 * (2 + 2)
     problem, _ = _train(WGANConfig(epochs=3, batch_size=32, critic_steps=2, generator_steps=2))
+    assert problem.generator_calls == 3 * 3 * (2 + 2)
+    problem, _ = _train(WGANConfig(epochs=3, batch_size=32, critic_steps=2, generator_steps=2, reuse_fakes=True))
     assert problem.generator_calls == 3 * 3 * (2 + 1)  # only the first generator round reuses
 
 
