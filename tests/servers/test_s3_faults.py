@@ -106,7 +106,7 @@ def test_the_proxy_fault_is_one_the_client_gives_up_on(proxy, bucket):  # noqa: 
 
 @pytest.mark.parametrize("step, pattern", [
     ("ingest", "/{bucket}/in/data.parquet"),
-    ("publish", "PUT /{bucket}/out/data_synth.parquet/_CURRENT"),
+    ("publish", "PUT /{bucket}/out/data_synth/_CURRENT"),  # switching the pointer (synth.storage.versions)
 ])
 def test_a_transient_storage_fault_is_retried_by_the_step(step, pattern, proxy, bucket, prefect_api,  # noqa: F811
                                                           mlflow_store, caplog):
