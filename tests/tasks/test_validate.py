@@ -13,7 +13,7 @@ import pytest
 from synth.contract import default_contract_path, infer_contract, load_contract, save_contract
 from synth.errors import ConfigError
 from synth.io import read_table
-from tasks.validate import ValidationFailed, resolve_contract, store_inferred_contract, validate, validate_table
+from tasks.validate import ValidationFailed, resolve_contract, validate_table
 
 ROWS = 60
 CUTS = ["Fair", "Good", "Ideal", "Premium", "Very Good"]
