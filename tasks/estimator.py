@@ -1,8 +1,7 @@
-"""The run config's `model` section as an unfitted synth model, without Prefect.
+"""The run config's `model` section as an unfitted synth model.
 
-`run`'s preflight and `prefect-synth check` build the model here before any server starts;
-`tasks.train` trains the same one (these two functions are its `wgan_config` and `synth_model`, moved
-out of the Prefect task module so that both sides share one conversion).
+`run`'s preflight and `prefect-synth check` build the model here before any server starts, and the
+train step (`tasks.train`) trains the same one: one conversion for both.
 """
 from __future__ import annotations
 

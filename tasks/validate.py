@@ -138,7 +138,7 @@ def validate_source(sample: pa.Table, source: ParquetSource, contract: Contract,
 def check_input(table: pa.Table, contract_path: str | None, output_path: str, scope: str = FULL,
                 source: ParquetSource | None = None, batch_rows: int = BATCH_ROWS,
                 accept_schema: bool = False) -> ValidationResult:
-    """What the `validate` task does, without Prefect: the contract resolved, then the data checked.
+    """The `validate` step without its logging: the contract resolved, then the data checked.
 
     `source`: the whole input when `table` is only a sample of it (else None: `table` is the input).
     `accept_schema`: see `resolve_contract`.
