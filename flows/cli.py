@@ -113,13 +113,8 @@ def _run(args) -> int:
 def _report(args) -> int:
     """Report on two (or three) Parquet tables; exit 1 if the config's quality gate fails, 2 on bad input."""
     from tasks.config import load_config
-    from synth.fidelity import build_report, render_html, summary_text, write_report
-    from synth.fidelity.gate import evaluate_gate
-    import numpy as np
-
-    from synth.io import sample_rows
-    from synth.fidelity.html import MAX_PLOTTED_ROWS
-    from synth.schema import schema_specs
+    from tasks.report import report
+    from synth.fidelity import summary_text
 
     config = load_config(args.config) if args.config else None
     series = gate = None
@@ -130,22 +125,15 @@ def _report(args) -> int:
         max_rows = max_rows or config.report.max_rows
     real, synthetic = _read(args.real), _read(args.synthetic)
     holdout = _read(args.holdout) if args.holdout else None
-    report = build_report(real, synthetic, holdout, target=target, series=series, max_rows=max_rows or 50_000,
-                          seed=args.seed)
-    verdict = evaluate_gate(report, gate) if gate is not None else None
-    if verdict is not None:
-        report["gate"] = verdict.as_dict()
-    specs = [s for s in schema_specs(real.schema) if series is None or s.name != series.example_id]
-    rng = np.random.default_rng(args.seed)
-    html = render_html(report, sample_rows(real, MAX_PLOTTED_ROWS, rng).to_pandas(),
-                       sample_rows(synthetic, MAX_PLOTTED_ROWS, rng).to_pandas(), specs)
-    json_path, html_path = write_report(report, html, args.out)  # both rendered before either is written
-    print(summary_text(report))  # with the gate line when a gate was applied
-    if verdict is None:
+    # the report step itself (as a run makes it): build, gate, render, write
+    result = report(real, synthetic, args.out, holdout, max_rows=max_rows or 50_000, target=target, series=series,
+                    gate=gate, seed=args.seed)
+    print(summary_text(result.report))  # with the gate line when a gate was applied
+    if result.gate is None:
         print("gate: not applied (" + ("the config's gate is off)" if config is not None else "no --config)"))
-    print(f"wrote {json_path} and {html_path}")
-    if verdict is not None and not verdict.passed:
-        print(f"prefect-synth: quality gate failed: {'; '.join(verdict.failures)}", file=sys.stderr)
+    print(f"wrote {result.json_path} and {result.html_path}")
+    if not result.passed:
+        print(f"prefect-synth: quality gate failed: {'; '.join(result.gate['failures'])}", file=sys.stderr)
         return 1
     return 0
 

@@ -25,12 +25,12 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from synth.errors import ConfigError
+from synth.fidelity.scores import HEADLINE
 from tasks.tracking import CHAMPION, OUTCOMES
 
 # Report summary scores shown (logged as `report.<key>`) and their column titles; a score that no
 # listed run has is left out of the table.
-SCORES = {"overall": "overall", "column_shapes": "shapes", "column_pairs": "pairs", "detection": "detection",
-          "series": "series", "privacy.dcr_holdout_share": "holdout share"}
+SCORES = {**HEADLINE, "privacy.dcr_holdout_share": "holdout share"}
 # Runs logged before report version 3 have the complement of `dcr_holdout_share` under this name.
 OLD_CLOSER_TO_TRAIN = "report.privacy.dcr_share_closer_to_train"
 MISSING = "-"

@@ -18,6 +18,7 @@ from tasks.config import RefreshConfig
 from flows.config_template import starting_config  # noqa: F401  (the CLI's `init`)
 from tasks.preflight import Inspected, check_training, inspect_input
 from synth.chunked import estimate_output
+from synth.models import model_kind
 from synth.schema import column_kind
 from synth.units import duration, size
 
@@ -120,16 +121,13 @@ def make_plan(config: RefreshConfig) -> Plan:
 
 
 def steps_per_epoch(kind: str, units: int, batch_size: int) -> int:
-    """Training steps in one epoch, counted as the models count them: ACTGAN takes whole batches of
-    rows (`_TableGame`), DGAN about one pass with a batch of at most all examples (`_SequenceGame`)."""
-    if kind == "dgan":
-        return max(round(units / _batch(kind, units, batch_size)), 1)
-    return max(units // batch_size, 1)
+    """Training steps in one epoch, counted as the model of `kind` counts them (synth.models)."""
+    return model_kind(kind).steps_per_epoch(units, batch_size)
 
 
 def _batch(kind: str, units: int, batch_size: int) -> int:
-    """The batch size the model trains with: DGAN clamps it to the number of examples, as gretel does."""
-    return min(batch_size, units) if kind == "dgan" else batch_size
+    """The batch size the model of `kind` trains with on `units` (DGAN clamps it, as gretel does)."""
+    return model_kind(kind).batch(units, batch_size)
 
 
 # ---------------------------------------------------------------- measuring
@@ -196,12 +194,10 @@ def _time_steps(config: RefreshConfig, data: Inspected, sample: pa.Table):
         update["max_sequence_len"] = data.max_sequence_len
     model = synth_model(m.model_copy(update=update))
     batch = m.training.batch_size
-    if m.kind == "dgan":
-        def steps() -> int:
-            return steps_per_epoch("dgan", model.training_size_, batch)
-    else:
-        def steps() -> int:
-            return steps_per_epoch("actgan", sample.num_rows, batch)
+
+    def steps() -> int:  # examples: those the model kept after preparing the sample's sequences
+        units = model.training_size_ if model_kind(m.kind).unit == "examples" else sample.num_rows
+        return steps_per_epoch(m.kind, units, batch)
     warmup = CUDA_WARMUP_STEPS if resolve_device(m.training.device).type == "cuda" else 1
     clock = _StepClock(steps, warmup)
     try:

@@ -369,13 +369,8 @@ def _write_json(path: Path, doc: dict, atomic: bool = False) -> None:
     if not atomic:
         path.write_text(text)
         return
-    tmp = path.with_name(f".{path.name}.{os.urandom(4).hex()}")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    with storage.atomic_file(path, durable=True) as tmp:
+        Path(tmp).write_text(text)
 
 
 def _fsync_tree(root: Path) -> None:

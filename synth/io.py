@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -332,21 +331,13 @@ def write_parquet_atomic(table: pa.Table, path: str | os.PathLike, metadata: dic
     The file is written beside its destination and renamed over it (rename is atomic on POSIX).
     `metadata` goes into the Parquet key-value metadata, next to any the table already carries.
     """
-    from synth.storage.locations import file_mode  # synth.storage reads through this module
+    from synth.storage.locations import atomic_file  # synth.storage reads through this module
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     if metadata:
         table = table.replace_schema_metadata(stamped(table.schema, metadata).metadata)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_file(path) as tmp:
         pq.write_table(table, tmp)
-        os.chmod(tmp, file_mode())  # as a plain open() would make it, not mkstemp's 0o600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -3,68 +3,20 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import dataclasses
-import enum
 import hashlib
 import json
-import types
-import typing
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import torch
 from safetensors.torch import load_file, save_file
 
+from synth.configs import config_from_dict, config_to_dict  # noqa: F401  (their home)
 from synth.errors import DataError
 
 FORMAT_VERSION = 1
 MODEL_JSON = "model.json"
 WEIGHTS = "weights.safetensors"
-
-
-def config_to_dict(config: Any) -> dict:
-    """A (nested, frozen) config dataclass as plain JSON values: enums by value, tuples as lists."""
-    def plain(value):
-        if dataclasses.is_dataclass(value):
-            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        if isinstance(value, dict):
-            return {key: plain(v) for key, v in value.items()}
-        if isinstance(value, enum.Enum):
-            return value.value
-        if isinstance(value, (tuple, list)):
-            return [plain(v) for v in value]
-        return value
-    return plain(config)
-
-
-def config_from_dict(cls: type, data: dict) -> Any:
-    """Inverse of config_to_dict for dataclasses whose fields are enums, tuples, dicts, dataclasses or scalars."""
-    hints = typing.get_type_hints(cls)
-    kwargs = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in data:
-            continue
-        kwargs[f.name] = _coerce(hints[f.name], data[f.name])
-    return cls(**kwargs)
-
-
-def _coerce(hint, value):
-    if dataclasses.is_dataclass(hint):
-        return config_from_dict(hint, value)
-    if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        return hint(value)
-    origin = typing.get_origin(hint)
-    if origin is tuple:
-        return tuple(value)
-    if origin is dict:
-        _, value_hint = typing.get_args(hint)
-        return {key: _coerce(value_hint, v) for key, v in value.items()}
-    if origin in (typing.Union, types.UnionType) and value is not None:
-        for arg in typing.get_args(hint):
-            if arg is not type(None):
-                return _coerce(arg, value)
-    return value
 
 
 def schema_to_text(schema: pa.Schema) -> str:

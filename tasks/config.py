@@ -13,7 +13,12 @@ from typing import Annotated, Any, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from synth.configs import ACTGANConfig, DGANConfig, WGANConfig, config_to_dict
 from synth.errors import ConfigError
+from synth.models import KINDS
+
+# the library's defaults (synth.configs), the one place they are written; the fields below read them
+_T, _A, _D = WGANConfig(), ACTGANConfig(), DGANConfig()
 
 
 class _Strict(BaseModel):
@@ -43,21 +48,23 @@ class SourceConfig(_Strict):
 class TrainingConfig(_Strict):
     """WGAN settings shared by every model kind."""
 
-    batch_size: int = Field(500, ge=2, description="Rows (or examples) per training step.")
-    generator_lr: float = Field(2e-4, gt=0, description="Adam learning rate of the generator.")
-    critic_lr: float = Field(2e-4, gt=0, description="Adam learning rate of the critic.")
-    critic_steps: int = Field(1, ge=1, le=100, description="Critic rounds per generator step.")
-    generator_steps: int = Field(1, ge=1, le=100, description="Generator rounds after each set of critic rounds.")
+    batch_size: int = Field(_T.batch_size, ge=2, description="Rows (or examples) per training step.")
+    generator_lr: float = Field(_T.generator_lr, gt=0, description="Adam learning rate of the generator.")
+    critic_lr: float = Field(_T.critic_lr, gt=0, description="Adam learning rate of the critic.")
+    critic_steps: int = Field(_T.critic_steps, ge=1, le=100, description="Critic rounds per generator step.")
+    generator_steps: int = Field(_T.generator_steps, ge=1, le=100,
+        description="Generator rounds after each set of critic rounds.")
     reuse_fakes: bool = Field(
-        False, description="The generator round trains on the fakes of the last critic round (made with gradients) "
-                           "instead of drawing new ones: one generator pass per step fewer, about 18 % less time "
-                           "per ACTGAN epoch, but on diamonds about 0.01 lower judge quality at equal time.")
+        _T.reuse_fakes,
+        description="The generator round trains on the fakes of the last critic round (made with gradients) "
+                    "instead of drawing new ones: one generator pass per step fewer, about 18 % less time "
+                    "per ACTGAN epoch, but on diamonds about 0.01 lower judge quality at equal time.")
     lipschitz: Literal["gradient_penalty", "weight_clipping"] = Field(
-        "gradient_penalty", description="How the critic is kept 1-Lipschitz.")
-    gp_lambda: float = Field(10.0, ge=0, description="Gradient-penalty coefficient λ.")
-    clip_value: float = Field(0.01, gt=0, description="Weight-clipping bound (weight_clipping only).")
-    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to train: auto = CUDA if present.")
-    amp: bool = Field(False, description="Mixed precision (bfloat16 autocast) on CUDA.")
+        _T.lipschitz.value, description="How the critic is kept 1-Lipschitz.")
+    gp_lambda: float = Field(_T.gp_lambda, ge=0, description="Gradient-penalty coefficient λ.")
+    clip_value: float = Field(_T.clip_value, gt=0, description="Weight-clipping bound (weight_clipping only).")
+    device: Literal["auto", "cpu", "cuda"] = Field(_T.device, description="Where to train: auto = CUDA if present.")
+    amp: bool = Field(_T.amp, description="Mixed precision (bfloat16 autocast) on CUDA.")
     checkpoint_every: int = Field(
         0, ge=0, description="Save a checkpoint every this many epochs (and after the last one); 0 = never. "
                              "A run that is killed, retried or started again on the same data and settings "
@@ -66,35 +73,41 @@ class TrainingConfig(_Strict):
         None, description="Where checkpoints go; only the latest is kept (default: <output path without "
                           "suffix>.checkpoints/).")
     max_minutes: float | None = Field(
-        None, gt=0, description="Time budget for training, in minutes from its start (transform fit included): "
-                                "training stops after the last epoch that fits and the run goes on to sampling "
-                                "with the model as trained so far. Empty = no limit.")
+        _T.max_minutes, gt=0,
+        description="Time budget for training, in minutes from its start (transform fit included): "
+                    "training stops after the last epoch that fits and the run goes on to sampling "
+                    "with the model as trained so far. Empty = no limit.")
     keep_checkpoints: bool = Field(
         False, description="Keep the checkpoints after a run that published (they take a few MB to tens of "
                            "MB each); by default they are removed once the output is published, and kept after a "
                            "failed or interrupted run so that a rerun resumes.")
     max_critic_grad_norm: float = Field(
-        1e4, gt=0, description="Divergence guard: a critic step whose gradient norm (all critic weights, "
-                               "penalty included) exceeds this stops training with an error naming the epoch, as "
-                               "does a NaN or infinite loss; the last good checkpoint is kept. Healthy runs peak "
-                               "below about 50 (about 100 with gp_lambda 100); exploding ones reach 1e6 and more.")
+        _T.max_critic_grad_norm, gt=0,
+        description="Divergence guard: a critic step whose gradient norm (all critic weights, "
+                    "penalty included) exceeds this stops training with an error naming the epoch, as "
+                    "does a NaN or infinite loss; the last good checkpoint is kept. Healthy runs peak "
+                    "below about 50 (about 100 with gp_lambda 100); exploding ones reach 1e6 and more.")
     eval_every: int = Field(
-        0, ge=0, description="Model selection (default: 5 for actgan with at least 5 epochs, else 0): every "
-                             "this many epochs, score the generator on a validation split "
-                             "held back from the training data (the report's column shapes and pair trends on at "
-                             "most 10,000 rows), keep the best-scoring state and stop after `patience` evaluations "
-                             "without improvement; `epochs` becomes a cap. 0 = off: the last epoch is kept. At "
-                             "most `epochs`.")
-    patience: int = Field(10, ge=1, description="Model selection: evaluations without a better validation score "
-                                                "before training stops.")
+        _T.eval_every, ge=0,
+        description="Model selection (default: 5 for actgan with at least 5 epochs, else 0): every "
+                    "this many epochs, score the generator on a validation split "
+                    "held back from the training data (the report's column shapes and pair trends on at "
+                    "most 10,000 rows), keep the best-scoring state and stop after `patience` evaluations "
+                    "without improvement; `epochs` becomes a cap. 0 = off: the last epoch is kept. At "
+                    "most `epochs`.")
+    patience: int = Field(_T.patience, ge=1,
+        description="Model selection: evaluations without a better validation score "
+                    "before training stops.")
     validation_fraction: float = Field(
-        0.1, gt=0, lt=1, description="Model selection: share of the training rows held back to score on (at most "
-                                     "10,000 rows); separate from the report's holdout. Used only with eval_every.")
+        _T.validation_fraction, gt=0, lt=1,
+        description="Model selection: share of the training rows held back to score on (at most "
+                    "10,000 rows); separate from the report's holdout. Used only with eval_every.")
     ema_decay: float = Field(
-        0.8, ge=0, lt=1, description="Model selection: also keep an exponential moving average of the generator's "
-                                     "weights (updated after every epoch, this much of the old average kept) and "
-                                     "score it at each evaluation; the better of the two is kept. 0 = no average. "
-                                     "Used only with eval_every.")
+        _T.ema_decay, ge=0, lt=1,
+        description="Model selection: also keep an exponential moving average of the generator's "
+                    "weights (updated after every epoch, this much of the old average kept) and "
+                    "score it at each evaluation; the better of the two is kept. 0 = no average. "
+                    "Used only with eval_every.")
 
 
 def _check_eval_every(model: Any) -> None:
@@ -129,23 +142,25 @@ class ActganModelConfig(_Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, title="ACTGAN (tables)")
 
     kind: Literal["actgan"] = Field("actgan", description="Model family: actgan for tables.")
-    epochs: int = Field(300, ge=1, le=100_000, description="Passes over the training data.")
-    seed: int = Field(0, ge=0, description="Seed for training and sampling: same seed, same output.")
-    embedding_dim: int = Field(128, ge=1, description="Size of the generator's noise vector.")
-    generator_dims: list[int] = Field([256, 256], description="Hidden sizes of the residual generator.")
-    critic_dims: list[int] = Field([256, 256], description="Hidden sizes of the critic.")
-    pac: int = Field(10, ge=1, description="Rows packed into one critic input (PacGAN).")
+    epochs: int = Field(_A.training.epochs, ge=1, le=100_000, description="Passes over the training data.")
+    seed: int = Field(_A.seed, ge=0, description="Seed for training and sampling: same seed, same output.")
+    embedding_dim: int = Field(_A.embedding_dim, ge=1, description="Size of the generator's noise vector.")
+    generator_dims: list[int] = Field(list(_A.generator_dims), description="Hidden sizes of the residual generator.")
+    critic_dims: list[int] = Field(list(_A.critic_dims), description="Hidden sizes of the critic.")
+    pac: int = Field(_A.pac, ge=1, description="Rows packed into one critic input (PacGAN).")
     conditioning: Literal["single_discrete", "anyway"] = Field(
-        "single_discrete", description="Conditional vector: one discrete column (CTGAN's training-by-sampling) "
-                                       "or any subset of columns, numeric included.")
-    reconstruction_loss_coef: float = Field(1.0, ge=0, description="Weight of reproducing the conditioned values.")
-    binary_encoder_cutoff: int = Field(500, ge=2, description="Discrete columns with this many categories or "
-                                                              "more are binary-coded instead of one-hot.")
-    mixture_fit_rows: int = Field(250_000, ge=100, description="Rows subsampled to fit each continuous "
-                                                               "column's Gaussian mixture.")
-    point_mass_min_share: PointMassShare = 0.05
-    max_point_masses: MaxPointMasses = 10
-    tail_transform: TailTransform = "auto"
+        _A.conditioning.value, description="Conditional vector: one discrete column (CTGAN's training-by-sampling) "
+                                           "or any subset of columns, numeric included.")
+    reconstruction_loss_coef: float = Field(_A.reconstruction_loss_coef, ge=0,
+        description="Weight of reproducing the conditioned values.")
+    binary_encoder_cutoff: int = Field(_A.binary_encoder_cutoff, ge=2,
+        description="Discrete columns with this many categories or "
+                    "more are binary-coded instead of one-hot.")
+    mixture_fit_rows: int = Field(_A.mixture_fit_rows, ge=100, description="Rows subsampled to fit each continuous "
+                                                                           "column's Gaussian mixture.")
+    point_mass_min_share: PointMassShare = _A.point_mass_min_share
+    max_point_masses: MaxPointMasses = _A.max_point_masses
+    tail_transform: TailTransform = _A.tail_transform.value
     column_transforms: ColumnTransforms = Field(default_factory=dict)
     training: TrainingConfig = Field(default_factory=lambda: TrainingConfig(eval_every=ACTGAN_EVAL_EVERY))
 
@@ -173,7 +188,9 @@ class ActganModelConfig(_Strict):
         return self
 
 
-DGAN_TRAINING_DEFAULTS = {"batch_size": 256, "generator_lr": 1e-3, "critic_lr": 1e-3}  # synth.timeseries.dgan
+# the training keys whose DGAN default (synth.configs) differs from the shared TrainingConfig's
+DGAN_TRAINING_DEFAULTS = {name: value for name, value in config_to_dict(_D.training).items()
+                          if name in TrainingConfig.model_fields and value != config_to_dict(_T)[name]}
 
 
 class DganModelConfig(_Strict):
@@ -183,56 +200,68 @@ class DganModelConfig(_Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, title="DoppelGANger (time series)")
 
     kind: Literal["dgan"] = Field("dgan", description="Model family: dgan for time series.")
-    epochs: int = Field(200, ge=1, le=100_000, description="Passes over the training examples.")
-    seed: int = Field(0, ge=0, description="Seed for training and sampling: same seed, same output.")
+    epochs: int = Field(_D.training.epochs, ge=1, le=100_000, description="Passes over the training examples.")
+    seed: int = Field(_D.seed, ge=0, description="Seed for training and sampling: same seed, same output.")
     layout: Literal["long", "wide"] = Field(
-        "long", description="long: one row per time step (id, time, attributes, features); "
-                            "wide: one row per example, one column per step of a single feature.")
-    example_id: str | None = Field(None, description="long: the column that identifies one sequence (example).")
-    time_column: str | None = Field(None, description="long: the column that orders the steps of a sequence.")
+        _D.layout, description="long: one row per time step (id, time, attributes, features); "
+                               "wide: one row per example, one column per step of a single feature.")
+    example_id: str | None = Field(_D.example_id,
+        description="long: the column that identifies one sequence (example).")
+    time_column: str | None = Field(_D.time_column, description="long: the column that orders the steps of a sequence.")
     attribute_columns: list[str] = Field(default_factory=list,
                                          description="Columns constant within an example (e.g. station, month).")
     feature_columns: list[str] = Field(default_factory=list, description=(
         "long: columns that vary over time; wide: the step columns in order. Default: every other column."))
-    max_sequence_len: int | None = Field(None, ge=1, description="Longest sequence, in steps "
-                                                                 "(default: the longest in the data).")
-    sample_len: int = Field(1, ge=1, description="Steps emitted per LSTM cell; must divide max_sequence_len.")
-    split_sequences: bool = Field(False, description="Cut sequences longer than max_sequence_len into windows "
-                                                     "instead of refusing them.")
-    max_gap: int = Field(3, ge=0, description="Missing feature values in runs up to this long are interpolated; "
-                                              "examples with a longer gap are dropped (and counted).")
+    max_sequence_len: int | None = Field(_D.max_sequence_len, ge=1, description="Longest sequence, in steps "
+                                                                                "(default: the longest in the data).")
+    sample_len: int = Field(_D.sample_len, ge=1,
+        description="Steps emitted per LSTM cell; must divide max_sequence_len.")
+    split_sequences: bool = Field(_D.split_sequences,
+        description="Cut sequences longer than max_sequence_len into windows "
+                    "instead of refusing them.")
+    max_gap: int = Field(_D.max_gap, ge=0,
+        description="Missing feature values in runs up to this long are interpolated; "
+                    "examples with a longer gap are dropped (and counted).")
     feature_encoding: Literal["minmax", "modes"] = Field(
-        "minmax", description="How continuous features are encoded per step. minmax: min-max scaled (see "
-                              "normalization, apply_feature_scaling, apply_example_scaling); modes: mode-specific "
-                              "normalization as for tables, a scalar within a mode plus a one-hot of the mode, the "
-                              "modes fitted over all steps. With modes, normalization and both scaling keys do not "
-                              "apply to continuous features (apply_example_scaling is ignored, not refused). Point "
-                              "masses work with both.")
+        _D.feature_encoding.value,
+        description="How continuous features are encoded per step. minmax: min-max scaled (see "
+                    "normalization, apply_feature_scaling, apply_example_scaling); modes: mode-specific "
+                    "normalization as for tables, a scalar within a mode plus a one-hot of the mode, the "
+                    "modes fitted over all steps. With modes, normalization and both scaling keys do not "
+                    "apply to continuous features (apply_example_scaling is ignored, not refused). Point "
+                    "masses work with both.")
     normalization: Literal["zero_one", "minus_one_one"] = Field(
-        "zero_one", description="Range of scaled continuous values: [0, 1] (sigmoid) or [-1, 1] (tanh); "
-                                "feature_encoding minmax only.")
-    apply_feature_scaling: bool = Field(True, description="Min-max scale continuous features over all data "
-                                                          "(feature_encoding minmax only).")
-    apply_example_scaling: bool = Field(True, description="Also scale each example by its own midpoint and "
-                                                          "half-range, generated as extra attributes "
-                                                          "(feature_encoding minmax only).")
-    binary_encoder_cutoff: int = Field(150, ge=2, description="Discrete columns with this many categories or "
-                                                              "more are binary-coded instead of one-hot.")
-    point_mass_min_share: PointMassShare = 0.05
-    max_point_masses: MaxPointMasses = 10
-    tail_transform: TailTransform = "auto"
+        _D.normalization.value, description="Range of scaled continuous values: [0, 1] (sigmoid) or [-1, 1] (tanh); "
+                                            "feature_encoding minmax only.")
+    apply_feature_scaling: bool = Field(_D.apply_feature_scaling,
+        description="Min-max scale continuous features over all data "
+                    "(feature_encoding minmax only).")
+    apply_example_scaling: bool = Field(_D.apply_example_scaling,
+        description="Also scale each example by its own midpoint and "
+                    "half-range, generated as extra attributes "
+                    "(feature_encoding minmax only).")
+    binary_encoder_cutoff: int = Field(_D.binary_encoder_cutoff, ge=2,
+        description="Discrete columns with this many categories or "
+                    "more are binary-coded instead of one-hot.")
+    point_mass_min_share: PointMassShare = _D.point_mass_min_share
+    max_point_masses: MaxPointMasses = _D.max_point_masses
+    tail_transform: TailTransform = _D.tail_transform.value
     column_transforms: ColumnTransforms = Field(default_factory=dict)
-    attribute_noise_dim: int = Field(10, ge=1, description="Noise size of the attribute generators.")
-    feature_noise_dim: int = Field(10, ge=1, description="Noise size per LSTM cell.")
-    attribute_num_layers: int = Field(3, ge=1, description="Layers of the attribute MLPs.")
-    attribute_num_units: int = Field(100, ge=1, description="Units per layer of the attribute MLPs.")
-    feature_num_layers: int = Field(1, ge=1, description="LSTM layers of the feature generator.")
-    feature_num_units: int = Field(100, ge=1, description="LSTM units of the feature generator.")
-    critic_num_layers: int = Field(5, ge=1, description="Layers of both critics.")
-    critic_num_units: int = Field(200, ge=1, description="Units per layer of both critics.")
-    use_attribute_critic: bool = Field(True, description="Train an auxiliary critic on attributes alone.")
-    attribute_gp_lambda: float = Field(10.0, ge=0, description="Gradient-penalty coefficient of the attribute critic.")
-    attribute_loss_coef: float = Field(1.0, ge=0, description="Weight of the attribute critic in the generator loss.")
+    attribute_noise_dim: int = Field(_D.attribute_noise_dim, ge=1,
+        description="Noise size of the attribute generators.")
+    feature_noise_dim: int = Field(_D.feature_noise_dim, ge=1, description="Noise size per LSTM cell.")
+    attribute_num_layers: int = Field(_D.attribute_num_layers, ge=1, description="Layers of the attribute MLPs.")
+    attribute_num_units: int = Field(_D.attribute_num_units, ge=1, description="Units per layer of the attribute MLPs.")
+    feature_num_layers: int = Field(_D.feature_num_layers, ge=1, description="LSTM layers of the feature generator.")
+    feature_num_units: int = Field(_D.feature_num_units, ge=1, description="LSTM units of the feature generator.")
+    critic_num_layers: int = Field(_D.critic_num_layers, ge=1, description="Layers of both critics.")
+    critic_num_units: int = Field(_D.critic_num_units, ge=1, description="Units per layer of both critics.")
+    use_attribute_critic: bool = Field(_D.use_attribute_critic,
+        description="Train an auxiliary critic on attributes alone.")
+    attribute_gp_lambda: float = Field(_D.attribute_gp_lambda, ge=0,
+        description="Gradient-penalty coefficient of the attribute critic.")
+    attribute_loss_coef: float = Field(_D.attribute_loss_coef, ge=0,
+        description="Weight of the attribute critic in the generator loss.")
     training: TrainingConfig = Field(default_factory=lambda: TrainingConfig(**DGAN_TRAINING_DEFAULTS))
 
     @model_validator(mode="before")
@@ -484,7 +513,7 @@ def parse_config(tree: dict[str, Any], source: str = "config") -> RefreshConfig:
 def format_validation_error(e: ValidationError) -> str:
     lines = []
     for err in e.errors():
-        loc = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and p in ("actgan", "dgan")))
+        loc = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and p in KINDS))
         if err["type"] == "extra_forbidden":
             lines.append(f"  {loc}: unknown key")
         elif err["type"] == "union_tag_invalid":
@@ -492,7 +521,7 @@ def format_validation_error(e: ValidationError) -> str:
             lines.append(f"  {loc}.kind: unknown model kind {ctx.get('tag')!r} "
                          f"(expected one of {ctx.get('expected_tags')})")
         elif err["type"] == "union_tag_not_found":
-            lines.append(f"  {loc}.kind: missing (expected one of actgan, dgan)")
+            lines.append(f"  {loc}.kind: missing (expected one of {', '.join(KINDS)})")
         else:
             lines.append(f"  {loc or '(top level)'}: {err['msg']}")
     return "\n".join(lines)

@@ -9,6 +9,7 @@ import pyarrow as pa
 from synth.fidelity import build_report, render_html, write_report
 from synth.fidelity.gate import GateThresholds, evaluate_gate
 from synth.fidelity.html import MAX_PLOTTED_ROWS
+from synth.fidelity.html_base import fmt as _fmt
 from synth.io import sample_rows
 from synth.schema import schema_specs
 from synth.split import split_holdout
@@ -68,6 +69,3 @@ def report(real: pa.Table, synthetic: pa.Table, out_dir: str, holdout: pa.Table 
                         gate=verdict.as_dict() if verdict is not None else None,
                         gate_markdown=verdict.markdown() if verdict is not None else None)
 
-
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"

@@ -66,7 +66,8 @@ def train(table: pa.Table, model: ActganModelConfig | DganModelConfig,
         if issubclass(warning.category, UserWarning):
             log.warning("%s", warning.message)
     _log_selection(estimator)
-    if model.kind == "actgan" and (scales := estimator.transformer_.scales()):
+    scales = getattr(estimator.transformer_, "scales", dict)()  # a table transformer's per-column scales
+    if scales:
         log.info("long tails learned on another scale: %s", "; ".join(f"{n}: {s}" for n, s in scales.items()))
     preparation = getattr(estimator, "preparation_", None)
     if preparation is not None:

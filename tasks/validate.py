@@ -11,7 +11,7 @@ contract; a contract the user wrote (`validation.contract`) is only ever edited 
 
 When the run trains on a sample of a larger input (`source.sample_rows`), `validation.scope` says
 what is checked. `full`: every row of the input, record batch by record batch, the nulls, ranges
-and allowed values added up with pyarrow.compute (synth.contract_scan), the column set and Arrow
+and allowed values added up with pyarrow.compute (synth.contract.scan), the column set and Arrow
 types from the dataset's schema; Great Expectations runs on the training sample as well, and a
 failure it finds that the full pass did not is reported as found in the sample. `sample`: Great
 Expectations and the type check on the training sample only. Without sampling the whole input is
@@ -28,10 +28,8 @@ import pandas as pd
 import pyarrow as pa
 
 from synth.contract import (Contract, Failure, check_arrow_types, default_contract_path, infer_contract,
-                            load_contract, save_contract)
-from synth.contract_scan import (COLUMN_SET, EXAMPLES, in_set_expected,
-                                 infer_contract_batches, scan_contract, show_value, typed_bound,
-                                 unexpected_observed)
+                            infer_contract_batches, load_contract, save_contract, scan_contract)
+from synth.contract.scan import COLUMN_SET, EXAMPLES, in_set_expected, show_value, typed_bound, unexpected_observed
 from synth import storage
 from synth.errors import ConfigError, DataError
 from synth.io import BATCH_ROWS, ParquetSource, type_family

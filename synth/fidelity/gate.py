@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from synth.fidelity.scores import SCORES
+
 
 @dataclass(frozen=True)
 class GateThresholds:
@@ -99,9 +101,7 @@ def evaluate_gate(report: dict, thresholds: GateThresholds) -> GateResult:
     summary = report["summary"]
     privacy = summary.get("privacy") or {}
     values = {
-        "overall": summary.get("overall"), "column_shapes": summary.get("column_shapes"),
-        "column_pairs": summary.get("column_pairs"), "structure": summary.get("structure"),
-        "detection": summary.get("detection"), "series": summary.get("series"),
+        **{score.key: summary.get(score.key) for score in SCORES},
         "exact_copy_rate": privacy.get("exact_copy_rate"),
         "dcr_holdout_share": privacy.get("dcr_holdout_share"),
     }

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from synth.fidelity.encode import NUMERIC_KINDS
+from synth.fidelity.scores import LABELS
 from synth.fidelity.html_base import REAL_COLOR, SYNTHETIC_COLOR, fmt, new_figure, png_img, score_color
 from synth.fidelity.html_sections import learned_html, privacy_html, training_html
 from synth.fidelity.html_series import render_series_html
@@ -74,9 +75,7 @@ def _subsample(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     return frame.iloc[np.sort(rng.choice(len(frame), MAX_PLOTTED_ROWS, replace=False))].reset_index(drop=True)
 
 
-SCORE_LABELS = {"overall": "overall (shapes and pairs)", "column_shapes": "column shapes",
-                "column_pairs": "column pair trends", "structure": "2-D structure (PCA)",
-                "detection": "detection (1 = indistinguishable)"}
+SCORE_LABELS = LABELS  # synth.fidelity.scores
 
 
 def _scores_section(report: dict) -> str:

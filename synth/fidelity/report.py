@@ -38,15 +38,13 @@ from synth.fidelity import tabular
 from synth.fidelity.encode import EncodedTable, TableEncoder
 from synth.fidelity.health import training_health
 from synth.fidelity.learned import detection, structure, utility
+from synth.fidelity.scores import EVERY_REPORT, HEADLINE
 from synth.fidelity.privacy import privacy_report, privacy_summary
 from synth.io import sample_rows
 from synth.schema import ColumnSpec, schema_specs
 
 REPORT_VERSION = 3
-SCORES = ("overall", "column_shapes", "column_pairs", "structure", "detection")
-# The scores `summary_text` shows, and their names there (series only in a time-series report).
-HEADLINE = {"overall": "overall", "column_shapes": "shapes", "column_pairs": "pairs", "detection": "detection",
-            "series": "series"}
+SCORES = EVERY_REPORT  # the scores every report computes, with their reference points (synth.fidelity.scores)
 
 
 def check_tables(real: pa.Table, synthetic: pa.Table, holdout: pa.Table | None = None,

@@ -19,12 +19,12 @@ scheme (http:// for a local server) included. No error message carries a credent
 from synth.storage.datasets import (DatasetWriter, current_version, discard_staged, open_dataset, open_source,
                                     open_writer,
                                     publish_staged, publish_table, read_published, read_table)
-from synth.storage.locations import (beside, check_writable, exists, file_mode, is_remote, read_bytes, resolve,
+from synth.storage.locations import (atomic_file, beside, check_writable, exists, file_mode, is_remote, read_bytes, resolve,
                                      s3_filesystem, set_mode, store_errors, write_bytes)
 from synth.storage.versions import (KEEP_VERSIONS, POINTER, VERSIONS, PublishedVersion, get_dir, list_versions,
                                     prune_versions, put_dir, remove_dir)
 
-__all__ = ["DatasetWriter", "KEEP_VERSIONS", "POINTER", "VERSIONS", "PublishedVersion", "beside", "check_writable",
+__all__ = ["atomic_file", "DatasetWriter", "KEEP_VERSIONS", "POINTER", "VERSIONS", "PublishedVersion", "beside", "check_writable",
            "current_version", "discard_staged", "exists", "file_mode", "get_dir", "is_remote", "list_versions", "open_dataset",
            "open_source", "open_writer", "prune_versions",
            "publish_staged", "publish_table", "put_dir", "remove_dir", "read_bytes", "read_published", "read_table", "resolve",

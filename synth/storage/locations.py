@@ -173,18 +173,38 @@ def _umask() -> int:
     return current
 
 
+@contextmanager
+def atomic_file(path: str | os.PathLike, mode: int | None = None, durable: bool = False) -> Iterator[str]:
+    """The one way a local file is replaced: write to the yielded temporary path beside `path`; a clean
+    exit renames it over `path` (atomic on POSIX: readers see the old file or the new one), with
+    `file_mode(mode)` and, if `durable`, fsynced with its folder first. An exception removes it.
+    Object stores need none of this: one PUT is visible whole or not at all."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    try:
+        yield tmp
+        os.chmod(tmp, file_mode(mode))  # as a plain open() would make it, not mkstemp's 0o600
+        if durable:
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    if durable:
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 def _write_bytes(fs: pafs.FileSystem, path: str, data: bytes, mode: int | None = None) -> None:
     if isinstance(fs, pafs.LocalFileSystem):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=os.path.dirname(path))
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.chmod(tmp, file_mode(mode))
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_file(path, mode) as tmp:
+            Path(tmp).write_bytes(data)
         return
     with fs.open_output_stream(path) as f:  # one object, visible whole or not at all
         f.write(data)

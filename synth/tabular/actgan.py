@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,46 +21,15 @@ import torch
 from synth import selection as model_selection
 from synth.checkpoint import Checkpointing, Checkpoints
 from synth.device import resolve_device
+from synth.configs import ACTGANConfig
 from synth.errors import ConfigError, DataError
 from synth.io import as_table, check_trainable
 from synth.serialization import config_from_dict, config_to_dict, load_state, read_model, save_model, saved_state
 from synth.selection import ModelSelection, TableScorer, validation_split
 from synth.tabular.conditions import AnyConditions, Condition, ConditionMode, DiscreteConditions
 from synth.tabular.networks import Generator, PackedCritic
-from synth.training import Critic, EpochStats, WGANConfig, stopped_early, train_wgan
+from synth.training import Critic, EpochStats, stopped_early, train_wgan
 from synth.transforms import TableTransformer
-from synth.transforms.tails import Tail, check_tail_settings
-
-
-@dataclass(frozen=True)
-class ACTGANConfig:
-    embedding_dim: int = 128                 # size of the generator's noise vector
-    generator_dims: tuple[int, ...] = (256, 256)
-    critic_dims: tuple[int, ...] = (256, 256)
-    pac: int = 10                            # rows per critic input; batch_size must be a multiple
-    conditioning: ConditionMode = ConditionMode.SINGLE_DISCRETE
-    reconstruction_loss_coef: float = 1.0    # weight of reproducing the conditioned values
-    log_frequency: bool = True               # single_discrete: rare categories get conditioned on more
-    max_modes: int = 10                      # Gaussian modes per continuous column, at most
-    mode_weight_threshold: float = 0.005     # drop modes lighter than this
-    mixture_fit_rows: int = 250_000          # rows subsampled to fit each column's mixture
-    point_mass_min_share: float = 0.05       # a numeric value held by this share of rows or more is generated exactly
-    max_point_masses: int = 10               # point masses per numeric column at most (the heaviest); 0: none
-    tail_transform: Tail = Tail.AUTO         # numeric columns' scale: auto (log/quantile where skewed) or none
-    column_transforms: dict[str, Tail] = field(default_factory=dict)  # per column: auto, none, log, quantile
-    binary_encoder_cutoff: int = 500         # discrete columns with this many categories: binary code
-    gumbel_tau: float = 0.2
-    seed: int = 0
-    training: WGANConfig = field(default_factory=WGANConfig)
-
-    def __post_init__(self):
-        if not 0 < self.point_mass_min_share <= 1 or self.max_point_masses < 0:
-            raise ConfigError(f"point_mass_min_share={self.point_mass_min_share} must be in (0, 1] and "
-                              f"max_point_masses={self.max_point_masses} at least 0")
-        check_tail_settings(self.tail_transform, self.column_transforms)
-        if self.training.batch_size % self.pac:
-            raise ConfigError(f"training.batch_size={self.training.batch_size} is not a multiple of "
-                              f"pac={self.pac}: the critic scores packs of pac rows")
 
 
 class ACTGAN:

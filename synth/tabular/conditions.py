@@ -12,21 +12,16 @@ Either way the generator is also scored on reproducing the conditioned values
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 
 import numpy as np
 import pyarrow as pa
 import torch
 
 from synth.errors import ConfigError
+from synth.configs import ConditionMode  # noqa: F401  (its home)
 from synth.transforms.columns import CategoricalColumn, NumericColumn
 from synth.transforms.layout import DeviceLayout, SpanKind
 from synth.transforms.table import TableTransformer
-
-
-class ConditionMode(str, Enum):
-    SINGLE_DISCRETE = "single_discrete"
-    ANYWAY = "anyway"
 
 
 @dataclass(frozen=True)

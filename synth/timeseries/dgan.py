@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -29,6 +28,7 @@ import torch
 from synth import selection as model_selection
 from synth.checkpoint import Checkpointing, Checkpoints
 from synth.device import resolve_device
+from synth.configs import DGANConfig
 from synth.errors import ConfigError
 from synth.fidelity.series import SeriesSpec
 from synth.io import as_table, check_trainable
@@ -38,81 +38,8 @@ from synth.serialization import (config_from_dict, config_to_dict, load_state, r
 from synth.timeseries.networks import Critic as CriticNet
 from synth.timeseries.networks import SequenceGenerator
 from synth.timeseries.sequences import WIDE_FEATURE, Preparation, Sequences, SequenceSpec
-from synth.timeseries.transform import FeatureEncoding, Normalization, SequenceTransformer
-from synth.training import Critic, EpochStats, WGANConfig, stopped_early, train_wgan
-from synth.transforms.tails import Tail, check_tail_settings
-
-
-def _dgan_training() -> WGANConfig:
-    # gretel's DGANConfig for lr 1e-3 everywhere, Adam β = (0.5, 0.999) and no weight decay; but batches of
-    # 256 and 200 epochs, not its 1,024 and 400: with about 1,000 examples a batch of 1,024 is one step per
-    # epoch, and on weather 256 × 200 epochs beat 1,024 × 400 in every score, in 60 % of the time
-    # (docs/BENCHMARKS.md, issue 14)
-    return WGANConfig(epochs=200, batch_size=256, generator_lr=1e-3, critic_lr=1e-3, betas=(0.5, 0.999),
-                      generator_weight_decay=0.0, critic_weight_decay=0.0)
-
-
-@dataclass(frozen=True)
-class DGANConfig:
-    # which columns are what
-    layout: str = "long"                     # long: one row per step; wide: one row per example
-    example_id: str | None = None
-    time_column: str | None = None
-    attribute_columns: tuple[str, ...] = ()
-    feature_columns: tuple[str, ...] = ()    # default: every other column (wide: the step columns)
-    max_sequence_len: int | None = None      # default: the longest sequence in the data
-    sample_len: int = 1                      # steps emitted per LSTM cell; divides max_sequence_len
-    split_sequences: bool = False            # cut longer sequences into windows instead of refusing
-    max_gap: int = 3                         # interpolate missing runs up to this long; drop the example past it
-    # encoding: continuous features min-max scaled (minmax: the next three keys apply) or by modes (a
-    # scalar within a mode + the mode's one-hot, as for tables; never scaled per example)
-    feature_encoding: FeatureEncoding = FeatureEncoding.MINMAX
-    normalization: Normalization = Normalization.ZERO_ONE  # minmax: the range of scaled values
-    apply_feature_scaling: bool = True       # minmax: scale continuous features over all data
-    apply_example_scaling: bool = True       # minmax: and again within each example (midpoint, half-range attributes)
-    binary_encoder_cutoff: int = 150
-    point_mass_min_share: float = 0.05       # a number held by this share of its values or more is a point mass
-    max_point_masses: int = 10               # per attribute, and per feature over all steps; 0: none
-    tail_transform: Tail = Tail.AUTO         # long tails (attributes; minmax features): auto or none
-    column_transforms: dict[str, Tail] = field(default_factory=dict)  # per column: auto, none, log, quantile
-    # networks (gretel's defaults)
-    attribute_noise_dim: int = 10
-    feature_noise_dim: int = 10
-    attribute_num_layers: int = 3
-    attribute_num_units: int = 100
-    feature_num_layers: int = 1
-    feature_num_units: int = 100
-    critic_num_layers: int = 5
-    critic_num_units: int = 200
-    use_attribute_critic: bool = True
-    attribute_gp_lambda: float = 10.0
-    attribute_loss_coef: float = 1.0
-    seed: int = 0
-    training: WGANConfig = field(default_factory=_dgan_training)
-
-    def __post_init__(self):
-        if self.sample_len < 1:
-            raise ConfigError(f"sample_len={self.sample_len}: must be at least 1")
-        if self.max_sequence_len is not None:
-            if self.max_sequence_len < 1:
-                raise ConfigError(f"max_sequence_len={self.max_sequence_len}: must be at least 1")
-            if self.max_sequence_len % self.sample_len:
-                raise ConfigError(f"max_sequence_len={self.max_sequence_len} is not divisible by "
-                                  f"sample_len={self.sample_len}: each LSTM cell emits sample_len steps")
-        if self.max_gap < 0:
-            raise ConfigError(f"max_gap={self.max_gap}: must be 0 or more")
-        if self.feature_encoding not in tuple(FeatureEncoding):
-            raise ConfigError(f"feature_encoding={self.feature_encoding!r}: must be one of "
-                              f"{[e.value for e in FeatureEncoding]}")
-        if not 0 < self.point_mass_min_share <= 1 or self.max_point_masses < 0:
-            raise ConfigError(f"point_mass_min_share={self.point_mass_min_share} must be in (0, 1] and "
-                              f"max_point_masses={self.max_point_masses} at least 0")
-        check_tail_settings(self.tail_transform, self.column_transforms)
-
-    @property
-    def spec(self) -> SequenceSpec:
-        return SequenceSpec(self.layout, self.example_id, self.time_column, tuple(self.attribute_columns),
-                            tuple(self.feature_columns))
+from synth.timeseries.transform import SequenceTransformer
+from synth.training import Critic, EpochStats, stopped_early, train_wgan
 
 
 class DGAN:

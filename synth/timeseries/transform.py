@@ -23,12 +23,12 @@ says; a scalar within a mode is a tanh output whatever `normalization` is.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import Enum
 from functools import cached_property
 
 import numpy as np
 import pyarrow as pa
 
+from synth.configs import FeatureEncoding, Normalization
 from synth.errors import DataError
 from synth.schema import ColumnKind, column_kind
 from synth.serialization import schema_from_text, schema_to_text
@@ -41,16 +41,6 @@ from synth.transforms.table import check_tails
 from synth.transforms.tails import Tail
 
 FLAG = "__generation_flag__"
-
-
-class Normalization(str, Enum):
-    ZERO_ONE = "zero_one"            # scaled values in [0, 1]
-    MINUS_ONE_ONE = "minus_one_one"  # scaled values in [-1, 1]
-
-
-class FeatureEncoding(str, Enum):
-    MINMAX = "minmax"  # min-max scaled over all steps, optionally within each example too
-    MODES = "modes"    # mode-specific normalization over all steps: a scalar within a mode + the mode one-hot
 
 
 class SequenceTransformer:

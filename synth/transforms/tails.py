@@ -36,26 +36,16 @@ skewness near 0): force `quantile` for such a column in the config.
 """
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.special import ndtri
 
-from synth.errors import ConfigError
+from synth.configs import Tail, check_tail_settings  # noqa: F401  (their home)
 
 SKEW_LIMIT = 2.0   # |sample skewness| up to this is left on its own scale
 LOG_LIMIT = 1.0    # a log scale is taken when it brings |skewness| to this or less
 MAX_KNOTS = 1000   # quantile map: knots at most (the CDF between them is linear)
-
-
-class Tail(str, enum.Enum):
-    """The scale a numeric column is learned on; AUTO asks for the rule's choice."""
-
-    AUTO = "auto"
-    NONE = "none"
-    LOG = "log"
-    QUANTILE = "quantile"
 
 
 @dataclass
@@ -146,20 +136,6 @@ def fit_tail(x: np.ndarray, asked: Tail = Tail.AUTO) -> TailMap:
         if abs(log.skew_[1]) <= LOG_LIMIT:
             return log
     return TailMap(Tail.QUANTILE).fit(x)
-
-
-def check_tail_settings(tail: Tail | str, tails: dict) -> None:
-    """A model config's tail_transform (auto or none) and column_transforms (any kind), as values.
-
-    Raises:
-        ConfigError: naming the setting.
-    """
-    if tail not in (Tail.AUTO, Tail.NONE):
-        raise ConfigError(f"tail_transform={tail!r}: must be auto or none (force log or quantile per column, in "
-                          "column_transforms)")
-    for name, kind in tails.items():
-        if kind not in [t.value for t in Tail]:  # a Tail is its value too (a str enum)
-            raise ConfigError(f"column_transforms.{name}={kind!r}: must be one of auto, none, log, quantile")
 
 
 def skewness(x: np.ndarray) -> float:

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from synth.contract import InferenceRules, RangePolicy, infer_contract
-from synth.contract_scan import infer_contract_batches, scan_contract
+from synth.contract import infer_contract_batches, scan_contract
 from tasks.validate import _value_checked, validate_table
 
 ROWS = 60

@@ -5,23 +5,20 @@ table in memory: per column the nulls (NaN included, as pandas counts them), the
 [min, max] and the values not in the allowed set, with a few examples of each. Its failures read
 exactly like the ones `tasks/validate.py` makes from Great Expectations' results (the message
 helpers below are shared), so a report does not change with the way the data was checked.
-`ContractInference` is `synth.contract.infer_contract` added up the same way: the same observed
-min/max, widened by the same `RangePolicy`, so both give the same contract for the same data.
 """
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from synth.contract import ColumnContract, Contract, Failure, InferenceRules, check_arrow_types, inferred_range
-from synth.schema import ColumnKind, column_kind
+from synth.contract.model import ColumnContract, Contract, Failure, check_arrow_types, decoded
+from synth.schema import ColumnKind
 
 EXAMPLES = 3  # unexpected values quoted per failure
 PARTIAL = 20  # the first unexpected values kept; the most common of them are quoted (as GX does)
@@ -110,7 +107,7 @@ class ContractScan:
     def update(self, batch: pa.RecordBatch | pa.Table) -> None:
         self.rows += batch.num_rows
         for tally in self._tallies:
-            column = _decoded(batch.column(tally.rule.name))
+            column = decoded(batch.column(tally.rule.name))
             if not tally.rule.nullable:
                 self._count(tally, NOT_NULL, lambda: _null_mask(column))
             if tally.rule.min is not None or tally.rule.max is not None:
@@ -163,10 +160,6 @@ def scan_contract(contract: Contract, schema: pa.Schema, batches: Iterable[pa.Re
     return scan
 
 
-def _decoded(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    return column.cast(column.type.value_type) if pa.types.is_dictionary(column.type) else column
-
-
 def _null_mask(column):
     mask = column.is_null()
     if pa.types.is_floating(column.type):  # pandas (and so GX) counts NaN as missing
@@ -211,87 +204,3 @@ def _pandas_value(value: Any) -> Any:
     if isinstance(value, (dt.datetime, dt.date)):
         return pd.Timestamp(value)
     return value
-
-
-# ---------------------------------------------------------------- inferring
-
-
-@dataclass
-class _Observed:
-    """What one column has shown so far, for inference."""
-
-    name: str
-    kind: ColumnKind
-    missing: int = 0  # nulls and NaN
-    non_null: int = 0
-    low: Any = None
-    high: Any = None
-    only_nan: bool = False  # some batch had values, all NaN (min_max gives NaN for the whole column then)
-    distinct: pa.Array | None = None
-    too_many: bool = False  # more distinct values than an allowed set may list
-
-
-class ContractInference:
-    """`infer_contract` added up over record batches: the same contract as on the whole table."""
-
-    def __init__(self, schema: pa.Schema, rules: InferenceRules = InferenceRules()):
-        self.schema = schema
-        self.rules = rules
-        self._columns = [_Observed(f.name, column_kind(f.name, f.type)) for f in schema]
-
-    def update(self, batch: pa.RecordBatch | pa.Table) -> None:
-        for seen in self._columns:
-            column = _decoded(batch.column(seen.name))
-            n_nan = (pc.sum(pc.is_nan(column)).as_py() or 0) if pa.types.is_floating(column.type) else 0
-            seen.missing += column.null_count + n_nan
-            seen.non_null += len(column) - column.null_count
-            if seen.kind in (ColumnKind.CONTINUOUS, ColumnKind.DATETIME):
-                _widen(seen, pc.min_max(column))
-            elif not seen.too_many:
-                values = pc.unique(column.drop_null())
-                seen.distinct = values if seen.distinct is None else pc.unique(pa.concat_arrays(
-                    [seen.distinct, values.cast(seen.distinct.type)]))
-                seen.too_many = (seen.kind is ColumnKind.DISCRETE
-                                 and len(seen.distinct) > self.rules.max_allowed_values)
-
-    def contract(self) -> Contract:
-        return Contract(columns=tuple(self._column(f, seen) for f, seen in zip(self.schema, self._columns)),
-                        range_policy=self.rules.ranges.describe())
-
-    def _column(self, arrow_field: pa.Field, seen: _Observed) -> ColumnContract:
-        base = ColumnContract(seen.name, str(arrow_field.type), nullable=seen.missing > 0)
-        if seen.kind in (ColumnKind.CONTINUOUS, ColumnKind.DATETIME):
-            if seen.low is None and seen.only_nan:
-                return replace(base, min=math.nan, max=math.nan)
-            if seen.low is None:
-                return base
-            low, high = inferred_range(seen.low, seen.high, self.rules.ranges)
-            return replace(base, min=low, max=high)
-        if seen.too_many:
-            return base
-        values = seen.distinct.to_pylist() if seen.distinct is not None else []
-        id_like = (len(values) >= self.rules.id_like_min_distinct
-                   and len(values) >= self.rules.id_like_unique_ratio * seen.non_null)
-        if seen.kind is ColumnKind.DISCRETE and id_like:
-            return base
-        return replace(base, allowed=tuple(sorted(values)))
-
-
-def _widen(seen: _Observed, bounds: pa.StructScalar) -> None:
-    low, high = bounds["min"].as_py(), bounds["max"].as_py()
-    if low is None:
-        return
-    if isinstance(low, float) and math.isnan(low):  # a batch of NaN only: min_max skips NaN otherwise
-        seen.only_nan = True
-        return
-    seen.low = low if seen.low is None else min(seen.low, low)
-    seen.high = high if seen.high is None else max(seen.high, high)
-
-
-def infer_contract_batches(schema: pa.Schema, batches: Iterable[pa.RecordBatch],
-                           rules: InferenceRules = InferenceRules()) -> Contract:
-    """The contract `synth.contract.infer_contract` gives for the concatenated `batches`."""
-    inference = ContractInference(schema, rules)
-    for batch in batches:
-        inference.update(batch)
-    return inference.contract()
