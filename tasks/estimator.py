@@ -22,7 +22,7 @@ def wgan_config(model: ActganModelConfig | DganModelConfig) -> WGANConfig:
                       device=t.device, amp=t.amp, max_minutes=t.max_minutes,
                       max_critic_grad_norm=t.max_critic_grad_norm, eval_every=t.eval_every,
                       patience=t.patience, validation_fraction=t.validation_fraction,
-                      ema_decay=t.ema_decay, reuse_fakes=t.reuse_fakes, **adam)
+                      ema_decay=t.ema_decay, reuse_fakes=t.reuse_fakes, generator_first=t.generator_first, **adam)
 
 
 def synth_model(model: ActganModelConfig | DganModelConfig):
