@@ -76,6 +76,9 @@ class WGANConfig:
             raise ConfigError(f"training.patience={self.patience}: must be at least 1")
         if not 0 < self.validation_fraction < 1:
             raise ConfigError(f"training.validation_fraction={self.validation_fraction}: must be in (0, 1)")
+        if self.reuse_fakes and self.generator_first:
+            raise ConfigError("training.reuse_fakes and training.generator_first both reuse one round's fakes in "
+                              "the other: set one of them")
         if not 0 <= self.ema_decay < 1:
             raise ConfigError(f"training.ema_decay={self.ema_decay}: must be in [0, 1) (0: no average)")
 
