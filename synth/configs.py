@@ -53,9 +53,6 @@ class WGANConfig:
     # them: one generator forward per step fewer (the critic sees them detached). Off by default: on
     # diamonds it cost about 0.01 of the judge's quality at equal time (docs/BENCHMARKS.md, issue 14)
     reuse_fakes: bool = False
-    # the generator round goes first and the critic round after it trains on that round's fakes
-    # (detached: made by the generator one update before): one generator forward per step fewer
-    generator_first: bool = False
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "critic_steps", "generator_steps"):
@@ -73,9 +70,6 @@ class WGANConfig:
             raise ConfigError(f"training.patience={self.patience}: must be at least 1")
         if not 0 < self.validation_fraction < 1:
             raise ConfigError(f"training.validation_fraction={self.validation_fraction}: must be in (0, 1)")
-        if self.reuse_fakes and self.generator_first:
-            raise ConfigError("training.reuse_fakes and training.generator_first both reuse one round's fakes in "
-                              "the other: set one of them")
         if not 0 <= self.ema_decay < 1:
             raise ConfigError(f"training.ema_decay={self.ema_decay}: must be in [0, 1) (0: no average)")
 

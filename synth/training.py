@@ -40,9 +40,8 @@ class WGANProblem(Protocol):
     critics: Sequence[Critic]
     steps_per_epoch: int
 
-    def real_batch(self, condition: Any = None) -> tuple[list[torch.Tensor], Any]:
-        """Critic inputs from real data, and the conditioning the fakes must share (drawn afresh,
-        or `condition` as condition_batch made it)."""
+    def real_batch(self) -> tuple[list[torch.Tensor], Any]:
+        """Critic inputs from real data, and the conditioning the fakes must share."""
 
     def fake_batch(self, condition: Any, for_generator: bool) -> tuple[list[torch.Tensor], torch.Tensor | None]:
         """Critic inputs from the generator for `condition`, and (for_generator) an extra generator loss."""
@@ -169,22 +168,13 @@ def train_wgan(problem: WGANProblem, config: WGANConfig, device: torch.device,
 
     def step() -> torch.Tensor:
         # (7,): critic sums (W, gp, loss, grad norm), generator sums (loss, grad norm), largest critic grad norm
-        rounds, kept, made = [], None, None
-        if config.generator_first:
-            generator, made = _generator_step(problem, g_opt, config, device, keep=True)
-            for j in range(1, config.generator_steps):
-                generator = generator + _generator_step(problem, g_opt, config, device)[0]
-            for i in range(config.critic_steps):
-                rounds.append(_critic_step(problem, c_opt, c_params, config, device, rng, clipping,
-                                           made=made if i == 0 else None)[0])
-            critic = torch.stack(rounds)
-            return torch.cat([critic.sum(0), generator, critic[:, 3].max()[None]])
+        rounds, kept = [], None
         for i in range(config.critic_steps):
             keep = config.reuse_fakes and i == config.critic_steps - 1
             stats, kept = _critic_step(problem, c_opt, c_params, config, device, rng, clipping, keep)
             rounds.append(stats)
         critic = torch.stack(rounds)  # (critic_steps, 4)
-        generator = sum(_generator_step(problem, g_opt, config, device, kept if j == 0 else None)[0]
+        generator = sum(_generator_step(problem, g_opt, config, device, kept if j == 0 else None)
                         for j in range(config.generator_steps))
         return torch.cat([critic.sum(0), generator, critic[:, 3].max()[None]])
 
@@ -330,15 +320,12 @@ class CudaGraphStep:
         return self.out
 
 
-def _critic_step(problem, optimizer, params, config, device, rng, clipping, keep: bool = False, made=None):
+def _critic_step(problem, optimizer, params, config, device, rng, clipping, keep: bool = False):
     """One critic round: its stats (W, gp, loss, grad norm), and with `keep` its fakes with their
-    generator graph (and the generator's extra loss) for the generator round that follows. With
-    `made` (a generator round's detached fakes and condition) it trains on those fakes."""
-    real_inputs, condition = problem.real_batch(*([made[1]] if made is not None else []))
+    generator graph (and the generator's extra loss) for the generator round that follows."""
+    real_inputs, condition = problem.real_batch()
     kept = None
-    if made is not None:
-        fake_inputs = made[0]
-    elif keep:
+    if keep:
         with autocast(device, config.amp):
             kept = problem.fake_batch(condition, True)
         fake_inputs = [fake.detach() for fake in kept[0]]
@@ -371,16 +358,11 @@ def _critic_step(problem, optimizer, params, config, device, rng, clipping, keep
     return torch.stack([distance, penalty, loss.detach().float(), grad_norm.float()]), kept
 
 
-def _generator_step(problem, optimizer, config, device, kept=None, keep: bool = False):
-    """One generator round, on `kept` fakes (the critic round's) or on fresh ones: its stats (loss,
-    grad norm), and with `keep` its fakes (detached) and their condition for a critic round."""
+def _generator_step(problem, optimizer, config, device, kept=None) -> torch.Tensor:
+    """One generator round, on `kept` fakes (the critic round's) or on fresh ones."""
     _set_requires_grad(problem.critics, False)  # no critic weight gradients in the generator step
-    condition = None
     with autocast(device, config.amp):
-        if kept is None:
-            condition = problem.condition_batch()
-            kept = problem.fake_batch(condition, True)
-        fake_inputs, extra = kept
+        fake_inputs, extra = kept if kept is not None else problem.fake_batch(problem.condition_batch(), True)
         loss = torch.zeros((), device=device)
         for critic, fake in zip(problem.critics, fake_inputs):
             loss = loss - critic.loss_weight * critic.network(fake).mean()
@@ -391,8 +373,7 @@ def _generator_step(problem, optimizer, config, device, kept=None, keep: bool = 
     _set_requires_grad(problem.critics, True)
     grad_norm = _grad_norm(problem.generator.parameters())
     optimizer.step()
-    made = ([fake.detach() for fake in fake_inputs], condition) if keep else None
-    return torch.stack([loss.detach().float(), grad_norm.float()]), made
+    return torch.stack([loss.detach().float(), grad_norm.float()])
 
 
 def _grad_norm(params) -> torch.Tensor:

@@ -59,11 +59,6 @@ class TrainingConfig(_Strict):
         description="The generator round trains on the fakes of the last critic round (made with gradients) "
                     "instead of drawing new ones: one generator pass per step fewer, about 18 % less time "
                     "per ACTGAN epoch, but on diamonds about 0.01 lower judge quality at equal time.")
-    generator_first: bool = Field(
-        _T.generator_first,
-        description="Each step's generator round goes first, and the critic round after it trains on that round's "
-                    "fakes (made one generator update before): one generator pass per step fewer. Not with "
-                    "reuse_fakes.")
     lipschitz: Literal["gradient_penalty", "weight_clipping"] = Field(
         _T.lipschitz.value, description="How the critic is kept 1-Lipschitz.")
     gp_lambda: float = Field(_T.gp_lambda, ge=0, description="Gradient-penalty coefficient λ.")
@@ -113,12 +108,6 @@ class TrainingConfig(_Strict):
                     "weights (updated after every epoch, this much of the old average kept) and "
                     "score it at each evaluation; the better of the two is kept. 0 = no average. "
                     "Used only with eval_every.")
-
-    @model_validator(mode="after")
-    def _one_way_of_sharing_fakes(self) -> "TrainingConfig":
-        if self.reuse_fakes and self.generator_first:
-            raise ValueError("reuse_fakes and generator_first both reuse one round's fakes in the other: set one")
-        return self
 
 
 def _check_eval_every(model: Any) -> None:

@@ -242,8 +242,8 @@ class _TableGame:
     def condition_batch(self) -> Condition | None:
         return self.conditions.training(self.batch, self.rng) if self.conditions else None
 
-    def real_batch(self, condition: Condition | None = None):
-        condition = condition if condition is not None else self.condition_batch()
+    def real_batch(self):
+        condition = self.condition_batch()
         if condition is None:
             rows = torch.randint(len(self.encoded), (self.batch,), device=self.encoded.device, generator=self.rng)
             return [self.encoded[rows]], None

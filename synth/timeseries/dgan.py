@@ -392,7 +392,7 @@ class _SequenceGame:
     def condition_batch(self) -> None:
         return None
 
-    def real_batch(self, condition=None):
+    def real_batch(self):
         rows = torch.randint(len(self.features), (self.batch,), device=self.features.device, generator=self.rng)
         return self._inputs(self.attributes[rows], self.additional[rows], self.features[rows]), None
 
