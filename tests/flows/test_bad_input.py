@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from flows.cli import main
-from tests.flows.test_refresh_flow import TINY_MODEL, mixed_table, write_config
+from tests.support.pipeline import mixed_table, write_config
 
 PREVIOUS = b"previous published output"
 

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from flows.cli import main
-from tests.flows.test_refresh_flow import mixed_table, write_config
+from tests.support.pipeline import mixed_table, write_config
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from flows.cli import main
 from tasks.config import RefreshConfig, load_config
-from tests.flows.test_refresh_flow import TINY_MODEL, mixed_table, write_config
+from tests.support.pipeline import TINY_MODEL, mixed_table, write_config
 
 REPO = Path(__file__).resolve().parents[2]
 TINY_DGAN = {"kind": "dgan", "epochs": 2, "example_id": "series", "time_column": "t",

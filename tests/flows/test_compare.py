@@ -12,7 +12,7 @@ from flows.cli import main
 from tasks.config import RefreshConfig
 from synth.io import read_table, table_fingerprint
 from tasks import tracking
-from tests.flows.test_refresh_flow import TINY_MODEL, mixed_table, write_config
+from tests.support.pipeline import TINY_MODEL, mixed_table, write_config
 
 # the thresholds relative to the report's reference points, off where a tiny model must pass
 RELATIVE_OFF = {"min_pairs_margin": None, "max_detection_auc": None, "max_acf_error_ratio": None}

@@ -16,7 +16,7 @@ from flows.cli import main
 from tasks.config import parse_config
 from synth.errors import ConfigError
 from tasks.preflight import check_not_inside_source
-from tests.flows.test_refresh_flow import mixed_table, write_config
+from tests.support.pipeline import mixed_table, write_config
 
 
 def _frame(n: int = 300) -> pd.DataFrame:

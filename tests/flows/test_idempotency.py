@@ -8,8 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from flows.cli import main
-from tests.flows.test_refresh_flow import TINY_MODEL, mixed_table, write_config
-from tests.flows.test_resume import _start
+from tests.support.pipeline import TINY_MODEL, mixed_table, start_refresh, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +58,7 @@ def test_two_runs_started_together_publish_once(tmp_path):
     # the tracking store exists before the runs, as on any deployment: two processes creating one
     # sqlite schema at the same moment is a race of the test's setup, not of the refresh
     mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}").search_experiments()
-    runs = [_start(config, tmp_path, name) for name in ("a", "b")]
+    runs = [start_refresh(config, tmp_path, name) for name in ("a", "b")]
     deadline = time.monotonic() + 600
     for process, log in runs:
         process.wait(max(1.0, deadline - time.monotonic()))

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from tests.flows.test_refresh_flow import mixed_table
+from tests.support.pipeline import mixed_table
 
 REPO = Path(__file__).resolve().parents[2]
 HANG_GUARD_S = 90  # far beyond a clean exit; before the fix the process went on for 35-150 s

@@ -5,44 +5,15 @@ import json
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import yaml
 
 from flows.cli import main
 from synth.io import read_metadata
+from tests.support.pipeline import mixed_table, write_config
 
 # the thresholds relative to the report's reference points, off where a tiny model must pass
 RELATIVE_OFF = {"min_pairs_margin": None, "max_detection_auc": None, "max_acf_error_ratio": None}
-
-TINY_MODEL = {"kind": "actgan", "epochs": 3, "seed": 0, "embedding_dim": 16, "generator_dims": [32, 32],
-              "critic_dims": [32, 32], "pac": 10, "training": {"batch_size": 100}}
-
-
-def mixed_table(n: int = 400, seed: int = 0) -> pa.Table:
-    rng = np.random.default_rng(seed)
-    cut = rng.choice(["Fair", "Good", "Ideal"], n, p=[0.2, 0.3, 0.5])
-    return pa.table({
-        "carat": np.round(rng.gamma(2.0, 0.4, n), 2),
-        "price": (rng.integers(300, 20000, n)).astype(np.int32),
-        "cut": pa.array(cut).dictionary_encode(),
-        "color": rng.choice(["D", "E", "F", "G"], n),
-        "certified": rng.random(n) > 0.4,
-        "sold_at": pa.array(pd.date_range("2024-01-01", periods=n, freq="h", tz="UTC")),
-        "shop": ["main"] * n,  # constant: comes back constant
-    })
-
-
-def write_config(tmp_path, source, output, model=None, **extra) -> str:
-    # tiny models fail the default gate; the gate has tests of its own below
-    extra.setdefault("report", {"gate": {"enabled": False}, "bootstrap": 0})
-    tree = {"source": {"path": str(source)}, "model": model or dict(TINY_MODEL), "output": {"path": str(output)},
-            **extra}
-    path = tmp_path / "run.yaml"
-    path.write_text(yaml.safe_dump(tree))
-    return str(path)
-
 
 @pytest.fixture
 def source(tmp_path):

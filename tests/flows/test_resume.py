@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,30 +17,9 @@ from synth.checkpoint import MODEL_DIR, latest_checkpoint
 from synth.errors import ConfigError
 from synth.models import load_model
 from tasks.train import checkpointing
-from tests.flows.test_refresh_flow import TINY_MODEL, mixed_table, write_config
+from tests.support.pipeline import TINY_MODEL, mixed_table, start_refresh, write_config
 
-REPO = Path(__file__).resolve().parents[2]
 EPOCHS, EVERY, KILL_AFTER = 40, 5, 10
-
-
-def _child_env(tmp_path: Path, name: str) -> dict[str, str]:
-    # Each run has its own Prefect home (its temporary API's database). A SIGKILLed run leaves its
-    # dataset lock (flows/locks.py) occupied in its home's database: a temporary API never revokes the
-    # lease that died with it. The checkpoints and the MLflow store are shared, as on a real retry.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_"))}
-    env.update(PREFECT_HOME=str(tmp_path / f"prefect-home-{name}"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               PREFECT_LOGGING_LEVEL="INFO", MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}",
-               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])))
-    return env
-
-
-def _start(config: str, tmp_path: Path, name: str) -> tuple[subprocess.Popen, Path]:
-    log = tmp_path / f"{name}.log"
-    with open(log, "wb") as out:  # a file, not a pipe: a full pipe would stall the child
-        proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", config], cwd=tmp_path,
-                                env=_child_env(tmp_path, name), stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)  # its own process group: the kill takes it all
-    return proc, log
 
 
 def _logged_model(run_id: str, into: Path):
@@ -70,7 +47,7 @@ def test_a_refresh_killed_mid_training_resumes_where_it_stopped(tmp_path):
              "training": {"batch_size": 100, "checkpoint_every": EVERY, "checkpoint_dir": str(checkpoints)}}
     config = write_config(tmp_path, source, output, model=model)
 
-    first, first_log = _start(config, tmp_path, "first")
+    first, first_log = start_refresh(config, tmp_path, "first")
     deadline = time.monotonic() + 120
     while _checkpoint_epoch(checkpoints) < KILL_AFTER:
         assert first.poll() is None, f"the first run ended before it was killed:\n{first_log.read_text()[-3000:]}"
@@ -83,7 +60,7 @@ def test_a_refresh_killed_mid_training_resumes_where_it_stopped(tmp_path):
     assert KILL_AFTER <= killed_at < EPOCHS, "killed too late to test resuming: make the epochs slower"
     assert not output.exists(), "a killed run published"
 
-    second, second_log = _start(config, tmp_path, "second")
+    second, second_log = start_refresh(config, tmp_path, "second")
     try:
         second.wait(timeout=180)
     finally:

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from flows.cli import main
-from tests.flows.test_refresh_flow import mixed_table, write_config
+from tests.support.pipeline import mixed_table, write_config
 
 ROWS = 3_000
 SAMPLED = {"sample_rows": 800, "sample_seed": 3, "batch_rows": 500}

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from flows.cli import main
-from tests.flows.test_refresh_flow import TINY_MODEL, write_config
+from tests.support.pipeline import TINY_MODEL, write_config
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from flows.cli import main
-from tests.flows.test_refresh_flow import write_config
+from tests.support.pipeline import write_config
 
 
 @pytest.fixture

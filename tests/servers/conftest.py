@@ -1,7 +1,8 @@
 """Real servers on loopback for the deployment tests: a Prefect server (sqlite), an MLflow tracking
 server (sqlite + local artifact root) and process workers, each a child process on a free port,
 stopped at the end of the session. The deployments come from deployments/prefect.yaml via
-scripts/deploy.sh, exactly as a user registers them.
+scripts/deploy.sh, exactly as a user registers them. The S3 tests get a moto S3 server (`s3_endpoint`,
+one per test module) and a fresh `bucket` on it.
 """
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 
@@ -176,3 +179,55 @@ def wait_final(client, flow_run_id, timeout_s: float = RUN_TIMEOUT_S):
             return run
         time.sleep(1)
     raise AssertionError(f"flow run {flow_run_id} not finished after {timeout_s} s (state {run.state})")
+
+
+# -- S3 (moto) for tests/servers/test_s3*.py -------------------------------------------------------------
+
+SECRET = "dummy-SECRET-d0-not-leak-9f8e7d"
+ACCESS_KEY = "AKIADUMMYTESTKEY0001"
+
+
+def start_moto(tmp_path_factory, name: str, **env) -> tuple[str, object]:
+    """moto's S3 server (environment `env`) on a free loopback port; returns its endpoint and process."""
+    home = tmp_path_factory.mktemp(name)
+    port = free_port()
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    child_env.update(PYTHONUNBUFFERED="1", **env)
+    process = start([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                    home / "moto.log", child_env, home)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/moto-api/", process, home / "moto.log", timeout_s=60)
+    except BaseException:
+        stop(process)
+        raise
+    return f"http://127.0.0.1:{port}", process
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint(tmp_path_factory):
+    """A moto S3 server for the test module; its endpoint URL."""
+    endpoint, process = start_moto(tmp_path_factory, "moto")
+    yield endpoint
+    stop(process)
+
+
+def s3_client_env(monkeypatch, endpoint: str) -> None:
+    """Points the AWS SDK's own credential chain at `endpoint` with the dummy keys, and nowhere else."""
+    for name in ("AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # never look for instance credentials
+
+
+@pytest.fixture
+def bucket(s3_endpoint, monkeypatch) -> str:
+    """A fresh, empty bucket on the server; the client environment points at it."""
+    s3_client_env(monkeypatch, s3_endpoint)
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    admin = pafs.S3FileSystem(endpoint_override=s3_endpoint.removeprefix("http://"), scheme="http",
+                              allow_bucket_creation=True)
+    admin.create_dir(name)
+    return name

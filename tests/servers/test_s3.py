@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import threading
 import time
 import uuid
@@ -13,59 +12,12 @@ import uuid
 import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
-import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 
 from synth import storage
 from synth.errors import DataError
-from tests.servers.conftest import free_port, start, stop, wait_http
-
-SECRET = "dummy-SECRET-d0-not-leak-9f8e7d"
-ACCESS_KEY = "AKIADUMMYTESTKEY0001"
-
-
-def _moto(tmp_path_factory, name: str, **env) -> tuple[str, object]:
-    home = tmp_path_factory.mktemp(name)
-    port = free_port()
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    child_env.update(PYTHONUNBUFFERED="1", **env)
-    process = start([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                    home / "moto.log", child_env, home)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/moto-api/", process, home / "moto.log", timeout_s=60)
-    except BaseException:
-        stop(process)
-        raise
-    return f"http://127.0.0.1:{port}", process
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint(tmp_path_factory):
-    endpoint, process = _moto(tmp_path_factory, "moto")
-    yield endpoint
-    stop(process)
-
-
-def _client_env(monkeypatch, endpoint: str) -> None:
-    for name in ("AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # never look for instance credentials
-
-
-@pytest.fixture
-def bucket(s3_endpoint, monkeypatch) -> str:
-    """A fresh, empty bucket on the server; the client environment points at it."""
-    _client_env(monkeypatch, s3_endpoint)
-    name = f"test-{uuid.uuid4().hex[:12]}"
-    admin = pafs.S3FileSystem(endpoint_override=s3_endpoint.removeprefix("http://"), scheme="http",
-                              allow_bucket_creation=True)
-    admin.create_dir(name)
-    return name
+from tests.servers.conftest import ACCESS_KEY, SECRET, free_port, s3_client_env, start_moto, stop
 
 
 def _table(version: int, rows: int) -> pa.Table:
@@ -264,7 +216,7 @@ def test_missing_bucket_key_and_nothing_published(bucket):
 
 
 def test_unreachable_endpoint_names_the_uri_not_the_secret(monkeypatch):
-    _client_env(monkeypatch, f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    s3_client_env(monkeypatch, f"http://127.0.0.1:{free_port()}")  # nothing listens there
     uri = "s3://bucket/data.parquet"
     calls = {"read_table": lambda: storage.read_table(uri), "read_published": lambda: storage.read_published(uri),
              "publish_table": lambda: storage.publish_table(_table(1, 5), uri),
@@ -285,9 +237,9 @@ def test_unreachable_endpoint_names_the_uri_not_the_secret(monkeypatch):
 
 
 def test_access_denied_names_the_uri_not_the_secret(tmp_path_factory, monkeypatch):
-    endpoint, process = _moto(tmp_path_factory, "moto-auth", INITIAL_NO_AUTH_ACTION_COUNT="0")  # IAM enforced
+    endpoint, process = start_moto(tmp_path_factory, "moto-auth", INITIAL_NO_AUTH_ACTION_COUNT="0")  # IAM enforced
     try:
-        _client_env(monkeypatch, endpoint)
+        s3_client_env(monkeypatch, endpoint)
         uri = "s3://locked/data.parquet"
         for call in (lambda: storage.read_table(uri), lambda: storage.publish_table(_table(1, 5), uri)):
             with pytest.raises(DataError) as raised:

@@ -12,9 +12,8 @@ import pytest
 from synth import storage
 from synth.errors import StorageUnavailable
 from tasks.config import parse_config
-from tests.flows.test_refresh_flow import TINY_MODEL, mixed_table
 from tests.servers.conftest import free_port
-from tests.servers.test_s3 import bucket, s3_endpoint  # noqa: F401 - fixtures
+from tests.support.pipeline import TINY_MODEL, mixed_table
 
 pytestmark = pytest.mark.slow
 
@@ -81,7 +80,7 @@ def _pipe(source: socket.socket, sink: socket.socket) -> None:
 
 
 @pytest.fixture
-def proxy(s3_endpoint, bucket, monkeypatch):  # noqa: F811 - fixtures
+def proxy(s3_endpoint, bucket, monkeypatch):
     proxy = DroppingProxy(s3_endpoint)
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{proxy.port}")
     yield proxy

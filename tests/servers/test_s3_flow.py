@@ -15,8 +15,8 @@ import yaml
 from flows.cli import main
 from synth import storage
 from synth.checkpoint import LATEST
-from tests.flows.test_refresh_flow import TINY_MODEL, mixed_table
-from tests.servers.test_s3 import SECRET, bucket, s3_endpoint  # noqa: F401 - fixtures
+from tests.servers.conftest import SECRET
+from tests.support.pipeline import TINY_MODEL, mixed_table
 
 pytestmark = pytest.mark.slow
 

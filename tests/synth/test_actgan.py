@@ -16,51 +16,19 @@ from synth.models import load_model
 from synth.serialization import MODEL_JSON, WEIGHTS
 from synth.tabular import ACTGAN, ACTGANConfig
 from synth.training import WGANConfig
+from tests.support.tables import conditional_mixture, failed_mixture_checks, learning_config
 
 # -- learning ------------------------------------------------------------------------------------
-
-P_HI, MEAN = 0.7, {"lo": -2.0, "hi": 3.0}
-TOLERANCE = {"p_hi": 0.1, "class_mean": 0.75, "low_fraction": 0.1}
-
-
-def _conditional_mixture(rows: int = 2_000, seed: int = 0) -> pd.DataFrame:
-    """c ∈ {lo, hi} with P(hi) = 0.7; x ~ N(-2, 0.3) if lo, N(3, 0.5) if hi."""
-    rng = np.random.default_rng(seed)
-    hi = rng.random(rows) < P_HI
-    x = np.where(hi, rng.normal(MEAN["hi"], 0.5, rows), rng.normal(MEAN["lo"], 0.3, rows))
-    return pd.DataFrame({"c": np.where(hi, "hi", "lo"), "x": x})
-
-
-def _learning_config(epochs: int) -> ACTGANConfig:
-    return ACTGANConfig(embedding_dim=32, generator_dims=(64, 64), critic_dims=(64, 64), seed=0,
-                        training=WGANConfig(epochs=epochs, batch_size=100, generator_lr=1e-3, critic_lr=1e-3))
-
-
-def _failed_checks(synthetic: pd.DataFrame, real: pd.DataFrame) -> list[str]:
-    """The checks (with the tolerances above) that the synthetic table misses; [] when all pass."""
-    failed = []
-    p_hi = (synthetic["c"] == "hi").mean()
-    if abs(p_hi - P_HI) > TOLERANCE["p_hi"]:
-        failed.append(f"P(hi)={p_hi:.3f}")
-    for category, true_mean in MEAN.items():
-        mean = synthetic.loc[synthetic["c"] == category, "x"].mean()
-        if not abs(mean - true_mean) <= TOLERANCE["class_mean"]:  # NaN (category never sampled) fails too
-            failed.append(f"mean(x | {category})={mean:.2f}")
-    low, real_low = (synthetic["x"] < 0.5).mean(), (real["x"] < 0.5).mean()
-    if abs(low - real_low) > TOLERANCE["low_fraction"]:
-        failed.append(f"P(x < 0.5)={low:.3f} vs {real_low:.3f}")
-    return failed
-
 
 @pytest.mark.slow
 def test_learns_a_conditional_two_mode_table():
     """About 500 generator steps learn the table; one epoch (20 steps) of the same model does not."""
-    real = _conditional_mixture()
-    trained = ACTGAN(_learning_config(epochs=25)).fit(real)
-    assert _failed_checks(trained.sample(2_000, seed=1), real) == []
+    real = conditional_mixture()
+    trained = ACTGAN(learning_config(epochs=25)).fit(real)
+    assert failed_mixture_checks(trained.sample(2_000, seed=1), real) == []
 
-    untrained = ACTGAN(_learning_config(epochs=1)).fit(real)
-    failed = _failed_checks(untrained.sample(2_000, seed=1), real)
+    untrained = ACTGAN(learning_config(epochs=1)).fit(real)
+    failed = failed_mixture_checks(untrained.sample(2_000, seed=1), real)
     assert any(check.startswith("mean(x |") for check in failed), failed  # the test can tell the two apart
 
 
@@ -98,7 +66,7 @@ def _failed_point_checks(synthetic: pd.DataFrame, real: pd.DataFrame) -> list[st
 def test_point_masses_reappear_at_the_real_rate():
     """Zeros and a cap come back as exact values, at their real rates and with the zeros' dependence on c."""
     real = _zero_inflated()
-    trained = ACTGAN(_learning_config(epochs=50)).fit(real)
+    trained = ACTGAN(learning_config(epochs=50)).fit(real)
     assert trained.transformer_.column("amount").points_.tolist() == [0.0]
     assert trained.transformer_.column("score").points_.tolist() == [CAP]
     synthetic = trained.sample(4_000, seed=1)
@@ -106,7 +74,7 @@ def test_point_masses_reappear_at_the_real_rate():
     continuous = synthetic["amount"][synthetic["amount"] != 0]  # off the zeros: never a near-zero stand-in
     assert continuous.min() >= real["amount"][real["amount"] > 0].min()
 
-    untrained = ACTGAN(_learning_config(epochs=1)).fit(real)
+    untrained = ACTGAN(learning_config(epochs=1)).fit(real)
     failed = _failed_point_checks(untrained.sample(4_000, seed=1), real)
     assert any(check.startswith("P(amount=0 |") for check in failed), failed  # the test can tell the two apart
 

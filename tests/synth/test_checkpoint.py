@@ -24,22 +24,11 @@ from synth.serialization import MODEL_JSON, WEIGHTS, file_digest
 from synth.tabular import ACTGAN
 from synth.timeseries import DGAN
 from synth.training import TrainingStoppedEarly
-from tests.synth.conftest import make_mixed_table, make_tiny_config
-from tests.synth.test_dgan import config as dgan_config
-from tests.synth.test_dgan import periodic
+from tests.support.kill import Killed, kill_at
+from tests.support.tables import make_mixed_table, make_tiny_config
+from tests.support.timeseries import dgan_config, periodic
 
 STEPS_PER_EPOCH = 3  # 300 rows / batch 100
-
-
-class Killed(Exception):
-    """Stands in for the process dying: raised from the epoch callback, before that epoch's checkpoint."""
-
-
-def kill_at(epoch: int):
-    def callback(stats):
-        if stats.epoch == epoch:
-            raise Killed
-    return callback
 
 
 def state_tensors(directory: Path) -> dict[str, torch.Tensor]:

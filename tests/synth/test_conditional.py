@@ -14,14 +14,14 @@ from synth.tabular import ACTGAN
 from synth.tabular.conditions import ConditionMode
 from synth.transforms import SpanKind, TableTransformer
 from synth.transforms.columns import IdentifierColumnWarning
-from tests.synth.test_actgan import MEAN, _conditional_mixture, _learning_config
+from tests.support.tables import MEAN, conditional_mixture, learning_config
 
 
 @pytest.fixture(scope="module")
 def anyway_model():
     """A small anyway-mode model trained long enough to learn x ↔ c."""
-    config = dataclasses.replace(_learning_config(epochs=25), conditioning=ConditionMode.ANYWAY)
-    return ACTGAN(config).fit(_conditional_mixture())
+    config = dataclasses.replace(learning_config(epochs=25), conditioning=ConditionMode.ANYWAY)
+    return ACTGAN(config).fit(conditional_mixture())
 
 
 def test_anyway_conditions_on_a_numeric_column_carry_the_dependency(anyway_model):
@@ -111,7 +111,7 @@ def test_missing_values_reappear_at_the_real_rate():
     # 25-100 epochs). A 30% rate is learned less well (0.36-0.43 over 25-200 epochs): noted in the docs
     x_missing, c_missing = rng.random(n) < 0.1, rng.random(n) < 0.1
     table = pa.table({"x": pa.array(x, mask=x_missing), "c": pa.array(c, mask=c_missing)})
-    model = ACTGAN(_learning_config(epochs=50)).fit(table)
+    model = ACTGAN(learning_config(epochs=50)).fit(table)
     synthetic = model.sample_table(4_000, seed=0)
     assert abs(synthetic.column("x").null_count / 4_000 - x_missing.mean()) < 0.06
     assert abs(synthetic.column("c").null_count / 4_000 - c_missing.mean()) < 0.06

@@ -19,56 +19,7 @@ from synth.timeseries import DGAN, DGANConfig, Normalization
 from synth.timeseries.sequences import GapWarning, Sequences, SequenceSpec
 from synth.timeseries.transform import SequenceTransformer
 from synth.training import WGANConfig
-
-PERIOD = {"fast": 4, "slow": 8}
-
-
-def periodic(examples: int = 400, length: int = 16, seed: int = 0) -> pd.DataFrame:
-    """Long format: class fast → period 4, slow → period 8; random phase and amplitude, a little noise."""
-    rng = np.random.default_rng(seed)
-    cls = rng.choice(list(PERIOD), examples)
-    period = np.array([PERIOD[c] for c in cls])[:, None]
-    t = np.arange(length)[None, :]
-    phase = rng.uniform(0, 2 * np.pi, (examples, 1))
-    amp = rng.uniform(1.0, 2.0, (examples, 1))
-    x = amp * np.sin(2 * np.pi * t / period + phase) + rng.normal(0, 0.05, (examples, length)) + 10
-    return pd.DataFrame({
-        "id": np.repeat(np.arange(examples), length),
-        "t": np.tile(np.arange(length), examples),
-        "cls": np.repeat(cls, length),
-        "x": x.ravel(),
-    })
-
-
-def config(**kw) -> DGANConfig:
-    training = {"epochs": 2, "batch_size": 50, "generator_lr": 1e-3, "critic_lr": 1e-3, "betas": (0.5, 0.999),
-                **kw.pop("training", {})}
-    base = dict(example_id="id", time_column="t", attribute_columns=("cls",), feature_columns=("x",),
-                max_sequence_len=16, sample_len=4, attribute_num_units=32, feature_num_units=32,
-                critic_num_layers=3, critic_num_units=64, training=WGANConfig(**training))
-    return DGANConfig(**{**base, **kw})
-
-
-def acf(x: np.ndarray, lag: int) -> float:
-    x = x - x.mean(axis=1, keepdims=True)
-    return float(((x[:, lag:] * x[:, :-lag]).sum(1) / ((x ** 2).sum(1) + 1e-12)).mean())
-
-
-def series(table: pa.Table, length: int = 16) -> np.ndarray:
-    df = table.to_pandas().sort_values(["id", "t"])
-    return df["x"].to_numpy().reshape(-1, length)
-
-
-def failed_checks(model: DGAN) -> list[str]:
-    """Per class: the ACF at lag 4 is strongly positive for period 4 and strongly negative for period 8."""
-    failed = []
-    for cls, sign in (("fast", 1), ("slow", -1)):
-        out = model.generate(attributes=pd.DataFrame({"cls": [cls] * 200}), seed=1)
-        value = acf(series(out), 4)
-        if not sign * value > 0.4:
-            failed.append(f"acf(lag 4 | {cls})={value:.2f}")
-    return failed
-
+from tests.support.timeseries import acf, dgan_config, failed_period_checks, periodic, series
 
 # -- learning --------------------------------------------------------------------------------------
 
@@ -79,7 +30,7 @@ def periodic_data() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def trained(periodic_data) -> DGAN:
-    return DGAN(config(training={"epochs": 120})).fit(periodic_data)
+    return DGAN(dgan_config(training={"epochs": 120})).fit(periodic_data)
 
 
 @pytest.mark.slow
@@ -87,9 +38,9 @@ def test_learns_a_period_that_depends_on_the_class(trained, periodic_data):
     real = pa.Table.from_pandas(periodic_data)
     assert acf(series(real.filter(pc.equal(real["cls"], "fast"))), 4) > 0.6  # the check itself is sound
     assert acf(series(real.filter(pc.equal(real["cls"], "slow"))), 4) < -0.6
-    assert failed_checks(trained) == []
-    untrained = DGAN(config(training={"epochs": 1})).fit(periodic_data)
-    assert failed_checks(untrained) != []
+    assert failed_period_checks(trained) == []
+    untrained = DGAN(dgan_config(training={"epochs": 1})).fit(periodic_data)
+    assert failed_period_checks(untrained) != []
 
 
 def test_conditional_generation_returns_the_given_attributes(trained):
@@ -109,8 +60,8 @@ def test_time_continues_at_the_observed_cadence(trained):
 def test_seed_gives_identical_output_and_fit(periodic_data, trained):
     assert trained.generate(20, seed=5).equals(trained.generate(20, seed=5))
     assert not trained.generate(20, seed=5).equals(trained.generate(20, seed=6))
-    a = DGAN(config()).fit(periodic_data).generate(20, seed=1)
-    b = DGAN(config()).fit(periodic_data).generate(20, seed=1)
+    a = DGAN(dgan_config()).fit(periodic_data).generate(20, seed=1)
+    b = DGAN(dgan_config()).fit(periodic_data).generate(20, seed=1)
     assert a.equals(b)
 
 
@@ -148,8 +99,8 @@ def varying(examples: int = 300, seed: int = 0) -> pd.DataFrame:
 @pytest.mark.slow
 def test_learns_the_length_distribution_and_masks_the_end():
     data = varying()
-    model = DGAN(config(attribute_columns=(), feature_columns=("x", "kind"), max_sequence_len=8, sample_len=2,
-                        training={"epochs": 150})).fit(data)
+    model = DGAN(dgan_config(attribute_columns=(), feature_columns=("x", "kind"), max_sequence_len=8, sample_len=2,
+                             training={"epochs": 150})).fit(data)
     out = model.generate(400, seed=0).to_pandas()
     lengths = out.groupby("id").size()
     assert set(lengths.unique()) <= set(range(1, 9))
@@ -191,7 +142,7 @@ def test_transform_round_trip_with_example_scaling_and_flag(normalization):
 
 
 def test_fixed_length_data_has_no_generation_flag(periodic_data):
-    seqs = Sequences.from_table(pa.Table.from_pandas(periodic_data), config().spec, 16, 3)
+    seqs = Sequences.from_table(pa.Table.from_pandas(periodic_data), dgan_config().spec, 16, 3)
     t = SequenceTransformer(16).fit(seqs)
     assert not t.variable_length_ and t.feature_dim == 1
 
@@ -285,8 +236,8 @@ def _point_failures(model: DGAN, real: pd.DataFrame) -> list[str]:
 
 
 def _showery_config(epochs: int) -> DGANConfig:
-    return config(feature_columns=("rain",), attribute_columns=("kind",), max_sequence_len=12, sample_len=4,
-                  training={"epochs": epochs})
+    return dgan_config(feature_columns=("rain",), attribute_columns=("kind",), max_sequence_len=12, sample_len=4,
+                       training={"epochs": epochs})
 
 
 @pytest.mark.slow
@@ -308,7 +259,7 @@ def test_points_are_saved_and_a_model_saved_before_them_still_loads(periodic_dat
     assert loaded.transformer_.continuous[0].points_.tolist() == [0.0]
     assert loaded.generate(10, seed=3).equals(model.generate(10, seed=3))
 
-    old = DGAN(config(training={"epochs": 1})).fit(periodic_data)  # no point masses in x
+    old = DGAN(dgan_config(training={"epochs": 1})).fit(periodic_data)  # no point masses in x
     old.save(tmp_path / "old")
     doc = json.loads((tmp_path / "old" / MODEL_JSON).read_text())  # as written before point masses:
     for key in ("point_mass_min_share", "max_point_masses"):
@@ -371,21 +322,21 @@ def test_short_gaps_are_interpolated_and_long_gaps_dropped(periodic_data):
     x[16 * 2 + 15] = np.nan                 # example 2: a missing last value → filled
     data["x"] = x
     with pytest.warns(GapWarning, match="3 interpolated.*1 example"):
-        seqs = Sequences.from_table(pa.Table.from_pandas(data), config().spec, 16, max_gap=3)
+        seqs = Sequences.from_table(pa.Table.from_pandas(data), dgan_config().spec, 16, max_gap=3)
     assert seqs.preparation.dropped_examples == 1 and seqs.preparation.dropped_ids == [1]
     assert seqs.preparation.interpolated_values == 3 and len(seqs.lengths) == 399
     values = seqs.features.column("x").to_numpy()
     assert not np.isnan(values).any()
     np.testing.assert_allclose(values[3], (x[2] * 2 + x[5]) / 3)  # linear between the neighbours
     with pytest.warns(GapWarning):
-        model = DGAN(config()).fit(data)
+        model = DGAN(dgan_config()).fit(data)
     assert model.preparation_.dropped_examples == 1  # kept with the model (and in its saved state)
 
 
 # -- bad input ---------------------------------------------------------------------------------------
 
 def _bad(data: pd.DataFrame, **kw) -> None:
-    DGAN(config(**kw)).fit(data)
+    DGAN(dgan_config(**kw)).fit(data)
 
 
 def test_attribute_that_changes_within_an_example(periodic_data):
@@ -398,13 +349,13 @@ def test_attribute_that_changes_within_an_example(periodic_data):
 def test_sequences_longer_than_max_are_refused_or_split(periodic_data):
     with pytest.raises(DataError, match="400 example\\(s\\) are longer than max_sequence_len=8"):
         _bad(periodic_data, max_sequence_len=8)
-    model = DGAN(config(max_sequence_len=8, split_sequences=True)).fit(periodic_data)
+    model = DGAN(dgan_config(max_sequence_len=8, split_sequences=True)).fit(periodic_data)
     assert model.training_size_ == 800 and model.preparation_.split_examples == 400
 
 
 def test_max_len_not_divisible_by_sample_len():
     with pytest.raises(ConfigError, match="max_sequence_len=16 is not divisible by sample_len=3"):
-        config(sample_len=3)
+        dgan_config(sample_len=3)
 
 
 def test_a_single_example(periodic_data):
@@ -427,19 +378,19 @@ def test_feature_column_entirely_missing(periodic_data):
 
 def test_batch_larger_than_the_data_uses_all_examples_and_unknown_columns_are_refused(periodic_data):
     with pytest.warns(UserWarning, match="batch_size=1000 is larger than the number of training examples \\(400\\)"):
-        model = DGAN(config(training={"batch_size": 1000, "epochs": 1})).fit(periodic_data)
+        model = DGAN(dgan_config(training={"batch_size": 1000, "epochs": 1})).fit(periodic_data)
     assert model.batch_size_ == 400
     with pytest.raises(ConfigError, match="\\['colour'\\] not in the input"):
         _bad(periodic_data, attribute_columns=("colour",))
 
 
 def test_config_is_plain_data():
-    cfg = config()
+    cfg = dgan_config()
     assert dataclasses.replace(cfg, seed=3).seed == 3
 
 
 def test_progress_is_reported_every_batch(periodic_data):
     calls = []
-    model = DGAN(config(training={"epochs": 3})).fit(periodic_data, progress=lambda *a: calls.append(a))
+    model = DGAN(dgan_config(training={"epochs": 3})).fit(periodic_data, progress=lambda *a: calls.append(a))
     assert calls == [(e, s, 8) for e in (1, 2, 3) for s in range(1, 9)]  # 400 examples / batch 50
     assert len(model.history_) == 3

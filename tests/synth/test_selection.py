@@ -19,10 +19,9 @@ from synth.selection import SAMPLE_SEED, SeriesScorer, TableScorer, ValidationTo
 from synth.tabular import ACTGAN
 from synth.timeseries import DGAN, DGANConfig
 from synth.training import WGANConfig
-from tests.synth.conftest import make_mixed_table, make_tiny_config
-from tests.synth.test_checkpoint import Killed, kill_at
-from tests.synth.test_dgan import config as dgan_config
-from tests.synth.test_dgan import periodic
+from tests.support.kill import Killed, kill_at
+from tests.support.tables import make_mixed_table, make_tiny_config
+from tests.support.timeseries import dgan_config, periodic
 
 NOISY = dict(generator_lr=3e-3, critic_lr=3e-3)  # a learning rate high enough that scores jump epoch to epoch
 WEIGHTS_ONLY = dict(ema_decay=0.0)  # no moving-average candidate

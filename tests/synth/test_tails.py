@@ -18,7 +18,7 @@ from synth.tabular import ACTGAN, ACTGANConfig
 from synth.training import WGANConfig
 from synth.transforms import TableTransformer
 from synth.transforms.tails import MAX_KNOTS, SKEW_LIMIT, Tail, TailMap, fit_tail, skewness
-from tests.synth.conftest import make_tiny_config
+from tests.support.tables import make_tiny_config
 
 ROWS = 2_000
 
