@@ -5,8 +5,9 @@
     kind.steps_per_epoch(units=1_000, batch_size=256)
 
 A new kind is one `ModelKind` entry here (its config dataclass in synth.configs, its estimator with
-the fit/sample/save/load methods ACTGAN and DGAN share); the run config, the plan, preflight and the
-train step read it from here instead of comparing names.
+the fit/sample/save/load methods ACTGAN and DGAN share); the run config's conversion, the plan, the
+config error messages and the models' own training games read it from here instead of comparing
+names (preflight's data inspection is still per kind: docs/ARCHITECTURE.md).
 """
 from __future__ import annotations
 

@@ -22,6 +22,7 @@ from synth import selection as model_selection
 from synth.checkpoint import Checkpointing, Checkpoints
 from synth.device import resolve_device
 from synth.configs import ACTGANConfig
+from synth.models import model_kind
 from synth.errors import ConfigError, DataError
 from synth.io import as_table, check_trainable
 from synth.serialization import config_from_dict, config_to_dict, load_state, read_model, save_model, saved_state
@@ -236,7 +237,7 @@ class _TableGame:
         cfg = model.config
         self.critics = [Critic(critic, cfg.training.gp_lambda, pac=cfg.pac)]
         self.batch = cfg.training.batch_size
-        self.steps_per_epoch = max(len(encoded) // self.batch, 1)
+        self.steps_per_epoch = model_kind(model.kind).steps_per_epoch(len(encoded), self.batch)
         self.conditions = model.conditions_ if model.conditions_.enabled else None
 
     def condition_batch(self) -> Condition | None:

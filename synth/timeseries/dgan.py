@@ -29,6 +29,7 @@ from synth import selection as model_selection
 from synth.checkpoint import Checkpointing, Checkpoints
 from synth.device import resolve_device
 from synth.configs import DGANConfig
+from synth.models import model_kind
 from synth.errors import ConfigError
 from synth.fidelity.series import SeriesSpec
 from synth.io import as_table, check_trainable
@@ -84,7 +85,7 @@ class DGAN:
         if T % cfg.sample_len:
             raise ConfigError(f"max_sequence_len={T} (the longest sequence) is not divisible by "
                               f"sample_len={cfg.sample_len}: set max_sequence_len to a multiple of sample_len")
-        self.batch_size_ = min(cfg.training.batch_size, len(seqs.lengths))
+        self.batch_size_ = model_kind(self.kind).batch(len(seqs.lengths), cfg.training.batch_size)
         if self.batch_size_ < cfg.training.batch_size:  # as gretel does: a batch is at most all examples
             warnings.warn(f"training.batch_size={cfg.training.batch_size} is larger than the number of training "
                           f"examples ({len(seqs.lengths)}): each step uses all {self.batch_size_}", UserWarning,
@@ -373,7 +374,7 @@ class _SequenceGame:
         self.generator = model.generator_
         n = len(features)
         self.batch = model.batch_size_
-        self.steps_per_epoch = max(round(n / self.batch), 1)  # about one pass over the examples
+        self.steps_per_epoch = model_kind(model.kind).steps_per_epoch(n, cfg.training.batch_size)  # about one pass
         width = attributes.shape[1] + additional.shape[1]
         critic = CriticNet(width + features.shape[1] * features.shape[2], cfg.critic_num_layers,
                            cfg.critic_num_units).to(model.device_)
