@@ -1,0 +1,50 @@
+"""`synthetic_refresh`: the nightly refresh of every configured table, one mapped task per table.
+
+Scheduled: each night at SYNTH_SCHEDULE (cron, default 02:00) in SYNTH_TIMEZONE (default UTC), it
+refreshes the run configs in `params.configs` (the demo's two by default), paths relative to
+SYNTH_HOME. Triggered with a config: `params.config` (one run config, validated by the trigger form
+against the same schema as the Prefect form) runs that table alone; `params.overrides` applies
+`key.path=value` settings to every table.
+
+A table whose input has not changed since its last publish is skipped; a failed gate fails its task
+and publishes nothing. The MLflow server and object store come from the connections `synth_mlflow`
+and `aws_default`, or the worker's environment.
+"""
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import dag, task
+
+from synth_airflow.operators import SyntheticRefreshOperator
+from synth_airflow.params import refresh_params
+
+DEMO_CONFIGS = ["configs/diamonds.yaml", "configs/weather.yaml"]
+
+
+@dag(
+    dag_id="synthetic_refresh",
+    schedule=os.environ.get("SYNTH_SCHEDULE", "0 2 * * *"),
+    start_date=pendulum.datetime(2026, 1, 1, tz=os.environ.get("SYNTH_TIMEZONE", "UTC")),
+    catchup=False,
+    max_active_runs=1,
+    params=refresh_params(DEMO_CONFIGS),
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=2)},  # transient failures only (run.py)
+    tags=["synthetic-data", "mlflow"],
+    doc_md=__doc__,
+)
+def synthetic_refresh():
+    @task
+    def tables(params: dict | None = None) -> list[dict]:
+        """The tables of this run: `params.config` alone, else each of `params.configs`."""
+        overrides = list(params.get("overrides") or [])
+        if params.get("config"):
+            return [{"config": params["config"], "overrides": overrides}]
+        return [{"config": path, "overrides": overrides} for path in params.get("configs") or []]
+
+    SyntheticRefreshOperator.partial(task_id="refresh").expand_kwargs(tables())
+
+
+synthetic_refresh()
