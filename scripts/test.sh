@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run the test suite in the project's virtual environment (created on first use by setup.sh).
+# Run the test suite in the project's virtual environment (created on first use by setup.sh, with the
+# Airflow environment beside it).
 #
 #   scripts/test.sh                     # whole suite
 #   scripts/test.sh tests/synth -k gp   # any pytest arguments
@@ -11,6 +12,7 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
 
 scripts/setup.sh
+scripts/setup.sh airflow  # tests/airflow drive a real Airflow in its own environment (no Prefect there)
 
 export PREFECT_SERVER_ANALYTICS_ENABLED=false
 exec .venv/bin/python -m pytest -q "$@"

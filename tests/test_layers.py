@@ -1,5 +1,5 @@
 """The layers only point down: synth/ (the library) ← tasks/ (the steps, the run config) ← flows/
-(Prefect). Walks every import statement of the project's modules, at module level or inside a
+(Prefect) and synth_airflow/ (Airflow), side by side. Walks every import statement of the project's modules, at module level or inside a
 function, and fails on an import against the grain or on any cycle."""
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("synth", "tasks", "flows")
+PACKAGES = ("synth", "tasks", "flows", "synth_airflow")
 ORCHESTRATORS = ("prefect", "airflow")
 # what each layer must never import (at any depth of the file)
 FORBIDDEN = {
-    "synth": {"tasks", "flows", *ORCHESTRATORS, "mlflow", "great_expectations"},
-    "tasks": {"flows", *ORCHESTRATORS},
+    "synth": {"tasks", "flows", "synth_airflow", *ORCHESTRATORS, "mlflow", "great_expectations"},
+    "tasks": {"flows", "synth_airflow", *ORCHESTRATORS},
+    "flows": {"synth_airflow", "airflow"},          # Prefect's layer
+    "synth_airflow": {"flows", "prefect"},           # Airflow's layer, beside it: the two never meet
 }
 
 

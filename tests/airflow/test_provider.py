@@ -1,0 +1,125 @@
+"""The Airflow provider in a real Airflow 3.3 (its own environment, no Prefect): registered from its
+entry point, the example DAG parsed without heavy imports, and `airflow dags test synthetic_refresh`
+refreshing a table end to end against a SQLite metadata database, with the same output and scores as
+the Prefect flow gives for the same config, and a bad config failing with the run's own message."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from synth_airflow.params import build_schema, config_schema
+from tests.support.pipeline import REPO, TINY_MODEL, mixed_table
+
+PROBE = textwrap.dedent('''
+    import json, sys, time
+    from airflow.providers_manager import ProvidersManager
+    manager = ProvidersManager()
+    info = manager.providers["prefect-synth"]
+    from importlib.metadata import metadata
+    classifiers = metadata("prefect-synth").get_all("Classifier")
+    from airflow.dag_processing.dagbag import DagBag
+    before = set(sys.modules)
+    start = time.perf_counter()
+    bag = DagBag(dag_folder=sys.argv[1])
+    seconds = time.perf_counter() - start
+    dag = bag.dags["synthetic_refresh"]
+    heavy = sorted({m.split(".")[0] for m in set(sys.modules) - before} & {"torch", "mlflow", "great_expectations",
+                                                                            "tasks", "synth", "pandas", "prefect"})
+    print(json.dumps({"name": info.data["name"], "links": info.data["extra-links"],
+                      "hooks": sorted(manager.hooks), "classifiers": classifiers, "errors": bag.import_errors,
+                      "schedule": getattr(dag.timetable, "_expression", None) or str(dag.schedule), "params": sorted(dag.params.keys()),
+                      "tasks": sorted(dag.task_ids), "heavy": heavy, "parse_seconds": seconds}))
+''')
+
+
+def test_the_trigger_forms_schema_is_the_run_configs():
+    """The DAG reads the schema from a file (parse time); it must be what the run config makes now
+    (regenerate with `python -m synth_airflow.params`)."""
+    assert config_schema() == json.loads(json.dumps(build_schema(), sort_keys=True))
+    assert config_schema()["properties"]["model"]["anyOf"]  # the kinds, as the Prefect form has them
+
+
+def test_the_provider_is_registered_and_the_dag_parses_without_heavy_imports(af):
+    done = af.python(PROBE, str(REPO / "synth_airflow" / "example_dags"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    probe = json.loads(done.stdout.strip().splitlines()[-1])
+    assert probe["name"] == "Synthetic refresh" and probe["errors"] == {}
+    assert "synth_mlflow" in probe["hooks"]
+    assert "synth_airflow.operators.MlflowRunLink" in probe["links"]
+    assert "Framework :: Apache Airflow :: Provider" in probe["classifiers"]
+    assert probe["schedule"] == "0 2 * * *"
+    assert probe["params"] == ["config", "configs", "overrides"] and probe["tasks"] == ["refresh", "tables"]
+    assert probe["heavy"] == []  # the pipeline is imported when a task runs, not when the DAG is parsed
+    print(f"DAG parse: {probe['parse_seconds']:.3f} s")
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("table")
+    pq.write_table(mixed_table(300), folder / "in.parquet")
+    return folder / "in.parquet"
+
+
+def _workdir(tmp_path, name: str, table) -> tuple:
+    """A working folder with the table at data/in.parquet and a run config with relative paths."""
+    work = tmp_path / name
+    (work / "data").mkdir(parents=True)
+    shutil.copy(table, work / "data" / "in.parquet")
+    config = {"source": {"path": "data/in.parquet"}, "model": dict(TINY_MODEL), "output": {"path": "out/t.parquet"},
+              "report": {"bootstrap": 0, "gate": {"enabled": False}}}
+    (work / "run.yaml").write_text(yaml.safe_dump(config))
+    return work, config
+
+
+def _dags_test(af, work, conf: dict):
+    return af.run(["dags", "test", "synthetic_refresh", "-c", json.dumps(conf)],
+                  env={"SYNTH_HOME": str(work), "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}"})
+
+
+def test_dags_test_refreshes_a_table_as_the_prefect_flow_does(af, table, tmp_path):
+    airflow_work, config = _workdir(tmp_path, "airflow", table)
+    done = _dags_test(af, airflow_work, {"configs": ["run.yaml"]})
+    assert done.returncode == 0, done.stdout[-5000:]
+    output = airflow_work / "out" / "t.parquet"
+    assert pq.read_table(output).num_rows == 300
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{airflow_work / 'mlflow.db'}")
+    [run] = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert run.info.status == "FINISHED" and run.data.tags["synth.outcome"] == "published"
+    assert run.data.tags["airflow.dag_id"] == "synthetic_refresh" and run.data.tags["airflow.task_id"] == "refresh"
+    assert run.data.tags["airflow.run_id"].startswith("manual__")
+
+    prefect_work, _ = _workdir(tmp_path, "prefect", table)  # the same config and data, run by the Prefect flow
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_"))}
+    env.update(PREFECT_HOME=str(prefect_work / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               MLFLOW_TRACKING_URI=f"sqlite:///{prefect_work / 'mlflow.db'}", PYTHONPATH=str(REPO))
+    ran = subprocess.run([sys.executable, "-m", "flows.cli", "run", "run.yaml"], cwd=prefect_work, env=env,
+                         capture_output=True, text=True, timeout=900)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert (prefect_work / "out" / "t.parquet").read_bytes() == output.read_bytes()
+    reports = [json.loads((work / "out" / "t.report" / "report.json").read_text())
+               for work in (prefect_work, airflow_work)]
+    assert reports[0]["summary"] == reports[1]["summary"] and reports[0]["scores"] == reports[1]["scores"]
+
+
+def test_a_bad_config_fails_the_task_with_the_runs_message_and_publishes_nothing(af, table, tmp_path):
+    work, config = _workdir(tmp_path, "bad", table)
+    config["source"]["path"] = "data/missing.parquet"
+    done = _dags_test(af, work, {"config": config})
+    assert done.returncode == 1
+    assert "input data/missing.parquet: no such file or directory" in done.stdout  # the CLI's own line
+    assert "AirflowFailException" in done.stdout  # the user's to fix: no retry
+    assert not (work / "out").exists()
+
+    invalid = _dags_test(af, work, {"config": {**config, "model": {"kind": "gan"}}})
+    assert invalid.returncode == 1 and "Invalid input for param config" in invalid.stdout  # the trigger's schema
