@@ -9,7 +9,7 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from tasks.config import ActganModelConfig
+from tasks.kinds.actgan import ActganModelConfig
 from synth.checkpoint import Checkpointing, resume_key
 from synth.errors import ConfigError
 from synth.fidelity.health import training_health
