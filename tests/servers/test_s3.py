@@ -17,7 +17,7 @@ import pytest
 
 from synth import storage
 from synth.errors import DataError
-from tests.servers.conftest import ACCESS_KEY, SECRET, free_port, s3_client_env, start_moto, stop
+from tests.support.servers import ACCESS_KEY, SECRET, free_port, s3_client_env, start_moto, stop
 
 
 def _table(version: int, rows: int) -> pa.Table:

@@ -12,7 +12,7 @@ import pytest
 from synth import storage
 from synth.errors import StorageUnavailable
 from tasks.config import parse_config
-from tests.servers.conftest import free_port
+from tests.support.servers import free_port
 from tests.support.pipeline import TINY_MODEL, mixed_table
 
 pytestmark = pytest.mark.slow
