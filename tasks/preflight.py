@@ -20,8 +20,9 @@ import pyarrow as pa
 from tasks.config import RefreshConfig
 from synth import storage
 from synth.errors import ConfigError, DataError
-from synth.io import ColumnHealth, ParquetSource
 from synth.schema import ColumnKind, column_kind
+from synth.storage import ParquetSource, check_not_empty
+from synth.tables import ColumnHealth
 
 STAND_IN = "__preflight_steps__"  # a zero feature: lets the model's sequence checks run on id + time alone
 
@@ -59,11 +60,7 @@ def inspect_input(config: RefreshConfig) -> Inspected:
     with storage.store_errors(path, "input"):
         source = open_source(path, config.source.columns, config.source.pandas_index)
         schema = source.schema()
-        if len(schema) == 0:
-            raise DataError(f"input {path}: the table has no columns")
-        rows = source.count_rows()
-        if rows == 0:
-            raise DataError(f"input {path}: the table has zero rows")
+        rows = check_not_empty(source)
         ColumnHealth(schema, source=f"input {path}")  # duplicate names, unsupported types
         config.check_columns(schema.names)
         _check_model_settings(config)
