@@ -16,7 +16,8 @@ from tasks.config import RefreshConfig
 from tasks.kinds.base import Inspected
 from synth import storage
 from synth.errors import ConfigError, DataError
-from synth.io import ColumnHealth, ParquetSource
+from synth.storage import ParquetSource, check_not_empty
+from synth.tables import ColumnHealth
 
 
 def inspect_input(config: RefreshConfig) -> Inspected:
@@ -39,11 +40,7 @@ def inspect_input(config: RefreshConfig) -> Inspected:
     with storage.store_errors(path, "input"):
         source = open_source(path, config.source.columns, config.source.pandas_index)
         schema = source.schema()
-        if len(schema) == 0:
-            raise DataError(f"input {path}: the table has no columns")
-        rows = source.count_rows()
-        if rows == 0:
-            raise DataError(f"input {path}: the table has zero rows")
+        rows = check_not_empty(source)
         ColumnHealth(schema, source=f"input {path}")  # duplicate names, unsupported types
         config.check_columns(schema.names)
         _check_model_settings(config)

@@ -10,7 +10,7 @@ from synth.fidelity import build_report, render_html, write_report
 from synth.fidelity.gate import GateThresholds, evaluate_gate
 from synth.fidelity.html import MAX_PLOTTED_ROWS
 from synth.fidelity.html_base import fmt as _fmt
-from synth.io import sample_rows
+from synth.tables import sample_rows
 from synth.schema import schema_specs
 from synth.split import split_holdout
 from tasks import log

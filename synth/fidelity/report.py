@@ -40,8 +40,8 @@ from synth.fidelity.health import training_health
 from synth.fidelity.learned import detection, structure, utility
 from synth.fidelity.scores import EVERY_REPORT, HEADLINE
 from synth.fidelity.privacy import privacy_report, privacy_summary
-from synth.io import sample_rows
 from synth.schema import ColumnSpec, schema_specs
+from synth.tables import sample_rows
 
 REPORT_VERSION = 3
 SCORES = EVERY_REPORT  # the scores every report computes, with their reference points (synth.fidelity.scores)

@@ -24,9 +24,9 @@ from synth.device import resolve_device
 from synth.configs import ACTGANConfig
 from synth.models import model_kind
 from synth.errors import ConfigError, DataError
-from synth.io import as_table, check_trainable
 from synth.serialization import config_from_dict, config_to_dict, load_state, read_model, save_model, saved_state
 from synth.selection import ModelSelection, TableScorer, validation_split
+from synth.tables import as_table, check_trainable
 from synth.tabular.conditions import AnyConditions, Condition, ConditionMode, DiscreteConditions
 from synth.tabular.networks import Generator, PackedCritic
 from synth.training import Critic, EpochStats, stopped_early, train_wgan

@@ -32,10 +32,10 @@ from synth.configs import DGANConfig
 from synth.models import model_kind
 from synth.errors import ConfigError
 from synth.fidelity.series import SeriesSpec
-from synth.io import as_table, check_trainable
 from synth.selection import ModelSelection, SeriesScorer, Split, TableScorer, validation_split
 from synth.serialization import (config_from_dict, config_to_dict, load_state, read_model, save_model, saved_state,
                                  schema_from_text, schema_to_text)
+from synth.tables import as_table, check_trainable
 from synth.timeseries.networks import Critic as CriticNet
 from synth.timeseries.networks import SequenceGenerator
 from synth.timeseries.sequences import WIDE_FEATURE, Preparation, Sequences, SequenceSpec

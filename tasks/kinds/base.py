@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from synth.configs import WGANConfig
 
 if TYPE_CHECKING:
-    from synth.io import ParquetSource
+    from synth.storage import ParquetSource
     from tasks.kinds.columns import ColumnPlan
 
 _T = WGANConfig()

@@ -9,10 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from flows.cli import main
-from synth.io import read_metadata
+from synth.storage import read_metadata
 from tests.support.pipeline import RELATIVE_OFF, mixed_table, write_config
-
-# the thresholds relative to the report's reference points, off where a tiny model must pass
 
 @pytest.fixture
 def source(tmp_path):

@@ -12,8 +12,6 @@ import yaml
 from flows.cli import main
 from tests.support.pipeline import RELATIVE_OFF
 
-# the thresholds relative to the report's reference points, off where a tiny model must pass
-
 
 def _table(n: int, seed: int) -> pa.Table:
     rng = np.random.default_rng(seed)
