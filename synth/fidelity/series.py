@@ -5,7 +5,7 @@ real sequences against the real ones: about the best a model can reach) and `shu
 steps permuted within each: marginals kept, temporal structure gone). A score *entry* is `{"synthetic": float,
 "holdout": float | None, "shuffled": float}` in [0, 1], 1 meaning like real, None where undefined (no holdout,
 too few values). The dict holds aggregates and curves only, never a row.
-`render_series_html` (html_series.py, re-exported here) renders it as HTML.
+`synth.fidelity.render.render_series_html` renders it as HTML.
 
 Keys of `series_report`'s dict (plain floats/ints/None, so `json.dumps(allow_nan=False)` works):
 
@@ -47,7 +47,6 @@ import torch
 from scipy import stats
 
 from synth.errors import ConfigError, DataError
-from synth.fidelity.html_series import render_series_html  # re-exported: callers import it from here
 from synth.fidelity.metrics import MAX_CATEGORIES_FOR_ASSOCIATION, rank_auc, total_variation
 
 REPORT_VERSION = 1

@@ -11,7 +11,7 @@ import torch
 
 from synth.errors import ConfigError, DataError
 from synth.fidelity.encode import TableEncoder
-from synth.fidelity.html_sections import learned_html
+from synth.fidelity.render.sections import learned_html
 from synth.fidelity.learned import detection, structure, utility
 from synth.schema import schema_specs
 

@@ -5,7 +5,7 @@ from html import escape
 
 import numpy as np
 
-from synth.fidelity.html_base import REAL_COLOR, SYNTHETIC_COLOR, fmt, new_figure, png_img, score_color
+from synth.fidelity.render.base import REAL_COLOR, SYNTHETIC_COLOR, fmt, new_figure, png_img, score_color
 
 SIDES = ("synthetic", "holdout", "shuffled")  # the score table's columns: what each entry compares with real
 COLORS = {"real": REAL_COLOR, "synthetic": SYNTHETIC_COLOR, "holdout": "#2ca02c", "shuffled": "#7f7f7f"}

@@ -1,6 +1,7 @@
-"""What every page section of the report draws with: the two colours, figures without pyplot, images
-inlined as PNG, and number formats. (html.py lays the page out; html_sections.py and html_series.py
-draw the learned, privacy, training and series sections.)"""
+"""What every rendering of the report draws with: the two colours, figures without pyplot, images
+inlined as PNG, and the number format the HTML and the text summaries share. (page.py lays the page
+out; sections.py and series.py draw the learned, privacy, training and series sections; text.py
+writes the Markdown and terminal summaries.)"""
 from __future__ import annotations
 
 import base64

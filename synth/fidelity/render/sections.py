@@ -1,11 +1,11 @@
-"""HTML for the report's learned, privacy and training sections (see html.py for the page)."""
+"""HTML for the report's learned, privacy and training sections (page.py lays out the page)."""
 from __future__ import annotations
 
 from html import escape
 
 import numpy as np
 
-from synth.fidelity.html_base import REAL_COLOR, SYNTHETIC_COLOR, fmt, new_figure, png_img, score_color
+from synth.fidelity.render.base import REAL_COLOR, SYNTHETIC_COLOR, fmt, new_figure, png_img, score_color
 
 SIDES = (("synthetic", "synthetic"), ("holdout", "holdout"), ("independent", "independent columns"))
 

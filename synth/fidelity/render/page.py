@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 
 from synth.fidelity.encode import NUMERIC_KINDS
-from synth.fidelity.scores import LABELS
-from synth.fidelity.html_base import REAL_COLOR, SYNTHETIC_COLOR, fmt, new_figure, png_img, score_color
-from synth.fidelity.html_sections import learned_html, privacy_html, training_html
-from synth.fidelity.html_series import render_series_html
 from synth.fidelity.metrics import numeric_values
+from synth.fidelity.render.base import REAL_COLOR, SYNTHETIC_COLOR, fmt, new_figure, png_img, score_color
+from synth.fidelity.render.sections import learned_html, privacy_html, training_html
+from synth.fidelity.render.series import render_series_html
+from synth.fidelity.scores import LABELS
 from synth.schema import ColumnKind, ColumnSpec
 
 MAX_PLOTTED_COLUMNS = 24  # one histogram or bar chart each; beyond that the page gets heavy
