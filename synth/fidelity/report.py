@@ -37,9 +37,12 @@ from synth.errors import ConfigError, DataError
 from synth.fidelity import tabular
 from synth.fidelity.encode import EncodedTable, TableEncoder
 from synth.fidelity.health import training_health
-from synth.fidelity.learned import detection, structure, utility
-from synth.fidelity.scores import EVERY_REPORT
+from synth.fidelity.intervals import spread_interval
+from synth.fidelity.learned.detection import detection
+from synth.fidelity.learned.structure import structure
+from synth.fidelity.learned.utility import utility
 from synth.fidelity.privacy import privacy_report, privacy_summary
+from synth.fidelity.scores import EVERY_REPORT
 from synth.io import sample_rows
 from synth.schema import ColumnSpec, schema_specs
 
@@ -137,14 +140,7 @@ def fidelity_report(real: pd.DataFrame, synthetic: pd.DataFrame, specs: list[Col
                     seed: int = 0, device: str = "auto", example_id: str | None = None) -> dict:
     """The table sections on frames already cut to size (see build_report for the arguments);
     `example_id`: a time series' id column, so privacy compares whole sequences."""
-    for side, frame in (("real", real), ("synthetic", synthetic), ("holdout", holdout)):
-        if frame is None:
-            continue
-        missing = [s.name for s in specs if s.name not in frame.columns]
-        if missing:
-            raise DataError(f"report: the {side} data lacks column(s) {missing}")
-        if len(frame) == 0:
-            raise DataError(f"report: the {side} data has zero rows")
+    _check_frames(specs, {"real": real, "synthetic": synthetic, "holdout": holdout})
     rng = np.random.default_rng(seed)
     encoder = TableEncoder(specs).fit(real)
     r, s = encoder.encode(real), encoder.encode(synthetic)
@@ -169,9 +165,7 @@ def fidelity_report(real: pd.DataFrame, synthetic: pd.DataFrame, specs: list[Col
         "scores": scores,
         "counts": {"rows_real": len(real), "rows_synthetic": len(synthetic),
                    "rows_holdout": len(holdout) if holdout is not None else 0, "columns": len(specs),
-                   "pairs_compared": sum(p["score"] is not None for p in compared["synthetic"]["pairs"]),
-                   "pairs_skipped": len(plan.skipped)
-                   + sum(p["score"] is None for p in compared["synthetic"]["pairs"])},
+                   **_pair_counts(plan, compared["synthetic"]["pairs"])},
         "settings": {"seed": int(seed), "bootstrap": int(bootstrap)},
         "notes": notes,
         "columns": _merge_columns(specs, compared),
@@ -186,6 +180,22 @@ def fidelity_report(real: pd.DataFrame, synthetic: pd.DataFrame, specs: list[Col
     }
     report["summary"]["privacy"] = privacy_summary(report["privacy"])
     return report
+
+
+def _check_frames(specs: list[ColumnSpec], frames: dict[str, pd.DataFrame | None]) -> None:
+    for side, frame in frames.items():
+        if frame is None:
+            continue
+        missing = [s.name for s in specs if s.name not in frame.columns]
+        if missing:
+            raise DataError(f"report: the {side} data lacks column(s) {missing}")
+        if len(frame) == 0:
+            raise DataError(f"report: the {side} data has zero rows")
+
+
+def _pair_counts(plan: tabular.PairPlan, pairs: list[dict]) -> dict:
+    compared = sum(p["score"] is not None for p in pairs)
+    return {"pairs_compared": compared, "pairs_skipped": len(plan.skipped) + len(pairs) - compared}
 
 
 def _scores(compared: dict, learned: dict, intervals: dict) -> dict:
@@ -225,12 +235,8 @@ def _bootstrap(encoder, plan, real: EncodedTable, synthetic: EncodedTable, point
         for key in draws:
             if summary[key] is not None:
                 draws[key].append(summary[key])
-    out = {}
-    for key, values in draws.items():
-        if len(values) >= 2 and point.get(key) is not None:
-            half = 1.645 * float(np.std(values, ddof=1))
-            out[key] = (max(point[key] - half, 0.0), min(point[key] + half, 1.0))
-    return out
+    intervals = {key: spread_interval(point.get(key), values) for key, values in draws.items()}
+    return {key: interval for key, interval in intervals.items() if interval is not None}
 
 
 def _merge_columns(specs: list[ColumnSpec], compared: dict) -> list[dict]:
