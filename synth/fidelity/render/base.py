@@ -8,6 +8,8 @@ import base64
 import io
 from html import escape
 
+import numpy as np
+
 REAL_COLOR, SYNTHETIC_COLOR = "#1f77b4", "#ff7f0e"
 
 
@@ -38,3 +40,8 @@ def score_color(score: float | None) -> str:
         return "#eee"
     hue = int(120 * max(0.0, min(1.0, score)))
     return f"hsl({hue}, 70%, 85%)"
+
+
+def plottable(values: list) -> list[float]:
+    """A curve with its undefined points (None) as NaN, which matplotlib leaves as gaps."""
+    return [np.nan if v is None else v for v in values]

@@ -5,7 +5,8 @@ from html import escape
 
 import numpy as np
 
-from synth.fidelity.render.base import REAL_COLOR, SYNTHETIC_COLOR, fmt, new_figure, png_img, score_color
+from synth.fidelity.render.base import (REAL_COLOR, SYNTHETIC_COLOR, fmt, new_figure, plottable, png_img,
+                                        score_color)
 
 SIDES = (("synthetic", "synthetic"), ("holdout", "holdout"), ("independent", "independent columns"))
 
@@ -96,14 +97,14 @@ def training_html(report: dict) -> str:
     figure = new_figure(4.0 * panels, 3.0, constrained=True)
     left, right = figure.add_subplot(1, panels, 1), figure.add_subplot(1, panels, 2)
     epochs = curves["epoch"]
-    left.plot(epochs, _nan(curves["wasserstein"]), color=REAL_COLOR, label="Wasserstein estimate")
-    left.plot(epochs, _nan(curves["gradient_penalty"]), color="gray", label="gradient penalty")
-    right.plot(epochs, _nan(curves["critic_loss"]), color=REAL_COLOR, label="critic loss")
-    right.plot(epochs, _nan(curves["generator_loss"]), color=SYNTHETIC_COLOR, label="generator loss")
+    left.plot(epochs, plottable(curves["wasserstein"]), color=REAL_COLOR, label="Wasserstein estimate")
+    left.plot(epochs, plottable(curves["gradient_penalty"]), color="gray", label="gradient penalty")
+    right.plot(epochs, plottable(curves["critic_loss"]), color=REAL_COLOR, label="critic loss")
+    right.plot(epochs, plottable(curves["generator_loss"]), color=SYNTHETIC_COLOR, label="generator loss")
     axes_all, selected = [left, right], ""
     if validation:
         scores = figure.add_subplot(1, panels, 3)
-        scores.plot(validation["epoch"], _nan(validation["score"]), color=SYNTHETIC_COLOR, marker=".",
+        scores.plot(validation["epoch"], plottable(validation["score"]), color=SYNTHETIC_COLOR, marker=".",
                     label="validation score")
         scores.axvline(validation["selected_epoch"], color="gray", linestyle="--", label="epoch kept")
         axes_all.append(scores)
@@ -130,7 +131,3 @@ def _flat(tree: dict, prefix: str = ""):
             yield from _flat(value, f"{prefix}{key}.")
         else:
             yield f"{prefix}{key}", value
-
-
-def _nan(values: list) -> list[float]:
-    return [np.nan if v is None else v for v in values]
