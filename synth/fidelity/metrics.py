@@ -112,6 +112,12 @@ def rank_auc(scores: np.ndarray, positive: np.ndarray) -> float:
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
+def detection_score(auc: float) -> float:
+    """1 − 2·max(AUC − 0.5, 0) of a classifier telling a side from the real one: 1 when it cannot, 0 when
+    it always can (an AUC below 0.5 is chance too)."""
+    return 1.0 - 2.0 * max(auc - 0.5, 0.0)
+
+
 def finite_or_none(value) -> float | None:
     """A plain float, or None for a missing or non-finite value (so `json.dumps(allow_nan=False)` works)."""
     return None if value is None or not math.isfinite(value) else float(value)

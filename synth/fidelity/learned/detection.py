@@ -20,7 +20,7 @@ from synth.fidelity.encode import EncodedTable, TableEncoder
 from synth.fidelity.intervals import resampled_auc_interval
 from synth.fidelity.learned.probes import (PROBE, TEST_RESAMPLES, ProbeConfig, check_max_rows, intra_op_threads,
                                            predict, probe_features, subsample, train_probe)
-from synth.fidelity.metrics import rank_auc
+from synth.fidelity.metrics import detection_score, rank_auc
 
 
 def detection(real: EncodedTable, other: EncodedTable, encoder: TableEncoder, max_rows: int = 20_000,
@@ -65,17 +65,13 @@ def detection(real: EncodedTable, other: EncodedTable, encoder: TableEncoder, ma
     ranked = sorted(drops.items(), key=lambda item: -item[1])[: probe.top_giveaways]
     return {
         "auc": auc,
-        "score": _detection_score(auc),
+        "score": detection_score(auc),
         "auc_ci": auc_ci,
-        "score_ci": [_detection_score(auc_ci[1]), _detection_score(auc_ci[0])],
+        "score_ci": [detection_score(auc_ci[1]), detection_score(auc_ci[0])],
         "giveaways": [{"column": name, "auc_drop": drop} for name, drop in ranked],
         "rows_per_side": int(per_side),
         "test_rows_per_side": int(n_test),
     }
-
-
-def _detection_score(auc: float) -> float:
-    return 1.0 - 2.0 * max(auc - 0.5, 0.0)
 
 
 def _permutation_drops(network: nn.Module, test_x: torch.Tensor, labels: np.ndarray, auc: float,

@@ -34,6 +34,11 @@ def fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def fmt_interval(interval) -> str:
+    """[low, high] as "low – high"; a dash where there is none (None, or no low end)."""
+    return "—" if not interval or interval[0] is None else f"{fmt(interval[0])} – {fmt(interval[1])}"
+
+
 def score_color(score: float | None) -> str:
     """Red (0) through yellow to green (1), pale enough for black text; gray when undefined."""
     if score is None:

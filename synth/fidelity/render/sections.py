@@ -5,8 +5,8 @@ from html import escape
 
 import numpy as np
 
-from synth.fidelity.render.base import (REAL_COLOR, SYNTHETIC_COLOR, fmt, new_figure, plottable, png_img,
-                                        score_color)
+from synth.fidelity.render.base import (REAL_COLOR, SYNTHETIC_COLOR, fmt, fmt_interval, new_figure, plottable,
+                                        png_img, score_color)
 
 SIDES = (("synthetic", "synthetic"), ("holdout", "holdout"), ("independent", "independent columns"))
 
@@ -61,8 +61,9 @@ def _utility_html(utility: dict) -> str:
     return (f"<h2>Utility: predicting '{escape(utility['target'])}'</h2>\n<table><tr><th>trained on</th>"
             f"<th>{utility['metric']} on real test rows (90 % interval)</th></tr>"
             f"<tr><td>synthetic</td><td class=\"num\">{fmt(utility['synthetic'])} "
-            f"({_interval(utility.get('synthetic_ci'))})</td></tr>"
-            f"<tr><td>real</td><td class=\"num\">{fmt(utility['real'])} ({_interval(utility.get('real_ci'))})</td></tr>"
+            f"({fmt_interval(utility.get('synthetic_ci'))})</td></tr>"
+            f"<tr><td>real</td><td class=\"num\">{fmt(utility['real'])} "
+            f"({fmt_interval(utility.get('real_ci'))})</td></tr>"
             f"<tr><td>trivial predictor</td><td class=\"num\">{fmt(baseline)}</td></tr></table>"
             f"<p>Synthetic / real: {fmt(utility.get('ratio'))}.</p>")
 
@@ -78,8 +79,9 @@ def privacy_html(report: dict) -> str:
               "memorising)", summary.get("dcr_holdout_share"), privacy["holdout_share"].get("ci"), 0.5),
              ("membership-inference AUC (0.5: no leakage)", summary.get("membership_auc"),
               privacy["membership_inference"].get("auc_ci"), 0.5)]
-    rows = "".join(f"<tr><td>{label}</td><td class=\"num\">{fmt(value)}</td><td class=\"num\">{_interval(ci)}</td>"
-                   f"<td class=\"num\">{fmt(reference)}</td></tr>" for label, value, ci, reference in lines)
+    rows = "".join(f"<tr><td>{label}</td><td class=\"num\">{fmt(value)}</td>"
+                   f"<td class=\"num\">{fmt_interval(ci)}</td><td class=\"num\">{fmt(reference)}</td></tr>"
+                   for label, value, ci, reference in lines)
     rows = "<tr><th>measure</th><th>synthetic</th><th>90 % interval</th><th>reference (holdout / ideal)</th></tr>" + rows
     details = "".join(f"<tr><td>{escape(key)}</td><td class=\"num\">{fmt(value)}</td></tr>"
                       for key, value in _flat(privacy) if isinstance(value, float))
@@ -119,10 +121,6 @@ def training_html(report: dict) -> str:
     verdict = ("<ul>" + "".join(f"<li><b>{escape(d['code'])}</b>: {escape(d['message'])}</li>" for d in diagnoses)
                + "</ul>") if diagnoses else "<p>No known failure pattern in the curves or the data.</p>"
     return f"<h2>Training health</h2>\n{png_img(figure, 'training curves')}\n{selected}{verdict}"
-
-
-def _interval(ci: list | None) -> str:
-    return "—" if not ci else f"{fmt(ci[0])} – {fmt(ci[1])}"
 
 
 def _flat(tree: dict, prefix: str = ""):

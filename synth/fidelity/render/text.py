@@ -1,7 +1,7 @@
 """The report as text: a Markdown summary (for an orchestrator's UI) and a few lines for a terminal."""
 from __future__ import annotations
 
-from synth.fidelity.render.base import fmt
+from synth.fidelity.render.base import fmt, fmt_interval
 from synth.fidelity.scores import EVERY_REPORT, HEADLINE
 
 
@@ -11,7 +11,7 @@ def summary_markdown(report: dict, max_columns: int = 20) -> str:
              "|---|---|---|---|---|"]
     for key in EVERY_REPORT:
         s = report["scores"][key]
-        interval = f"{fmt(s['ci_low'])} – {fmt(s['ci_high'])}" if s["ci_low"] is not None else "—"
+        interval = fmt_interval((s["ci_low"], s["ci_high"]))
         lines.append(f"| {key} | {fmt(s['synthetic'])} | {interval} | {fmt(s['holdout'])} | {fmt(s['independent'])} |")
     privacy = report["summary"]["privacy"]
     lines += ["", f"Privacy: exact copies of training rows {fmt(privacy['exact_copy_rate'])}; "

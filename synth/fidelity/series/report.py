@@ -94,7 +94,8 @@ def series_report(real: pd.DataFrame, synthetic: pd.DataFrame, spec: SeriesSpec,
         raise ConfigError(f"max_lag={max_lag} and max_examples={max_examples} must both be at least 1")
     spec = resolve_spec(spec, real)
     frames = {"real": real, "synthetic": synthetic, "holdout": holdout}
-    read = {side: None if frame is None else read_side(frame, spec, side, max_examples, np.random.default_rng([seed, i]))
+    read = {side: None if frame is None else read_side(frame, spec, side, max_examples,
+                                                       np.random.default_rng([seed, i]))
             for i, (side, frame) in enumerate(frames.items())}
     kinds, lags = _kinds_and_lags(read["real"][0], spec, max_lag)
     profiles = {side: None if r is None else profile_side(r[0], spec, kinds, side, lags) for side, r in read.items()}
@@ -131,7 +132,8 @@ class QuickSeriesScore:
         self.roles = _roles(self.spec, self.kinds, self.real)
 
     def __call__(self, synthetic: pd.DataFrame) -> float:
-        frame = read_side(synthetic, self.spec, "synthetic", self.max_examples, np.random.default_rng([self.seed, 1]))[0]
+        rng = np.random.default_rng([self.seed, 1])
+        frame = read_side(synthetic, self.spec, "synthetic", self.max_examples, rng)[0]
         others = {"synthetic": profile_side(frame, self.spec, self.kinds, "synthetic", self.lags),
                   "holdout": None, "shuffled": None}
         entries = _scores(self.real, others, self.roles, self.lags, QUICK).values()

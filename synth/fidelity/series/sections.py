@@ -8,7 +8,8 @@ import torch
 from torch.nn import functional as F
 
 from synth.fidelity.learned.probes import Init, ProbeConfig, intra_op_threads, predict, train_probe
-from synth.fidelity.metrics import finite_or_none, ks_complement, rank_auc, tv_complement, tv_distance
+from synth.fidelity.metrics import (detection_score, finite_or_none, ks_complement, rank_auc, tv_complement,
+                                    tv_distance)
 from synth.fidelity.series.profile import STATISTICS, Profile
 
 SIDES = ("synthetic", "holdout", "shuffled")  # what each score compares with real
@@ -151,7 +152,7 @@ def discriminative_section(real: Profile, others: dict, categorical: list[str], 
             auc[side] = None if other is None else finite_or_none(_discriminator_auc(
                 _standardize(reference, reference), _standardize(_vectors(other, categories, continuous), reference),
                 max_examples, rng))
-    return {"auc": auc, "score": {s: None if a is None else 1.0 - 2.0 * max(a - 0.5, 0.0) for s, a in auc.items()}}
+    return {"auc": auc, "score": {s: None if a is None else detection_score(a) for s, a in auc.items()}}
 
 
 def _vectors(profile: Profile, categories: dict[str, np.ndarray], continuous: list[str]) -> np.ndarray:
