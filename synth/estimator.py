@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Self, Sequence
 
 import numpy as np
 import pandas as pd
@@ -36,7 +36,7 @@ from synth.errors import ConfigError
 from synth.io import as_table
 from synth.selection import ModelSelection, Scorer, Split
 from synth.serialization import config_from_dict, config_to_dict, load_state, read_model, save_model, saved_state
-from synth.training import EpochStats, WGANProblem, stopped_early, train_wgan
+from synth.training import EpochStats, TrainingState, WGANProblem, stopped_early, train_wgan
 
 
 class WGANEstimator:
@@ -52,7 +52,7 @@ class WGANEstimator:
     # -- fit -----------------------------------------------------------------------------------------
     def fit(self, data: pa.Table | pd.DataFrame, callback: Callable[[EpochStats], None] | None = None,
             checkpoint: Checkpointing | None = None,
-            progress: Callable[[int, int, int], None] | None = None) -> "WGANEstimator":
+            progress: Callable[[int, int, int], None] | None = None) -> Self:
         """Learn `data`. `callback` receives each epoch's diagnostics, `progress` (epoch, step, steps) each step.
 
         With `checkpoint`, a checkpoint is written every `checkpoint.every` epochs, and a fit whose
@@ -113,7 +113,7 @@ class WGANEstimator:
                               t.eval_every, t.patience, t.ema_decay)
 
     def _restore(self, checkpoints: Checkpoints | None, game: WGANProblem, rng: torch.Generator,
-                 selection: ModelSelection | None):
+                 selection: ModelSelection | None) -> TrainingState | None:
         """Bind the checkpoints to this fit; a resumed fit gets its weights, RNG and selection state back."""
         if checkpoints is None:
             return None
@@ -174,7 +174,7 @@ class WGANEstimator:
         return save_model(directory, self.kind, meta, {"generator": self.generator_})
 
     @classmethod
-    def load(cls, directory: str | Path, device: str = "cpu") -> "WGANEstimator":
+    def load(cls, directory: str | Path, device: str = "cpu") -> Self:
         """Load a saved model (on the CPU by default, wherever it was trained); never unpickles."""
         doc, tensors = read_model(directory, cls.kind)
         with saved_state(directory, cls.kind):
