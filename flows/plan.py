@@ -27,7 +27,7 @@ PLAN_SAMPLE_ROWS = 5_000    # rows (whole examples' worth) the encoders are fitt
 MAX_SAMPLE_STEPS = 50       # a small batch size shrinks the sample: at most this many steps per epoch on it
 MIN_TIMED_STEPS = 5         # the steps are timed until this many ...
 MIN_TIMED_SECONDS = 1.0     # ... or this long, whichever comes first
-CUDA_WARMUP_STEPS = 4       # 3 eager steps and the graph capture (synth.training.CudaGraphStep): never timed
+CUDA_WARMUP_STEPS = 4       # 3 eager steps and the graph capture (synth.device.CudaGraphStep): never timed
 TIMING_EPOCHS = 10_000      # an upper bound only: the step clock stops the fit long before
 
 
