@@ -33,7 +33,7 @@ from synth import selection as model_selection
 from synth.checkpoint import Checkpointing, Checkpoints
 from synth.device import resolve_device
 from synth.errors import ConfigError
-from synth.io import as_table
+from synth.tables import as_table
 from synth.selection import ModelSelection, Scorer, Split
 from synth.serialization import config_from_dict, config_to_dict, load_state, read_model, save_model, saved_state
 from synth.training import EpochStats, TrainingState, WGANProblem, stopped_early, train_wgan
