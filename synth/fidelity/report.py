@@ -38,11 +38,9 @@ from synth.fidelity import tabular
 from synth.fidelity.encode import EncodedTable, TableEncoder
 from synth.fidelity.health import training_health
 from synth.fidelity.intervals import spread_interval
-from synth.fidelity.learned.detection import detection
-from synth.fidelity.learned.structure import structure
 from synth.fidelity.learned.utility import utility
 from synth.fidelity.privacy import privacy_report, privacy_summary
-from synth.fidelity.scores import EVERY_REPORT
+from synth.fidelity.scores import EVERY_REPORT, LEARNED
 from synth.schema import ColumnSpec, schema_specs
 from synth.tables import sample_rows
 
@@ -149,7 +147,7 @@ def fidelity_report(real: pd.DataFrame, synthetic: pd.DataFrame, specs: list[Col
     plan = tabular.plan_pairs(encoder, r)
     sides = {"synthetic": s, "holdout": h, "independent": i}
     compared = {name: tabular.compare(encoder, plan, r, t) for name, t in sides.items() if t is not None}
-    learned = {name: {"structure": structure(r, t, encoder, seed=seed), "detection": detection(r, t, encoder, seed=seed)}
+    learned = {name: {score.key: score.compute()(r, t, encoder, seed=seed) for score in LEARNED}
                for name, t in sides.items() if t is not None}
     notes = []
     if h is None:
@@ -170,8 +168,7 @@ def fidelity_report(real: pd.DataFrame, synthetic: pd.DataFrame, specs: list[Col
         "notes": notes,
         "columns": _merge_columns(specs, compared),
         "pairs": _merge_pairs(compared, plan),
-        "structure": {name: parts["structure"] for name, parts in learned.items()},
-        "detection": {name: parts["detection"] for name, parts in learned.items()},
+        **{score.key: {name: parts[score.key] for name, parts in learned.items()} for score in LEARNED},
         "utility": _utility(encoder, r, s, h, target, seed, notes) if target else None,
         "privacy": privacy_report(r, s, h, encoder, seed=seed, device=device, examples=_examples(
             example_id, {"train": real, "holdout": holdout})),
@@ -205,11 +202,11 @@ def _scores(compared: dict, learned: dict, intervals: dict) -> dict:
         for name in ("synthetic", "holdout", "independent"):
             if name not in compared:
                 values[name] = None
-            elif key in ("structure", "detection"):
+            elif key in learned[name]:
                 values[name] = learned[name][key]["score"]
             else:
                 values[name] = compared[name]["summary"][key]
-        if key in ("structure", "detection"):
+        if key in learned["synthetic"]:
             low, high = learned["synthetic"][key]["score_ci"]
         else:
             low, high = intervals.get(key, (None, None))
