@@ -45,6 +45,7 @@ class WGANEstimator:
     kind: str              # the registry's name (synth.models.KINDS), written into saved models
     config_type: type      # the settings dataclass (synth.configs)
     transformer_type: Any  # the fitted encoding: `fit(training)`, `state()`, `from_state(state)`
+    count_name = "n"       # how a refused count is named: the kind's own word for it ("num_rows")
 
     def __init__(self, config: Any = None):
         self.config = self.config_type() if config is None else config
@@ -132,7 +133,7 @@ class WGANEstimator:
         """
         self._check_fitted()
         if n < 1:
-            raise ConfigError(f"n={n}: must be at least 1")
+            raise ConfigError(f"{self.count_name}={n}: must be at least 1")
         return self._sample(n, self._seed(seed), conditions)
 
     def sample(self, n: int, seed: int | None = None, conditions: dict[str, Any] | None = None) -> pd.DataFrame:

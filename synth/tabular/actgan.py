@@ -33,6 +33,7 @@ class ACTGAN(WGANEstimator):
     with `conditions` on any columns (conditioning=anyway) or one discrete column; `fill`)."""
 
     kind = "actgan"
+    count_name = "num_rows"  # as the message always said it
     config_type = ACTGANConfig
     transformer_type = TableTransformer
 

@@ -32,7 +32,7 @@ def column(f: pa.Field, role: str, encoding: str, width: int) -> ColumnPlan:
 
 def encoding(transformer, name: str) -> tuple[str, int]:
     """How a TableTransformer encodes column `name`, and its width."""
-    from synth.transforms.columns import CategoricalColumn
+    from synth.transforms.categorical import CategoricalColumn
     from synth.transforms.tails import Tail
 
     spans = [s for s in transformer.layout_.spans if s.column == name]

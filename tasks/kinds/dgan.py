@@ -193,7 +193,7 @@ def _encoded(model) -> str:
 
 def feature_encoding(transformer, name: str) -> tuple[str, int]:
     """How a SequenceTransformer encodes feature `name` at each step, and its width per step."""
-    from synth.transforms.columns import CategoricalColumn
+    from synth.transforms.categorical import CategoricalColumn
 
     width = sum(s.width for s in transformer.feature_layout_.spans if s.column == name)
     feature = next(f for f in transformer.features_ if f.name == name)

@@ -79,5 +79,5 @@ def test_conditions_hold_for_every_unit_and_bad_counts_are_refused(kind, fitted)
     frame = fitted.sample(10, seed=1, conditions={column: value})
     assert set(frame[column].astype(str)) == {value}
     for n in (0, -1):
-        with pytest.raises(ConfigError, match=f"^n={n}: must be at least 1"):
+        with pytest.raises(ConfigError, match=f"^{type(fitted).count_name}={n}: must be at least 1"):
             fitted.sample(n)
