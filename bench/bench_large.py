@@ -148,7 +148,7 @@ def main() -> None:
 def run(a: argparse.Namespace, source: Path, work: Path) -> None:
     import torch
 
-    from tasks.config import ActganModelConfig
+    from tasks.kinds.actgan import ActganModelConfig
     from synth.contract import save_contract
     from synth.storage import publish_staged
     from synth.split import split_holdout

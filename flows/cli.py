@@ -141,12 +141,11 @@ def _report(args) -> int:
 def _read(path: str):
     """A table to report on (local or s3://, pandas' unnamed index columns dropped, saying so on stderr)."""
     from synth import storage
-    from synth.io import index_notes, read_source
 
     with storage.store_errors(path, "input"):
         source = storage.open_source(path)
-        table = read_source(source)
-    for line in index_notes(source):
+        table = storage.read_source(source)
+    for line in storage.index_notes(source):
         print(line, file=sys.stderr)
     return table
 

@@ -60,11 +60,8 @@ def starting_config(data_path: str) -> str:
 
     with storage.store_errors(data_path, "input"):
         source = open_source(data_path, None)
-        if len(source.schema()) == 0:
-            raise DataError(f"input {data_path}: the table has no columns")
         head = _head(source)
-    if head.num_rows == 0:
-        raise DataError(f"input {data_path}: the table has zero rows")
+    storage.check_not_empty(source, head)  # the first rows: none in them, none in the input
     series = guess_series(head)
     model: dict = {"kind": "actgan"}
     if series is not None:

@@ -16,35 +16,24 @@ import pyarrow as pa
 
 from tasks.config import RefreshConfig
 from flows.config_template import starting_config  # noqa: F401  (the CLI's `init`)
-from tasks.preflight import Inspected, check_training, inspect_input
+from tasks.kinds.base import Inspected
+from tasks.kinds.columns import ColumnPlan, count_of
+from tasks.preflight import check_training, inspect_input
 from synth.chunked import estimate_output
 from synth.models import model_kind
-from synth.schema import column_kind
 from synth.units import duration, size
 
 PLAN_SAMPLE_ROWS = 5_000    # rows (whole examples' worth) the encoders are fitted on and the steps timed with
 MAX_SAMPLE_STEPS = 50       # a small batch size shrinks the sample: at most this many steps per epoch on it
 MIN_TIMED_STEPS = 5         # the steps are timed until this many ...
 MIN_TIMED_SECONDS = 1.0     # ... or this long, whichever comes first
-CUDA_WARMUP_STEPS = 4       # 3 eager steps and the graph capture (synth.training.CudaGraphStep): never timed
+CUDA_WARMUP_STEPS = 4       # 3 eager steps and the graph capture (synth.device.CudaGraphStep): never timed
 TIMING_EPOCHS = 10_000      # an upper bound only: the step clock stops the fit long before
 
 
 def preflight(config: RefreshConfig) -> None:
     """Raise the ConfigError/DataError a run would raise later for its paths, input and settings."""
     inspect_input(config)
-
-
-@dataclass(frozen=True)
-class ColumnPlan:
-    """One input column: what the model makes of it."""
-
-    name: str
-    arrow_type: str
-    kind: str       # continuous | discrete | datetime | boolean
-    role: str       # column (actgan); example id | time | attribute | feature | step | unused (dgan)
-    encoding: str   # how it is encoded, in words
-    width: int      # encoded values (dgan features: per step)
 
 
 @dataclass(frozen=True)
@@ -71,6 +60,7 @@ class Plan:
     steps_timed: int
     output_path: str
     output_units: int               # rows, or sequences (dgan)
+    output_noun: str | None         # what an output unit is called beside rows ("sequences"), or None
     output_rows: int
     output_bytes: int
     notes: tuple[str, ...] = ()
@@ -105,7 +95,7 @@ def make_plan(config: RefreshConfig) -> Plan:
 
     notes = tuple(dict.fromkeys(f"on the sample: {w.message}" for w in caught
                                 if issubclass(w.category, IdentifierColumnWarning)))
-    columns, encoded = _columns(config, data.schema, model)
+    columns, encoded = config.model.plan_columns(data.schema, model)
     batch = _batch(config.model.kind, training, config.model.training.batch_size)
     what = f"{sample.num_rows:,} rows" if data.unit == "rows" else \
         f"{_count(sample, config.model.example_id):,} examples ({sample.num_rows:,} rows)"
@@ -117,7 +107,8 @@ def make_plan(config: RefreshConfig) -> Plan:
         steps_per_epoch=steps_per_epoch(config.model.kind, training, config.model.training.batch_size),
         epochs=config.model.epochs, max_minutes=config.model.training.max_minutes, device=str(model.device_),
         seconds_per_step=clock.seconds_per_step, steps_timed=clock.steps, output_path=config.output.path,
-        output_units=output_units, output_rows=output_rows, output_bytes=output_bytes, notes=notes)
+        output_units=output_units, output_noun=config.model.output_noun, output_rows=output_rows,
+        output_bytes=output_bytes, notes=notes)
 
 
 def steps_per_epoch(kind: str, units: int, batch_size: int) -> int:
@@ -189,9 +180,7 @@ def _time_steps(config: RefreshConfig, data: Inspected, sample: pa.Table):
 
     m = config.model
     training = m.training.model_copy(update={"max_minutes": None, "checkpoint_every": 0})
-    update = {"epochs": TIMING_EPOCHS, "training": training}
-    if m.kind == "dgan":  # the run's length, even if the sample's longest sequence is shorter
-        update["max_sequence_len"] = data.max_sequence_len
+    update = {"epochs": TIMING_EPOCHS, "training": training, **m.timing_update(data)}
     model = synth_model(m.model_copy(update=update))
     batch = m.training.batch_size
 
@@ -216,104 +205,6 @@ def _count(table: pa.Table, column: str) -> int:
 # ---------------------------------------------------------------- columns
 
 
-def _columns(config: RefreshConfig, schema: pa.Schema, model) -> tuple[list[ColumnPlan], str]:
-    """Each column's role, encoding and encoded width, read from the fitted model; the totals in words."""
-    if config.model.kind == "actgan":
-        t = model.transformer_
-        columns = [_column(f, "column", *_encoding(t, f.name)) for f in schema]
-        condition = model.conditions_.width
-        encoded = f"{t.output_dim} values per row" + (f", plus a conditional vector of {condition}"
-                                                      if condition else "")
-        return columns, encoded
-    from synth.timeseries.sequences import WIDE_FEATURE
-
-    spec, t = model.spec_, model.transformer_
-    columns = []
-    for f in schema:
-        if f.name == spec.example_id:
-            columns.append(_column(f, "example id", "not encoded: identifies a sequence (synthetic ids are new)", 0))
-        elif f.name == spec.time_column:
-            columns.append(_column(f, "time", "not encoded: continues at the data's most common step", 0))
-        elif f.name in spec.attribute_columns:
-            columns.append(_column(f, "attribute", *_encoding(t.attributes_, f.name)))
-        elif f.name in spec.feature_columns:
-            wide = spec.layout == "wide"
-            role = f"step {spec.feature_columns.index(f.name) + 1}" if wide else "feature"
-            text, width = _feature_encoding(t, WIDE_FEATURE if wide else f.name)
-            columns.append(_column(f, role, f"the one feature at this step, {text}" if wide else text, width))
-        else:
-            columns.append(_column(f, "unused", "not modelled: not the id, time, an attribute or a feature", 0))
-    flag = " (with a 2-wide end-of-sequence flag)" if t.variable_length_ else ""
-    encoded = (f"{t.attribute_dim} attribute values + {t.additional_dim} generated scaling values per example; "
-               f"{_count_of(t.feature_dim, 'feature value')} per step{flag} × {model.max_sequence_len_} steps")
-    return columns, encoded
-
-
-def _column(f: pa.Field, role: str, encoding: str, width: int) -> ColumnPlan:
-    return ColumnPlan(f.name, str(f.type), column_kind(f.name, f.type).value, role, encoding, width)
-
-
-def _encoding(transformer, name: str) -> tuple[str, int]:
-    """How a TableTransformer encodes column `name`, and its width."""
-    from synth.transforms.columns import CategoricalColumn
-    from synth.transforms.tails import Tail
-
-    spans = [s for s in transformer.layout_.spans if s.column == name]
-    width = sum(s.width for s in spans)
-    column = transformer.column(name)
-    if isinstance(column, CategoricalColumn):
-        return _categories(column, width)
-    if not spans:
-        return "constant: not encoded, comes back as its one value", 0
-    modes = sum(s.width for s in spans if s.role == "mode")
-    text = f"mode-specific normalisation: 1 value + {modes}-mode one-hot" if modes else "constant value"
-    if modes and column.tail_.kind is not Tail.NONE:  # a long tail, learned on a log or quantile scale
-        text = f"{column.tail_.describe()}, then {text}"
-    states = [s.width for s in spans if s.role == "state"]
-    if states:
-        k = len(column.points_)
-        parts = ["continuous"] if column.has_continuous_ else []
-        parts += [f"{k} exact point mass{'es' if k > 1 else ''}"] if k else []
-        parts += ["missing"] if column.has_missing_ else []
-        text = (text + " + " if column.has_continuous_ else "") + f"{states[0]}-state one-hot ({', '.join(parts)})"
-    return text, width
-
-
-def _feature_encoding(transformer, name: str) -> tuple[str, int]:
-    """How a SequenceTransformer encodes feature `name` at each step, and its width per step."""
-    from synth.transforms.columns import CategoricalColumn
-
-    width = sum(s.width for s in transformer.feature_layout_.spans if s.column == name)
-    feature = next(f for f in transformer.features_ if f.name == name)
-    if isinstance(feature, CategoricalColumn):
-        return _categories(feature, width)
-    modes = sum(s.width for s in transformer.feature_layout_.spans if s.column == name and s.role == "mode")
-    if transformer.feature_encoding.value == "modes":
-        text = f"mode-specific normalisation: 1 value + {modes}-mode one-hot" if modes else "1 value in one mode"
-    else:
-        bounds = "[0, 1]" if transformer.normalization.value == "zero_one" else "[-1, 1]"
-        text = f"min-max scaled to {bounds}"
-        if feature.tail_.kind.value != "none":  # a long tail, scaled on a log or quantile scale
-            text = f"{feature.tail_.describe()}, then {text}"
-    if name in transformer.example_scaled:
-        text += ", per example too (midpoint, half-range: 2 generated values)"
-    k = len(feature.points_)
-    if k:
-        states = (["continuous"] if feature.has_continuous_ else []) + [f"{k} exact point mass{'es' if k > 1 else ''}"]
-        text += f" + {feature.n_states}-state one-hot ({', '.join(states)})"
-    return text, width
-
-
-def _categories(column, width: int) -> tuple[str, int]:
-    k = len(column.categories_)
-    if not width:
-        return "constant: not encoded, comes back as its one value", 0
-    missing = " (missing counts as one)" if None in column.categories_ else ""
-    if column.binary:
-        return f"binary code: {k:,} categories{missing} in {width} bits", width
-    return f"one-hot: {k:,} categories{missing}", width
-
-
 # ---------------------------------------------------------------- printing
 
 
@@ -325,22 +216,23 @@ def format_plan(plan: Plan) -> str:
              + (f" of up to {plan.max_sequence_len} steps" if plan.max_sequence_len else "")]
     held = f" after holding back report.holdout_fraction={plan.holdout_fraction:g}" if plan.holdout_fraction else ""
     lines.append(f"training  {plan.training_units:,} {unit}{held}")
-    lines.append(f"model     {plan.kind}: batch {plan.batch_size:,}, {_count_of(plan.steps_per_epoch, 'step')} per "
-                 f"epoch, {_count_of(plan.epochs, 'epoch')}, on {plan.device}")
+    lines.append(f"model     {plan.kind}: batch {plan.batch_size:,}, {count_of(plan.steps_per_epoch, 'step')} per "
+                 f"epoch, {count_of(plan.epochs, 'epoch')}, on {plan.device}")
     lines.append(f"columns   encoders fitted on {plan.fitted_on}")
     lines += ["  " + line for line in _column_table(plan)]
     lines.append(f"          encoded: {plan.encoded}")
     lines += _time_lines(plan)
     lines.append(f"output    {plan.output_path}: {plan.output_rows:,} rows"
-                 + (f" ({plan.output_units:,} sequences)" if plan.kind == "dgan" else "")
+                 + (f" ({plan.output_units:,} {plan.output_noun})" if plan.output_noun else "")
                  + f", about {size(plan.output_bytes)} (a sample of it written as Parquet, scaled)")
     lines += [f"note      {note}" for note in plan.notes]
     return "\n".join(lines)
 
 
 def _column_table(plan: Plan) -> list[str]:
-    header = ("column", "type", "kind") + (("role",) if plan.kind == "dgan" else ()) + ("width", "encoding")
-    rows = [(c.name, c.arrow_type, c.kind) + ((c.role,) if plan.kind == "dgan" else ()) + (str(c.width), c.encoding)
+    roles = any(c.role != "column" for c in plan.columns)  # tables: every column is just a column
+    header = ("column", "type", "kind") + (("role",) if roles else ()) + ("width", "encoding")
+    rows = [(c.name, c.arrow_type, c.kind) + ((c.role,) if roles else ()) + (str(c.width), c.encoding)
             for c in plan.columns]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
     width_at = len(header) - 2
@@ -352,9 +244,9 @@ def _time_lines(plan: Plan) -> list[str]:
     if plan.steps_timed == 0:
         return ["time      not measured: the timing fit ended before a step could be timed"]
     total = plan.seconds_per_epoch * plan.epochs
-    lines = [f"time      about {duration(plan.seconds_per_step)} per step ({_count_of(plan.steps_timed, 'step')} "
+    lines = [f"time      about {duration(plan.seconds_per_step)} per step ({count_of(plan.steps_timed, 'step')} "
              f"timed on {plan.device}): {duration(plan.seconds_per_epoch)} per epoch, {duration(total)} for "
-             f"{_count_of(plan.epochs, 'epoch')}",
+             f"{count_of(plan.epochs, 'epoch')}",
              "          (the transform fit, sampling and the report come on top)"]
     if plan.max_minutes is not None and total > 60 * plan.max_minutes:
         fit = max(int(60 * plan.max_minutes // plan.seconds_per_epoch), 1)  # the first epoch always runs
@@ -363,5 +255,3 @@ def _time_lines(plan: Plan) -> list[str]:
     return lines
 
 
-def _count_of(n: int, noun: str) -> str:
-    return f"{n:,} {noun}" + ("" if n == 1 else "s")

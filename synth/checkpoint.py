@@ -40,8 +40,8 @@ from torch import nn
 
 from synth import storage
 from synth.errors import DataError
-from synth.io import table_fingerprint
 from synth.serialization import config_to_dict, file_digest, load_state, read_model
+from synth.storage.fingerprint import table_fingerprint
 from synth.training import EpochStats, TrainingState
 
 FORMAT_VERSION = 1

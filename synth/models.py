@@ -4,10 +4,11 @@
     kind.estimator()(kind.settings({"sample_len": 4, "training": {"epochs": 50}}))   # an unfitted DGAN
     kind.steps_per_epoch(units=1_000, batch_size=256)
 
-A new kind is one `ModelKind` entry here (its config dataclass in synth.configs, its estimator with
-the fit/sample/save/load methods ACTGAN and DGAN share); the run config's conversion, the plan, the
-config error messages and the models' own training games read it from here instead of comparing
-names (preflight's data inspection is still per kind: docs/ARCHITECTURE.md).
+A new kind is its package (the estimator with the fit/sample/save/load methods ACTGAN and DGAN share,
+and its settings dataclass), one `ModelKind` entry here, and its run-config section in
+`tasks/kinds/<name>.py` (found by this entry's name): docs/ARCHITECTURE.md, "Model kinds". The run
+config's conversion, the plan, the config error messages and the models' own training games read it
+from here instead of comparing names.
 """
 from __future__ import annotations
 

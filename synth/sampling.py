@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from synth.errors import DataError
-from synth.io import BATCH_ROWS, ParquetSource
+from synth.storage.sources import BATCH_ROWS, ParquetSource
 
 POSITION_BLOCK = 1 << 20  # row positions are drawn block by block: memory O(k + N / block), never O(N)
 

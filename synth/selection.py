@@ -71,7 +71,7 @@ def validation_split(table: pa.Table, fraction: float, seed: int, by: str | None
     if held < low:
         warnings.warn(f"the validation split has {held} {what} (training.validation_fraction={fraction:g} of {n}): "
                       f"fewer than {low}, so model selection scores are noisy; it scores on what is there",
-                      ValidationTooSmall, stacklevel=3)
+                      ValidationTooSmall, stacklevel=4)  # the caller of the model's fit
     order = np.random.default_rng(seed).permutation(n)
     if by is None:
         return Split(table.take(np.sort(order[held:])), table.take(np.sort(order[:held])))

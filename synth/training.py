@@ -18,7 +18,7 @@ from typing import Any, Callable, Protocol, Sequence
 import torch
 from torch import nn
 
-from synth.device import autocast
+from synth.device import CudaGraphStep, autocast
 from synth.errors import DataError, TrainingDiverged
 from synth.configs import Lipschitz, WGANConfig  # noqa: F401  (their home; imported from here too)
 
@@ -124,14 +124,10 @@ def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, 
     return ((norms - 1) ** 2).mean()
 
 
-def train_wgan(problem: WGANProblem, config: WGANConfig, device: torch.device,
-               rng: torch.Generator | None = None,
-               callback: Callable[[EpochStats], None] | None = None,
-               start_epoch: int = 0,
-               progress: Callable[[int, int, int], None] | None = None,
-               resume: TrainingState | None = None,
-               checkpoints: Checkpoints | None = None,
-               started: float | None = None,
+def train_wgan(problem: WGANProblem, config: WGANConfig, device: torch.device, rng: torch.Generator | None = None,
+               callback: Callable[[EpochStats], None] | None = None, start_epoch: int = 0,
+               progress: Callable[[int, int, int], None] | None = None, resume: TrainingState | None = None,
+               checkpoints: Checkpoints | None = None, started: float | None = None,
                selection: Selection | None = None) -> list[EpochStats]:
     """Train `problem` up to epoch `config.epochs`; returns the per-epoch diagnostics of every epoch.
 
@@ -152,22 +148,58 @@ def train_wgan(problem: WGANProblem, config: WGANConfig, device: torch.device,
             `config.max_critic_grad_norm`; nothing of that epoch reaches `callback` or `checkpoints`.
     """
     started = time.monotonic() if started is None else started
-    graphed = config.cuda_graphs and device.type == "cuda"
-    # fused: one kernel per optimizer step; capturable: its step count lives on the GPU (graph replay)
-    opt = dict(betas=config.betas, fused=device.type in ("cpu", "cuda"), capturable=graphed)
-    g_opt = torch.optim.Adam(problem.generator.parameters(), lr=config.generator_lr,
-                             weight_decay=config.generator_weight_decay, **opt)
-    c_params = [p for c in problem.critics for p in c.network.parameters()]
-    c_opt = torch.optim.Adam(c_params, lr=config.critic_lr, weight_decay=config.critic_weight_decay, **opt)
-    optimizers = {"generator": g_opt, "critic": c_opt}
+    optimizers = _optimizers(problem, config, device)
     if resume is not None:
         for name, optimizer in optimizers.items():
             _load_optimizer(optimizer, resume.optimizers[name])
         start_epoch = resume.epoch
+    run_step = _training_step(problem, optimizers, config, device, rng)
+    history: list[EpochStats] = list(resume.history) if resume is not None else []
+    for epoch in range(start_epoch + 1, config.epochs + 1):
+        if selection is not None and selection.stop_reason:  # a resumed run that had already stopped
+            break
+        epoch_started = time.perf_counter()
+        stats, peak_critic_norm = _run_epoch(run_step, problem.steps_per_epoch, epoch, config, device, progress)
+        _check_divergence(stats, peak_critic_norm, config, checkpoints)
+        if selection is not None:
+            stats = replace(stats, validation_score=selection.evaluate(epoch))
+        history.append(stats)
+        if callback is not None:
+            callback(stats)
+        if _end_of_epoch(epoch, history, optimizers, config, checkpoints, selection, started, epoch_started):
+            break
+    return history
+
+
+def _graphed(config: WGANConfig, device: torch.device) -> bool:
+    return config.cuda_graphs and device.type == "cuda"
+
+
+def _critic_parameters(problem: WGANProblem) -> list[nn.Parameter]:
+    return [p for c in problem.critics for p in c.network.parameters()]
+
+
+def _optimizers(problem: WGANProblem, config: WGANConfig, device: torch.device) -> dict[str, torch.optim.Adam]:
+    """Adam for the generator and one for all critics together: the state a checkpoint keeps."""
+    # fused: one kernel per optimizer step; capturable: its step count lives on the GPU (graph replay)
+    opt = dict(betas=config.betas, fused=device.type in ("cpu", "cuda"), capturable=_graphed(config, device))
+    generator = torch.optim.Adam(problem.generator.parameters(), lr=config.generator_lr,
+                                 weight_decay=config.generator_weight_decay, **opt)
+    critic = torch.optim.Adam(_critic_parameters(problem), lr=config.critic_lr,
+                              weight_decay=config.critic_weight_decay, **opt)
+    return {"generator": generator, "critic": critic}
+
+
+def _training_step(problem: WGANProblem, optimizers: dict[str, torch.optim.Adam], config: WGANConfig,
+                   device: torch.device, rng: torch.Generator | None) -> Callable[[], torch.Tensor]:
+    """One step: `critic_steps` critic rounds, then `generator_steps` generator rounds; a CUDA graph
+    when `config.cuda_graphs` on CUDA. It returns (7,): critic sums (W, gp, loss, grad norm),
+    generator sums (loss, grad norm), the largest critic grad norm."""
     clipping = config.lipschitz is Lipschitz.WEIGHT_CLIPPING
+    c_params = _critic_parameters(problem)
+    c_opt, g_opt = optimizers["critic"], optimizers["generator"]
 
     def step() -> torch.Tensor:
-        # (7,): critic sums (W, gp, loss, grad norm), generator sums (loss, grad norm), largest critic grad norm
         rounds, kept = [], None
         for i in range(config.critic_steps):
             keep = config.reuse_fakes and i == config.critic_steps - 1
@@ -178,46 +210,44 @@ def train_wgan(problem: WGANProblem, config: WGANConfig, device: torch.device,
                         for j in range(config.generator_steps))
         return torch.cat([critic.sum(0), generator, critic[:, 3].max()[None]])
 
-    run_step = CudaGraphStep(step, rng) if graphed else step
-    history: list[EpochStats] = list(resume.history) if resume is not None else []
-    steps = problem.steps_per_epoch
+    return CudaGraphStep(step, rng) if _graphed(config, device) else step
+
+
+def _run_epoch(run_step: Callable[[], torch.Tensor], steps: int, epoch: int, config: WGANConfig,
+               device: torch.device, progress: Callable[[int, int, int], None] | None) -> tuple[EpochStats, float]:
+    """`steps` training steps; their mean diagnostics, and the largest critic gradient norm of any step."""
+    epoch_started = time.perf_counter()
+    totals = torch.zeros(6, device=device)  # summed on device: a NaN/Inf of any step stays in the sum
+    peak = torch.zeros(1, device=device)    # the largest critic gradient norm of any step
+    for i in range(steps):
+        out = run_step()
+        totals += out[:6]
+        peak = torch.maximum(peak, out[6:])
+        if progress is not None:
+            progress(epoch, i + 1, steps)
     divisors = torch.tensor([steps * config.critic_steps] * 4 + [steps * config.generator_steps] * 2 + [1],
                             device=device)
-    for epoch in range(start_epoch + 1, config.epochs + 1):
-        if selection is not None and selection.stop_reason:  # a resumed run that had already stopped
-            break
-        epoch_started = time.perf_counter()
-        totals = torch.zeros(6, device=device)  # summed on device: a NaN/Inf of any step stays in the sum
-        peak = torch.zeros(1, device=device)    # the largest critic gradient norm of any step
-        for i in range(steps):
-            out = run_step()
-            totals += out[:6]
-            peak = torch.maximum(peak, out[6:])
-            if progress is not None:
-                progress(epoch, i + 1, steps)
-        means = (torch.cat([totals, peak]) / divisors).tolist()  # one host sync per epoch
-        stats = EpochStats(epoch, means[0], means[1], means[2], means[4], means[3], means[5],
-                           time.perf_counter() - epoch_started)
-        _check_divergence(stats, means[6], config, checkpoints)
-        if selection is not None:
-            stats = replace(stats, validation_score=selection.evaluate(epoch))
-        history.append(stats)
-        if callback is not None:
-            callback(stats)
-        stop = selection is not None and bool(selection.stop_reason)
-        out_of_time = (_out_of_time(config, started, time.perf_counter() - epoch_started)
-                       and epoch < config.epochs and not stop)
-        if checkpoints is not None and (epoch % checkpoints.every == 0 or epoch == config.epochs
-                                        or out_of_time or stop):
-            checkpoints.save(TrainingState(epoch, list(history),
-                                           {name: o.state_dict() for name, o in optimizers.items()},
-                                           selection.state_dict() if selection is not None else None))
-        if out_of_time:
-            warnings.warn(budget_message(config, epoch), TrainingStoppedEarly, stacklevel=2)
-            break
-        if stop:
-            break
-    return history
+    means = (torch.cat([totals, peak]) / divisors).tolist()  # one host sync per epoch
+    stats = EpochStats(epoch, means[0], means[1], means[2], means[4], means[3], means[5],
+                       time.perf_counter() - epoch_started)
+    return stats, means[6]
+
+
+def _end_of_epoch(epoch: int, history: list[EpochStats], optimizers: dict[str, torch.optim.Adam],
+                  config: WGANConfig, checkpoints: Checkpoints | None, selection: Selection | None,
+                  started: float, epoch_started: float) -> bool:
+    """Write a checkpoint when one is due; whether training stops (model selection, or the time budget)."""
+    stop = selection is not None and bool(selection.stop_reason)
+    out_of_time = (_out_of_time(config, started, time.perf_counter() - epoch_started)
+                   and epoch < config.epochs and not stop)
+    if checkpoints is not None and (epoch % checkpoints.every == 0 or epoch == config.epochs
+                                    or out_of_time or stop):
+        checkpoints.save(TrainingState(epoch, list(history),
+                                       {name: o.state_dict() for name, o in optimizers.items()},
+                                       selection.state_dict() if selection is not None else None))
+    if out_of_time:
+        warnings.warn(budget_message(config, epoch), TrainingStoppedEarly, stacklevel=3)
+    return out_of_time or stop
 
 
 def stopped_early(config: WGANConfig, history: Sequence[EpochStats],
@@ -274,50 +304,6 @@ def _load_optimizer(optimizer: torch.optim.Optimizer, saved: dict) -> None:
     if [len(g["params"]) for g in groups] != [len(g["params"]) for g in saved["param_groups"]]:
         raise DataError("the checkpoint's optimizer state is for other parameters than this model's")
     optimizer.load_state_dict({"state": saved["state"], "param_groups": groups})
-
-
-class CudaGraphStep:
-    """Runs a training step eagerly a few times, then captures it as one CUDA graph and replays it.
-
-    A small-MLP GAN step is hundreds of tiny kernels; launched one by one from Python the GPU sits
-    idle between them. A replayed graph launches them all at once. The step must keep its tensors'
-    shapes and devices, and draw randomness only from `rng` or the default CUDA generator.
-    """
-
-    def __init__(self, step: Callable[[], torch.Tensor], rng: torch.Generator | None, warmup: int = 3):
-        self.step, self.rng, self.warmup = step, rng, warmup
-        self.graph: torch.cuda.CUDAGraph | None = None
-        self.calls = 0
-        self.eager = False
-
-    def __call__(self) -> torch.Tensor:
-        self.calls += 1
-        if self.calls <= self.warmup:  # eager, on a side stream (lets cuBLAS and autograd settle)
-            side = torch.cuda.Stream()
-            side.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(side):
-                out = self.step()
-            torch.cuda.current_stream().wait_stream(side)
-            return out
-        if self.eager:
-            return self.step()
-        if self.graph is None:
-            graph = torch.cuda.CUDAGraph()
-            if self.rng is not None:
-                graph.register_generator_state(self.rng)
-            try:
-                with torch.cuda.graph(graph):
-                    self.out = self.step()
-            except RuntimeError as e:  # an op that cannot be captured: train eagerly, slower but right
-                warnings.warn(f"CUDA graph capture failed ({str(e).splitlines()[0]}); training goes on "
-                              "without graphs (set training.cuda_graphs=false to skip the attempt)",
-                              RuntimeWarning, stacklevel=2)
-                torch.cuda.synchronize()
-                self.eager = True
-                return self.step()
-            self.graph = graph
-        self.graph.replay()
-        return self.out
 
 
 def _critic_step(problem, optimizer, params, config, device, rng, clipping, keep: bool = False):

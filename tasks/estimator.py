@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasks.config import ActganModelConfig, DganModelConfig
+from tasks.kinds.base import ModelSection
 from synth.models import model_kind
 
 # run-config keys that are the pipeline's, not the model's
@@ -18,7 +18,7 @@ RUN_ONLY = {"kind", "epochs"}
 RUN_ONLY_TRAINING = {"checkpoint_every", "checkpoint_dir", "keep_checkpoints"}
 
 
-def settings(model: ActganModelConfig | DganModelConfig) -> Any:
+def settings(model: ModelSection) -> Any:
     """The library settings dataclass (ACTGANConfig, DGANConfig) of a run's `model` section; what the
     section leaves out (e.g. DGAN's Adam β) stays at the kind's own default.
 
@@ -30,6 +30,6 @@ def settings(model: ActganModelConfig | DganModelConfig) -> Any:
     return model_kind(model.kind).settings({**values, "training": {**training, "epochs": model.epochs}})
 
 
-def synth_model(model: ActganModelConfig | DganModelConfig):
+def synth_model(model: ModelSection):
     """The unfitted synth model a run's `model` section describes (raises as `settings`)."""
     return model_kind(model.kind).estimator()(settings(model))

@@ -7,10 +7,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from synth import storage
-from synth.errors import DataError
-from synth.io import (BATCH_ROWS, ColumnHealth, ParquetSource, check_trainable, index_notes, read_source,
-                      source_fingerprint)
 from synth.sampling import draw_examples, draw_rows
+from synth.storage import BATCH_ROWS, ParquetSource, check_not_empty, index_notes, read_source, source_fingerprint
+from synth.tables import ColumnHealth, check_trainable
 from tasks import log
 
 
@@ -65,12 +64,8 @@ def _read_input(path: str, columns: list[str] | None, sample_rows: int | None, s
         check_trainable(table, source=f"input {path}")
         examples = _distinct(table, example_id)
         return Ingested(table, source, table.num_rows, examples)
-    schema = source.schema()
-    if len(schema) == 0:
-        raise DataError(f"input {path}: the table has no columns")
-    if source.count_rows() == 0:
-        raise DataError(f"input {path}: the table has zero rows")
-    health = ColumnHealth(schema, source=f"input {path}")
+    check_not_empty(source)
+    health = ColumnHealth(source.schema(), source=f"input {path}")
     if example_id is not None:
         drawn = draw_examples(source, example_id, sample_rows, seed, batch_rows=batch_rows, on_batch=health.update)
     else:

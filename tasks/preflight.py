@@ -10,33 +10,14 @@ from __future__ import annotations
 
 import os
 import tempfile
-import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
-
 from tasks.config import RefreshConfig
+from tasks.kinds.base import Inspected
 from synth import storage
 from synth.errors import ConfigError, DataError
-from synth.io import ColumnHealth, ParquetSource
-from synth.schema import ColumnKind, column_kind
-
-STAND_IN = "__preflight_steps__"  # a zero feature: lets the model's sequence checks run on id + time alone
-
-
-@dataclass(frozen=True)
-class Inspected:
-    """The input as far as a preflight reads it."""
-
-    source: ParquetSource
-    schema: pa.Schema          # the columns the run reads
-    rows: int                  # rows in the whole input (footers)
-    units: int                 # rows, or examples (long dgan), in the whole input: the default output size
-    units_read: int            # of those, the ones a run reads: all, or source.sample_rows of them
-    unit: str                  # "rows" or "examples"
-    max_sequence_len: int | None = None  # dgan: the length the model will use
+from synth.storage import ParquetSource, check_not_empty
+from synth.tables import ColumnHealth
 
 
 def inspect_input(config: RefreshConfig) -> Inspected:
@@ -59,21 +40,11 @@ def inspect_input(config: RefreshConfig) -> Inspected:
     with storage.store_errors(path, "input"):
         source = open_source(path, config.source.columns, config.source.pandas_index)
         schema = source.schema()
-        if len(schema) == 0:
-            raise DataError(f"input {path}: the table has no columns")
-        rows = source.count_rows()
-        if rows == 0:
-            raise DataError(f"input {path}: the table has zero rows")
+        rows = check_not_empty(source)
         ColumnHealth(schema, source=f"input {path}")  # duplicate names, unsupported types
         config.check_columns(schema.names)
         _check_model_settings(config)
-        if config.model.kind == "actgan":
-            from synth.transforms.table import check_tails
-
-            check_tails(schema, config.model.column_transforms)  # numeric, and not a date forced to a map
-        if config.model.kind == "dgan":
-            return _inspect_series(config, source, schema, rows)
-    return Inspected(source, schema, rows, rows, _sampled(config, rows), "rows")
+        return config.model.inspect(config, source, schema, rows)  # the kind's own reading and checks
 
 
 def check_training(config: RefreshConfig, data: Inspected) -> int:
@@ -128,12 +99,6 @@ def check_batch(config: RefreshConfig, units: int, what: str) -> None:
                           f"lower it, or leave it unset")
 
 
-def _sampled(config: RefreshConfig, units: int) -> int:
-    """Rows (examples) the run reads: all, or `source.sample_rows` of them."""
-    sample = config.source.sample_rows
-    return units if sample is None else min(sample, units)
-
-
 def _check_model_settings(config: RefreshConfig) -> None:
     """What the model refuses in the settings alone: building it, and the device it is to train on."""
     from tasks.estimator import synth_model
@@ -141,49 +106,6 @@ def _check_model_settings(config: RefreshConfig) -> None:
 
     synth_model(config.model)
     resolve_device(config.model.training.device)
-
-
-def _inspect_series(config: RefreshConfig, source: ParquetSource, schema: pa.Schema, rows: int) -> Inspected:
-    from synth.timeseries.sequences import GapWarning, Sequences, SequenceSpec
-
-    m = config.model
-    spec = SequenceSpec(m.layout, m.example_id, m.time_column, tuple(m.attribute_columns),
-                        tuple(m.feature_columns)).resolve(schema)
-    if m.layout == "wide":
-        steps = len(spec.feature_columns)
-        if m.max_sequence_len not in (None, steps):  # as DGAN.fit says it
-            raise ConfigError(f"max_sequence_len={m.max_sequence_len}, but the wide input has {steps} step "
-                              "columns: leave max_sequence_len unset or make it equal")
-        _check_divisible(steps, m.sample_len)
-        return Inspected(source, schema, rows, rows, _sampled(config, rows), "rows", steps)
-    table = _id_and_time(source, schema, spec, config.source.batch_rows)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", GapWarning)  # the stand-in has no gaps; real gaps need the features
-        seqs = Sequences.from_table(table, SequenceSpec("long", spec.example_id, spec.time_column, (),
-                                                        tuple(table.column_names[2:])),
-                                    m.max_sequence_len, m.max_gap, m.split_sequences)
-    longest = m.max_sequence_len or int(seqs.lengths.max())
-    _check_divisible(longest, m.sample_len)
-    examples = seqs.preparation.examples_in
-    return Inspected(source, schema, rows, examples, _sampled(config, examples), "examples", longest)
-
-
-def _id_and_time(source: ParquetSource, schema: pa.Schema, spec, batch_rows: int) -> pa.Table:
-    """The example-id and time columns, and stand-in features the sequence checks accept: a zero
-    column, and any date/time feature as nulls of its type so that the model's own check refuses it."""
-    columns = [spec.example_id, spec.time_column]
-    fields = pa.schema([schema.field(c) for c in columns])
-    table = pa.Table.from_batches(list(source.batches(columns, batch_rows)), schema=fields)
-    dated = [c for c in spec.feature_columns if column_kind(c, schema.field(c).type) is ColumnKind.DATETIME]
-    for name in dated:
-        table = table.append_column(schema.field(name), pa.nulls(table.num_rows, schema.field(name).type))
-    return table.append_column(STAND_IN, pa.array(np.zeros(table.num_rows, dtype=np.int8)))
-
-
-def _check_divisible(steps: int, sample_len: int) -> None:
-    if steps % sample_len:  # as DGAN.fit says it
-        raise ConfigError(f"max_sequence_len={steps} (the longest sequence) is not divisible by "
-                          f"sample_len={sample_len}: set max_sequence_len to a multiple of sample_len")
 
 
 # ---------------------------------------------------------------- where the run writes

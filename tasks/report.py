@@ -6,11 +6,10 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from synth.fidelity import build_report, render_html, write_report
+from synth.fidelity import build_report, write_report
 from synth.fidelity.gate import GateThresholds, evaluate_gate
-from synth.fidelity.html import MAX_PLOTTED_ROWS
-from synth.fidelity.html_base import fmt as _fmt
-from synth.io import sample_rows
+from synth.fidelity.render import MAX_PLOTTED_ROWS, fmt, render_html
+from synth.tables import sample_rows
 from synth.schema import schema_specs
 from synth.split import split_holdout
 from tasks import log
@@ -60,9 +59,9 @@ def report(real: pa.Table, synthetic: pa.Table, out_dir: str, holdout: pa.Table 
     json_path, html_path = write_report(result, html, out_dir)
     summary = result["summary"]
     log.info("Fidelity: overall %s (holdout %s, independent columns %s), column shapes %s, column pairs %s; "
-                "report in %s", _fmt(summary["overall"]), _fmt(result["scores"]["overall"]["holdout"]),
-                _fmt(result["scores"]["overall"]["independent"]), _fmt(summary["column_shapes"]),
-                _fmt(summary["column_pairs"]), html_path)
+                "report in %s", fmt(summary["overall"]), fmt(result["scores"]["overall"]["holdout"]),
+                fmt(result["scores"]["overall"]["independent"]), fmt(summary["column_shapes"]),
+                fmt(summary["column_pairs"]), html_path)
     for diagnosis in (result.get("training") or {}).get("diagnoses", []):
         log.warning("Training health: %s", diagnosis["message"])
     return ReportResult(report=result, json_path=str(json_path), html_path=str(html_path),

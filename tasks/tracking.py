@@ -28,9 +28,9 @@ from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
 from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 from mlflow.types.schema import AnyType, Map
 
-from synth.io import table_fingerprint
 from synth.errors import SynthError
 from synth.serialization import MODEL_JSON, schema_from_text
+from synth.storage import table_fingerprint
 from tasks import log
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from typing import Callable
 import pyarrow as pa
 from tqdm.auto import tqdm
 
-from tasks.config import ActganModelConfig, DganModelConfig
+from tasks.kinds.base import ModelSection
 from tasks.estimator import synth_model
 from synth import storage
 from synth.checkpoint import Checkpointing
@@ -16,7 +16,7 @@ from synth.training import EpochStats
 from tasks import log
 
 
-def checkpointing(model: ActganModelConfig | DganModelConfig, output_path: str | None) -> Checkpointing | None:
+def checkpointing(model: ModelSection, output_path: str | None) -> Checkpointing | None:
     """Where and how often to checkpoint: `training.checkpoint_dir`, else `<output without suffix>.checkpoints/`."""
     t = model.training
     if not t.checkpoint_every:
@@ -29,7 +29,7 @@ def checkpointing(model: ActganModelConfig | DganModelConfig, output_path: str |
     return Checkpointing(storage.beside(output_path, ".checkpoints"), t.checkpoint_every)
 
 
-def train(table: pa.Table, model: ActganModelConfig | DganModelConfig,
+def train(table: pa.Table, model: ModelSection,
           on_epoch: Callable[[EpochStats], None] | None = None, output_path: str | None = None):
     """Fit the configured model on `table`; `on_epoch` receives each epoch's diagnostics.
 

@@ -32,8 +32,9 @@ from synth.contract import (Contract, Failure, check_arrow_types, default_contra
 from synth.contract.scan import COLUMN_SET, EXAMPLES, in_set_expected, show_value, typed_bound, unexpected_observed
 from synth import storage
 from synth.errors import ConfigError, DataError
-from synth.io import BATCH_ROWS, ParquetSource, type_family
 from synth.schema import arrow_type_from_string
+from synth.storage import BATCH_ROWS, ParquetSource
+from synth.tables import type_family
 from tasks import log
 
 FULL, SAMPLE = "full", "sample"  # validation scopes

@@ -18,7 +18,7 @@ when the column has a time zone); `allowed` lists the values of a string or bool
 bound is optional: a missing `min`, `max` or `allowed` means "anything goes". `range_policy` (optional,
 text) says how an inferred contract drew its ranges (`RangePolicy`); it is for the reader.
 
-The package is pure Python: it checks Arrow types itself, by family (`synth.io.type_family`): a
+The package is pure Python: it checks Arrow types itself, by family (`synth.tables.type_family`): a
 column may change its physical encoding (`string` to `large_string`, as pandas 3 writes it; int32 to
 int64; a timestamp's unit; date32 to date64) but not its logical type (int to double, string to int,
 a timestamp's time zone). The contract keeps the exact type it saw; out-of-range values of a wider

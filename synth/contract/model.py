@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from synth import storage
-from synth.io import type_family
 from synth.schema import ColumnKind, arrow_type_from_string, column_kind
+from synth.tables import type_family
 
 CONTRACT_VERSION = 1
 
@@ -106,7 +106,7 @@ def default_contract_path(output_path: str | os.PathLike) -> str:
 def check_arrow_types(contract: Contract, schema: pa.Schema) -> list[Failure]:
     """Columns in both the contract and `schema` whose Arrow type is of another family (int64 vs
     double, string vs int64, timestamp[us, tz=UTC] vs timestamp[us]; not string vs large_string nor
-    int32 vs int64: see `synth.io.type_family`). Missing or extra columns are left to the column-set check."""
+    int32 vs int64: see `synth.tables.type_family`). Missing or extra columns are left to the column-set check."""
     failures = []
     for column in contract.columns:
         expected = type_family(arrow_type_from_string(column.arrow_type))

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from synth.fidelity.metrics import finite_or_none
+
 CURVES = ("wasserstein", "gradient_penalty", "critic_loss", "generator_loss")
 MAX_POINTS = 500  # per curve in the report; longer runs are thinned evenly
 
@@ -28,7 +30,7 @@ def training_health(history: list[Any], report: dict | None = None) -> dict:
     keep = np.unique(np.linspace(0, epochs - 1, min(epochs, MAX_POINTS)).round().astype(int)) if epochs else []
     curves = {"epoch": [int(rows[i].get("epoch", i + 1)) for i in keep]}
     for name in CURVES:
-        curves[name] = [_finite(rows[i].get(name)) for i in keep]
+        curves[name] = [finite_or_none(rows[i].get(name)) for i in keep]
     diagnoses = _curve_diagnoses(rows) + _collapse_diagnoses(report or {})
     return {"epochs": epochs, "curves": curves, "validation": _validation(rows), "diagnoses": diagnoses}
 
@@ -40,7 +42,7 @@ def _validation(rows: list[dict]) -> dict | None:
         return None
     selected = max(scored, key=lambda point: point[1])[0]  # max keeps the first of equal scores
     keep = np.unique(np.linspace(0, len(scored) - 1, min(len(scored), MAX_POINTS)).round().astype(int))
-    return {"epoch": [scored[i][0] for i in keep], "score": [_finite(scored[i][1]) for i in keep],
+    return {"epoch": [scored[i][0] for i in keep], "score": [finite_or_none(scored[i][1]) for i in keep],
             "selected_epoch": selected, "selected_score": dict(scored)[selected], "evaluations": len(scored)}
 
 
@@ -97,7 +99,3 @@ def _slope(values: np.ndarray) -> float:
         return 0.0
     x = np.arange(len(values), dtype=np.float64)
     return float(np.polyfit(x, values, 1)[0])
-
-
-def _finite(value) -> float | None:
-    return float(value) if value is not None and math.isfinite(value) else None

@@ -51,6 +51,7 @@ import torch
 from synth.device import resolve_device
 from synth.errors import ConfigError, DataError
 from synth.fidelity.encode import EncodedTable, TableEncoder
+from synth.fidelity.intervals import hanley_mcneil_interval, share_interval
 from synth.fidelity.metrics import rank_auc
 
 PRIVACY_VERSION = 2
@@ -113,8 +114,7 @@ def privacy_report(train: EncodedTable, synthetic: EncodedTable, holdout: Encode
     queries = max(1, max_rows // QUERY_FRACTION)
     generators = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)]
     tables = {"train": train, "synthetic": synthetic, "holdout": holdout}
-    examples = examples or {}
-    samples = {side: _sample(table, encoder, max_rows, queries, rng, target, examples.get(side))
+    samples = {side: _sample(table, encoder, max_rows, queries, rng, target, (examples or {}).get(side))
                for (side, table), rng in zip(tables.items(), generators) if table is not None}
     distances = _searches(samples, chunk_rows)
     exact = _exact_copies(train, synthetic, holdout)
@@ -275,7 +275,7 @@ def _exact_copies(train: EncodedTable, synthetic: EncodedTable, holdout: Encoded
         return float(found.mean())
 
     rate = share_in_train(synthetic)
-    return {"synthetic_in_train": rate, "synthetic_in_train_ci": _proportion_interval(rate, len(synthetic)),
+    return {"synthetic_in_train": rate, "synthetic_in_train_ci": share_interval(rate, len(synthetic)),
             "holdout_in_train": share_in_train(holdout) if holdout is not None else None}
 
 
@@ -298,7 +298,7 @@ def _holdout_share(distances: dict, samples: dict) -> dict:
         return {"share": None, "ci": None, "ideal": 0.5, "reference_rows": 0}
     to_train, to_holdout = distances["synthetic_to_equal_train"], distances["synthetic_to_equal_holdout"]
     share = np.mean(to_holdout < to_train) + 0.5 * np.mean(to_train == to_holdout)
-    return {"share": float(share), "ci": _proportion_interval(float(share), len(to_train)), "ideal": 0.5,
+    return {"share": float(share), "ci": share_interval(float(share), len(to_train)), "ideal": 0.5,
             "reference_rows": min(samples["train"].reference, samples["holdout"].reference)}
 
 
@@ -306,27 +306,9 @@ def _membership(members: np.ndarray | None, non_members: np.ndarray | None) -> d
     if members is None or non_members is None:
         return {"auc": None, "auc_ci": None, "advantage": None, "members": 0, "non_members": 0}
     auc = membership_auc(members, non_members)
-    return {"auc": auc, "auc_ci": _auc_interval(auc, len(members), len(non_members)),
+    return {"auc": auc, "auc_ci": hanley_mcneil_interval(auc, len(members), len(non_members)),
             "advantage": None if auc is None else 2 * abs(auc - 0.5),
             "members": len(members), "non_members": len(non_members)}
-
-
-def _proportion_interval(share: float, n: int) -> list[float] | None:
-    """90 % normal-approximation interval of a share measured on n rows."""
-    if n < 1:
-        return None
-    half = 1.645 * float(np.sqrt(share * (1 - share) / n))
-    return [max(share - half, 0.0), min(share + half, 1.0)]
-
-
-def _auc_interval(auc: float | None, n_pos: int, n_neg: int) -> list[float] | None:
-    """90 % interval of an AUC from the Hanley–McNeil (1982) standard error."""
-    if auc is None or n_pos < 1 or n_neg < 1:
-        return None
-    q1, q2 = auc / (2 - auc), 2 * auc ** 2 / (1 + auc)
-    variance = (auc * (1 - auc) + (n_pos - 1) * (q1 - auc ** 2) + (n_neg - 1) * (q2 - auc ** 2)) / (n_pos * n_neg)
-    half = 1.645 * float(np.sqrt(max(variance, 0.0)))
-    return [max(auc - half, 0.0), min(auc + half, 1.0)]
 
 
 def _notes(samples: dict[str, _Sample], exact: dict) -> list[str]:

@@ -37,11 +37,12 @@ from synth.errors import ConfigError, DataError
 from synth.fidelity import tabular
 from synth.fidelity.encode import EncodedTable, TableEncoder
 from synth.fidelity.health import training_health
-from synth.fidelity.learned import detection, structure, utility
-from synth.fidelity.scores import EVERY_REPORT, HEADLINE
+from synth.fidelity.intervals import spread_interval
+from synth.fidelity.learned.utility import utility
 from synth.fidelity.privacy import privacy_report, privacy_summary
-from synth.io import sample_rows
+from synth.fidelity.scores import EVERY_REPORT, LEARNED
 from synth.schema import ColumnSpec, schema_specs
+from synth.tables import sample_rows
 
 REPORT_VERSION = 3
 SCORES = EVERY_REPORT  # the scores every report computes, with their reference points (synth.fidelity.scores)
@@ -137,14 +138,7 @@ def fidelity_report(real: pd.DataFrame, synthetic: pd.DataFrame, specs: list[Col
                     seed: int = 0, device: str = "auto", example_id: str | None = None) -> dict:
     """The table sections on frames already cut to size (see build_report for the arguments);
     `example_id`: a time series' id column, so privacy compares whole sequences."""
-    for side, frame in (("real", real), ("synthetic", synthetic), ("holdout", holdout)):
-        if frame is None:
-            continue
-        missing = [s.name for s in specs if s.name not in frame.columns]
-        if missing:
-            raise DataError(f"report: the {side} data lacks column(s) {missing}")
-        if len(frame) == 0:
-            raise DataError(f"report: the {side} data has zero rows")
+    _check_frames(specs, {"real": real, "synthetic": synthetic, "holdout": holdout})
     rng = np.random.default_rng(seed)
     encoder = TableEncoder(specs).fit(real)
     r, s = encoder.encode(real), encoder.encode(synthetic)
@@ -153,7 +147,7 @@ def fidelity_report(real: pd.DataFrame, synthetic: pd.DataFrame, specs: list[Col
     plan = tabular.plan_pairs(encoder, r)
     sides = {"synthetic": s, "holdout": h, "independent": i}
     compared = {name: tabular.compare(encoder, plan, r, t) for name, t in sides.items() if t is not None}
-    learned = {name: {"structure": structure(r, t, encoder, seed=seed), "detection": detection(r, t, encoder, seed=seed)}
+    learned = {name: {score.key: score.compute()(r, t, encoder, seed=seed) for score in LEARNED}
                for name, t in sides.items() if t is not None}
     notes = []
     if h is None:
@@ -169,15 +163,12 @@ def fidelity_report(real: pd.DataFrame, synthetic: pd.DataFrame, specs: list[Col
         "scores": scores,
         "counts": {"rows_real": len(real), "rows_synthetic": len(synthetic),
                    "rows_holdout": len(holdout) if holdout is not None else 0, "columns": len(specs),
-                   "pairs_compared": sum(p["score"] is not None for p in compared["synthetic"]["pairs"]),
-                   "pairs_skipped": len(plan.skipped)
-                   + sum(p["score"] is None for p in compared["synthetic"]["pairs"])},
+                   **_pair_counts(plan, compared["synthetic"]["pairs"])},
         "settings": {"seed": int(seed), "bootstrap": int(bootstrap)},
         "notes": notes,
         "columns": _merge_columns(specs, compared),
         "pairs": _merge_pairs(compared, plan),
-        "structure": {name: parts["structure"] for name, parts in learned.items()},
-        "detection": {name: parts["detection"] for name, parts in learned.items()},
+        **{score.key: {name: parts[score.key] for name, parts in learned.items()} for score in LEARNED},
         "utility": _utility(encoder, r, s, h, target, seed, notes) if target else None,
         "privacy": privacy_report(r, s, h, encoder, seed=seed, device=device, examples=_examples(
             example_id, {"train": real, "holdout": holdout})),
@@ -188,6 +179,22 @@ def fidelity_report(real: pd.DataFrame, synthetic: pd.DataFrame, specs: list[Col
     return report
 
 
+def _check_frames(specs: list[ColumnSpec], frames: dict[str, pd.DataFrame | None]) -> None:
+    for side, frame in frames.items():
+        if frame is None:
+            continue
+        missing = [s.name for s in specs if s.name not in frame.columns]
+        if missing:
+            raise DataError(f"report: the {side} data lacks column(s) {missing}")
+        if len(frame) == 0:
+            raise DataError(f"report: the {side} data has zero rows")
+
+
+def _pair_counts(plan: tabular.PairPlan, pairs: list[dict]) -> dict:
+    compared = sum(p["score"] is not None for p in pairs)
+    return {"pairs_compared": compared, "pairs_skipped": len(plan.skipped) + len(pairs) - compared}
+
+
 def _scores(compared: dict, learned: dict, intervals: dict) -> dict:
     out = {}
     for key in SCORES:
@@ -195,11 +202,11 @@ def _scores(compared: dict, learned: dict, intervals: dict) -> dict:
         for name in ("synthetic", "holdout", "independent"):
             if name not in compared:
                 values[name] = None
-            elif key in ("structure", "detection"):
+            elif key in learned[name]:
                 values[name] = learned[name][key]["score"]
             else:
                 values[name] = compared[name]["summary"][key]
-        if key in ("structure", "detection"):
+        if key in learned["synthetic"]:
             low, high = learned["synthetic"][key]["score_ci"]
         else:
             low, high = intervals.get(key, (None, None))
@@ -225,12 +232,8 @@ def _bootstrap(encoder, plan, real: EncodedTable, synthetic: EncodedTable, point
         for key in draws:
             if summary[key] is not None:
                 draws[key].append(summary[key])
-    out = {}
-    for key, values in draws.items():
-        if len(values) >= 2 and point.get(key) is not None:
-            half = 1.645 * float(np.std(values, ddof=1))
-            out[key] = (max(point[key] - half, 0.0), min(point[key] + half, 1.0))
-    return out
+    intervals = {key: spread_interval(point.get(key), values) for key, values in draws.items()}
+    return {key: interval for key, interval in intervals.items() if interval is not None}
 
 
 def _merge_columns(specs: list[ColumnSpec], compared: dict) -> list[dict]:
@@ -299,78 +302,3 @@ def write_report(report: dict, html: str, out_dir: str | os.PathLike) -> tuple[P
     storage.write_bytes(json_path, text.encode("utf-8"))  # each atomically, with the umask's mode
     storage.write_bytes(html_path, html.encode("utf-8"))
     return json_path, html_path
-
-
-def summary_markdown(report: dict, max_columns: int = 20) -> str:
-    """A short Markdown summary: each score beside its reference points, and the weakest columns."""
-    lines = ["# Fidelity summary", "", "| score | synthetic | 90 % interval | holdout (best) | independent columns |",
-             "|---|---|---|---|---|"]
-    for key in SCORES:
-        s = report["scores"][key]
-        interval = f"{_fmt(s['ci_low'])} – {_fmt(s['ci_high'])}" if s["ci_low"] is not None else "—"
-        lines.append(f"| {key} | {_fmt(s['synthetic'])} | {interval} | {_fmt(s['holdout'])} | {_fmt(s['independent'])} |")
-    privacy = report["summary"]["privacy"]
-    lines += ["", f"Privacy: exact copies of training rows {_fmt(privacy['exact_copy_rate'])}; "
-              f"holdout share (synthetic rows no closer to the training data than to the holdout) "
-              f"{_fmt(privacy['dcr_holdout_share'])} (0.5 is ideal, low: memorising); "
-              f"membership-inference AUC {_fmt(privacy['membership_auc'])} (0.5: no leakage).", ""]
-    if report.get("series"):
-        summary = report["summary"]
-        lines += [f"Time series overall: {_fmt(summary.get('series'))}; ACF error {_fmt(summary.get('acf_error'))} "
-                  f"(time-shuffled baseline {_fmt(summary.get('acf_error_shuffled'))}, lower is better).", ""]
-    worst = sorted(report["columns"], key=lambda c: c["score"])[:max_columns]
-    if len(worst) < len(report["columns"]):
-        lines += [f"The {len(worst)} lowest-scoring of {len(report['columns'])} columns:", ""]
-    lines += ["| column | kind | similarity | missing-rate difference | score | holdout |", "|---|---|---|---|---|---|"]
-    lines += [f"| {_md_cell(c['name'])} | {c['kind']} | {_fmt(c['similarity'])} | "
-              f"{_fmt(c['missing_rate_difference'])} | {_fmt(c['score'])} | {_fmt(c['score_holdout'])} |"
-              for c in worst]
-    for diagnosis in (report.get("training") or {}).get("diagnoses", []):
-        lines += ["", f"**Training:** {diagnosis['message']}"]
-    return "\n".join(lines) + "\n"
-
-
-def summary_text(report: dict) -> str:
-    """The headline scores for a terminal: each beside its reference points, the privacy line, and the
-    gate's verdict when the report holds one (`report["gate"]`, as GateResult.as_dict writes it).
-
-        score      synthetic  holdout  independent columns
-        overall        0.842    0.901                0.655
-        ...
-        privacy: exact copies 0.000; holdout share 0.497 (0.5 ideal, low: memorising); membership AUC 0.503 ...
-        gate: FAILED (overall 0.842 < 0.9)
-
-    `holdout`: real rows the model never saw, scored the same way (the best to expect); `independent
-    columns`: every column drawn on its own (what marginals alone score; for series, time-shuffled
-    sequences). A reference column no score has is left out.
-    """
-    scores = report["scores"]
-    keys = [key for key in HEADLINE if key in scores]
-    sides = ["synthetic"] + [side for side in ("holdout", "independent")
-                             if any(scores[key][side] is not None for key in keys)]
-    titles = {"synthetic": "synthetic", "holdout": "holdout", "independent": "independent columns"}
-    width = max(len(HEADLINE[key]) for key in keys)
-    lines = ["  ".join([f"{'score':<{width}}", *(titles[side] for side in sides)])]
-    lines += ["  ".join([f"{HEADLINE[key]:<{width}}", *(f"{_fmt(scores[key][side]):>{len(titles[side])}}"
-                                                         for side in sides)]) for key in keys]
-    privacy = report["summary"].get("privacy") or {}
-    copies = f"privacy: exact copies {_fmt(privacy.get('exact_copy_rate'))}"
-    if privacy.get("dcr_holdout_share") is None:
-        lines.append(f"{copies}; holdout share and membership AUC need a holdout (none given)")
-    else:
-        lines.append(f"{copies}; holdout share {_fmt(privacy['dcr_holdout_share'])} (0.5 ideal, low: memorising); "
-                     f"membership AUC {_fmt(privacy.get('membership_auc'))} (0.5: no leakage)")
-    gate = report.get("gate")
-    if gate is not None:
-        unmeasured = [c["name"] for c in gate["checks"] if c["status"] == "skipped"]
-        verdict = "gate: passed" if gate["passed"] else f"gate: FAILED ({'; '.join(gate['failures'])})"
-        lines.append(verdict + (f"; not measured: {', '.join(unmeasured)}" if unmeasured else ""))
-    return "\n".join(lines)
-
-
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
-
-
-def _md_cell(text: str) -> str:
-    return str(text).replace("|", "\\|")

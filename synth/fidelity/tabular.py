@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from synth.fidelity.encode import EncodedTable, TableEncoder
+from synth.fidelity.metrics import finite_or_none, ks_complement, tv_complement
 
 MAX_PAIR_CATEGORIES = 50
 BINS = 10
@@ -65,12 +66,12 @@ def column_scores(encoder: TableEncoder, real: EncodedTable, other: EncodedTable
     out = []
     for j, spec in enumerate(encoder.numeric_specs):
         r, o = real.numeric[:, j], other.numeric[:, j]
-        out.append(_entry(spec.name, "ks_complement", _ks_complement(r[~np.isnan(r)], o[~np.isnan(o)]),
+        out.append(_entry(spec.name, "ks_complement", ks_complement(r, o),
                           float(np.isnan(r).mean()), float(np.isnan(o).mean())))
     for k, spec in enumerate(encoder.categorical_specs):
         r, o = real.codes[:, k], other.codes[:, k]
         size = encoder.n_codes(k)
-        entry = _entry(spec.name, "tv_complement", _tv_complement(r[r >= 0], o[o >= 0], size),
+        entry = _entry(spec.name, "tv_complement", tv_complement(r[r >= 0], o[o >= 0], size=size),
                        float((r < 0).mean()), float((o < 0).mean()))
         seen = np.unique(r[(r >= 0) & (r < size - 1)])  # the real categories present (not "other")
         entry["categories_real"] = int(len(seen))
@@ -88,14 +89,14 @@ def pair_scores(encoder: TableEncoder, plan: PairPlan, real: EncodedTable, other
             r, o = corr_r[a, b], corr_o[a, b]
             defined = np.isfinite(r) and np.isfinite(o)
             out.append({"columns": [encoder.numeric_names[a], encoder.numeric_names[b]], "metric": "correlation",
-                        "real": _num(r), "other": _num(o),
+                        "real": finite_or_none(r), "other": finite_or_none(o),
                         "score": float(1 - abs(r - o) / 2) if defined else None,
                         "note": None if defined else "skipped: correlation undefined (a constant or empty column)"})
     for a, b in plan.categorical_pairs:
         size_b = encoder.n_codes(b) + 1
         joint_r = (real.codes[:, a] + 1) * size_b + (real.codes[:, b] + 1)
         joint_o = (other.codes[:, a] + 1) * size_b + (other.codes[:, b] + 1)
-        score = _tv_complement(joint_r, joint_o, (encoder.n_codes(a) + 1) * size_b)
+        score = tv_complement(joint_r, joint_o, size=(encoder.n_codes(a) + 1) * size_b)
         out.append({"columns": [encoder.categorical_names[a], encoder.categorical_names[b]], "metric": "contingency",
                     "real": None, "other": None, "score": score, "note": None})
     for j, k in plan.mixed_pairs:
@@ -105,7 +106,7 @@ def pair_scores(encoder: TableEncoder, plan: PairPlan, real: EncodedTable, other
         joint_o = _binned(other.numeric[:, j], plan.edges[j]) * size_k + other.codes[:, k] + 1
         out.append({"columns": [encoder.numeric_names[j], encoder.categorical_names[k]],
                     "metric": "binned_contingency", "real": None, "other": None,
-                    "score": _tv_complement(joint_r, joint_o, bins * size_k), "note": None})
+                    "score": tv_complement(joint_r, joint_o, size=bins * size_k), "note": None})
     return out
 
 
@@ -144,29 +145,6 @@ def _entry(name: str, metric: str, similarity: float | None, missing_real: float
             "score": (1.0 if similarity is None else similarity) * (1.0 - gap)}
 
 
-def _ks_complement(a: np.ndarray, b: np.ndarray) -> float | None:
-    """1 − the two-sample KS statistic, from sorted samples (no per-value Python)."""
-    if len(a) == 0 and len(b) == 0:
-        return None
-    if len(a) == 0 or len(b) == 0:
-        return 0.0
-    a, b = np.sort(a), np.sort(b)
-    grid = np.concatenate([a, b])
-    gap = np.abs(np.searchsorted(a, grid, side="right") / len(a) - np.searchsorted(b, grid, side="right") / len(b))
-    return float(1.0 - gap.max())
-
-
-def _tv_complement(a: np.ndarray, b: np.ndarray, size: int) -> float | None:
-    """1 − total variation distance between the frequencies of integer codes in [0, size)."""
-    if len(a) == 0 and len(b) == 0:
-        return None
-    if len(a) == 0 or len(b) == 0:
-        return 0.0
-    pa = np.bincount(a, minlength=size) / len(a)
-    pb = np.bincount(b, minlength=size) / len(b)
-    return float(1.0 - 0.5 * np.abs(pa - pb).sum())
-
-
 def _binned(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Bin index per value: 0 for missing, 1.. for the decile bins."""
     out = np.searchsorted(edges, values, side="right") + 1
@@ -195,6 +173,3 @@ def _pairwise_pearson(x: np.ndarray) -> np.ndarray:
     corr[(count < 2) | (var_a < 1e-10) | (var_a.T < 1e-10)] = np.nan
     return np.clip(corr, -1.0, 1.0)
 
-
-def _num(value: float) -> float | None:
-    return float(value) if np.isfinite(value) else None

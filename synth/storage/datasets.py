@@ -1,5 +1,6 @@
-"""Parquet datasets at a URI: read (a file, a prefix, hive partitions, or the current published
-version), and published atomically, whole or streamed, at once or staged for later."""
+"""Parquet datasets published at a URI: written atomically, whole or streamed, at once or staged for
+later (locally one file replaced; on s3:// a new version and its pointer), and the current version read
+back exactly. Inputs are opened by `synth.storage.sources`."""
 from __future__ import annotations
 
 import datetime as dt
@@ -14,74 +15,13 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from synth import io
 from synth.errors import DataError
-from synth.storage.locations import (_check_bucket, _detail, _is_gone, _local_path, _write_bytes, file_mode,
+from synth.storage.locations import (_check_bucket, _is_gone, _local_path, _write_bytes, atomic_file, file_mode,
                                      is_remote, resolve, store_errors)
 from synth.storage.versions import (KEEP_VERSIONS, MANIFEST, POINTER, POINTER_FORMAT, POINTER_RETRIES, VERSIONS,
                                     PublishedVersion, _encode_signed, _new_version_id, _now, _prefix, _published,
                                     _points_at, _prune_quietly, _read_pointer, _switch_pointer, _version_file)
-
-
-def read_table(uri: str | os.PathLike, columns: list[str] | None = None) -> pa.Table:
-    """Read a Parquet file, a prefix/directory of Parquet files (hive partitions become columns), or
-    the current version of a dataset published by `publish_table`.
-
-    A local path goes to `synth.io.read_table`, unchanged.
-
-    Raises:
-        DataError: missing bucket, file or prefix, access denied, unreachable endpoint, not Parquet,
-            a requested column missing, or no rows; the message names the URI.
-    """
-    if not is_remote(uri):
-        return io.read_table(_local_path(uri), columns)
-    uri = str(uri)
-    fs, path = resolve(uri)
-    with store_errors(uri, "input"):
-        if _read_pointer(fs, _prefix(path)) is not None:
-            table = _read_current(fs, uri, path, columns, "input")
-        else:
-            try:
-                table = open_dataset(uri, columns).to_table(columns=columns)
-            except pa.ArrowInvalid as e:
-                raise DataError(f"input {uri}: could not read Parquet ({_detail(e)})") from None
-    if table.num_columns == 0:
-        raise DataError(f"input {uri}: the table has no columns")
-    if table.num_rows == 0:
-        raise DataError(f"input {uri}: the table has zero rows")
-    return table
-
-
-def open_dataset(uri: str | os.PathLike, columns: list[str] | None = None) -> ds.Dataset:
-    """The Parquet at `uri` opened for streaming (footers read, no rows): a file, a prefix/directory
-    (hive partitions become columns), or on s3:// the current version of a published dataset.
-
-    Stream it with `dataset.to_batches(columns=...)` inside `store_errors(uri, "input")`, which turns
-    a store's failures mid-stream into DataErrors too.
-
-    Raises:
-        DataError: as `read_table`, for what opening can find.
-    """
-    uri = str(uri)
-    fs, path = resolve(uri)
-    with store_errors(uri, "input"):
-        pointer = _read_pointer(fs, _prefix(path)) if is_remote(uri) else None
-        info = fs.get_file_info(path) if pointer is None else None
-        if info is not None and info.type == pafs.FileType.NotFound:
-            _check_bucket(fs, path, uri, "input")
-            raise DataError(f"input {uri}: no such file or directory")
-        try:
-            if pointer is not None:
-                dataset = _version_dataset(fs, _prefix(path), pointer)
-            elif info.type == pafs.FileType.Directory:
-                dataset = ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive",
-                                     exclude_invalid_files=False)
-            else:
-                dataset = ds.dataset(path, filesystem=fs, format="parquet")
-        except pa.ArrowInvalid as e:
-            raise DataError(f"input {uri}: not a readable Parquet file or dataset ({_detail(e)})") from None
-        _check_columns(dataset.schema.names, columns, uri, "input")
-    return dataset
+from synth.tables import check_columns
 
 
 def read_published(uri: str | os.PathLike, columns: list[str] | None = None) -> pa.Table:
@@ -98,7 +38,7 @@ def read_published(uri: str | os.PathLike, columns: list[str] | None = None) -> 
     uri = str(uri)
     fs, path = resolve(uri)
     with store_errors(uri, "published dataset"):
-        return _read_current(fs, uri, path, columns, "published dataset")
+        return _read_current(fs, uri, path, columns)
 
 
 def current_version(uri: str | os.PathLike) -> PublishedVersion | None:
@@ -110,47 +50,33 @@ def current_version(uri: str | os.PathLike) -> PublishedVersion | None:
         meta = pq.read_metadata(path)
         created = dt.datetime.fromtimestamp(os.path.getmtime(path), dt.timezone.utc).isoformat()
         path = str(Path(path))
-        return PublishedVersion(path, None, (path,), meta.num_rows, created, io.read_metadata(path))
+        return PublishedVersion(path, None, (path,), meta.num_rows, created, read_metadata(path))
     fs, path = resolve(uri)
     with store_errors(str(uri), "published dataset"):
         pointer = _read_pointer(fs, _prefix(path))
     return None if pointer is None else _published(str(uri), pointer)
 
 
-def _read_current(fs: pafs.FileSystem, uri: str, path: str, columns: list[str] | None, doing: str) -> pa.Table:
-    prefix = _prefix(path)
+def _read_current(fs: pafs.FileSystem, uri: str, path: str, columns: list[str] | None) -> pa.Table:
+    prefix, where = _prefix(path), f"published dataset {uri}"
     for _ in range(POINTER_RETRIES):
         pointer = _read_pointer(fs, prefix)
         if pointer is None:
-            _check_bucket(fs, path, uri, doing)
-            raise DataError(f"{doing} {uri}: nothing published there (no {POINTER} pointer)")
+            _check_bucket(fs, path, uri, "published dataset")
+            raise DataError(f"{where}: nothing published there (no {POINTER} pointer)")
         try:
             dataset = _version_dataset(fs, prefix, pointer)
-            _check_columns(dataset.schema.names, columns, uri, doing)
+            check_columns(dataset.schema.names, columns, where)
             table = dataset.to_table(columns=columns)
         except OSError as e:
             if _is_gone(e):
                 continue  # pruned between reading the pointer and the files: the pointer has moved on
             raise
         if table.num_rows != pointer["num_rows"]:
-            raise DataError(f"{doing} {uri}: version {pointer['version']} has {table.num_rows} rows, "
+            raise DataError(f"{where}: version {pointer['version']} has {table.num_rows} rows, "
                             f"its pointer says {pointer['num_rows']}")
         return table
-    raise DataError(f"{doing} {uri}: the published version changed {POINTER_RETRIES} times while being read")
-
-
-def open_source(uri: str | os.PathLike, columns: list[str] | None = None, pandas_index: str = "auto") -> io.ParquetSource:
-    """An input as a `synth.io.ParquetSource`: a local file or directory, an s3:// dataset, or (s3://) the
-    current version of an output this tool published there, whole. Nothing is read yet but footers when
-    the source is used."""
-    uri = str(uri)
-    filesystem, files = None, None
-    if is_remote(uri):  # credentials from the environment
-        filesystem = resolve(uri)[0]
-        published = current_version(uri)
-        if published is not None:
-            files = tuple(f.split("://", 1)[1] for f in published.files)
-    return io.ParquetSource(uri, tuple(columns) if columns is not None else None, filesystem, files, pandas_index)
+    raise DataError(f"{where}: the published version changed {POINTER_RETRIES} times while being read")
 
 
 def publish_table(data: pa.Table | pa.RecordBatchReader | Iterable[pa.RecordBatch], uri: str | os.PathLike,
@@ -158,12 +84,12 @@ def publish_table(data: pa.Table | pa.RecordBatchReader | Iterable[pa.RecordBatc
                   keep_versions: int | None = KEEP_VERSIONS) -> PublishedVersion:
     """Publish `data` at `uri` atomically: readers see the previous version or this one, never a mix.
 
-    Locally, `uri` is one Parquet file replaced in place (`synth.io.write_parquet_atomic` for a table).
+    Locally, `uri` is one Parquet file replaced in place (written beside it, then renamed over it).
     On s3://, a new version is written, the pointer switched to it, and published versions beyond the
     newest `keep_versions` pruned (None: keep all). `metadata` goes into each file's key-value metadata.
     """
     if isinstance(data, pa.Table) and not is_remote(uri):
-        path = str(io.write_parquet_atomic(data, _local_path(uri), metadata))
+        path = str(_write_local(data, _local_path(uri), metadata))
         return PublishedVersion(path, None, (path,), data.num_rows, _now(), _strings(metadata))
     schema = getattr(data, "schema", None)  # a table's or a reader's; else the first batch's
     if isinstance(data, pa.Table):
@@ -198,7 +124,7 @@ def publish_staged(staged: str, uri: str | os.PathLike, *,
         path = str(Path(_local_path(uri)))
         os.replace(staged, path)
         meta = pq.read_metadata(path)
-        return PublishedVersion(path, None, (path,), meta.num_rows, _now(), io.read_metadata(path))
+        return PublishedVersion(path, None, (path,), meta.num_rows, _now(), read_metadata(path))
     uri = str(uri)
     fs, path = resolve(uri)
     prefix, version_dir = _prefix(path), resolve(staged)[1]
@@ -233,7 +159,7 @@ class DatasetWriter:
         self._fs, self._path = resolve(uri)
         self._remote = is_remote(uri)
         self._metadata = metadata
-        self._schema = None if schema is None else _stamped(schema, metadata)
+        self._schema = None if schema is None else stamped(schema, metadata)
         self._max_rows, self._keep, self._commit, self._mode = max_rows_per_file, keep_versions, commit, mode
         self._version = _new_version_id()
         self._files: list[str] = []  # names within the version (s3://) or the temporary path (local)
@@ -294,7 +220,7 @@ class DatasetWriter:
             with store_errors(self.uri, "output"):
                 self._parquet.close()
         if self._schema is None:
-            self._schema = _stamped(schema, self._metadata)
+            self._schema = stamped(schema, self._metadata)
         if self._remote:
             self._files.append(f"part-{len(self._files):05d}.parquet")
             target = f"{self._version_dir()}/{self._files[-1]}"
@@ -328,12 +254,25 @@ def _strings(metadata: dict | None) -> dict[str, str]:
     return {str(k): str(v) for k, v in (metadata or {}).items()}
 
 
-def _stamped(schema: pa.Schema, metadata: dict[str, str]) -> pa.Schema:
-    return schema.with_metadata({**(schema.metadata or {}), **{k.encode(): v.encode() for k, v in metadata.items()}})
+def _write_local(table: pa.Table, path: str | os.PathLike, metadata: dict[str, str] | None) -> Path:
+    """Write `table` to `path` so that a reader sees the old file or the new one, never a partial one
+    (`atomic_file`: beside it, then renamed over it); `metadata` joins any the table already carries."""
+    path = Path(path)
+    if metadata:
+        table = table.replace_schema_metadata(stamped(table.schema, metadata).metadata)
+    with atomic_file(path) as tmp:
+        pq.write_table(table, tmp)
+    return path
 
 
-def _check_columns(names: list[str], columns: list[str] | None, uri: str, doing: str) -> None:
-    missing = [c for c in columns or () if c not in names]
-    if missing:
-        raise DataError(f"{doing} {uri}: configured column(s) {missing} not in the data (columns are {names})")
+def stamped(schema: pa.Schema, metadata: dict[str, str] | None) -> pa.Schema:
+    """`schema` with `metadata` (values as text) added to the key-value metadata it already carries."""
+    merged = dict(schema.metadata or {})
+    merged.update({k.encode(): str(v).encode() for k, v in (metadata or {}).items()})
+    return schema.with_metadata(merged)
 
+
+def read_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The key-value metadata of a local Parquet file, decoded (Arrow's own keys left out)."""
+    raw = pq.read_schema(path).metadata or {}
+    return {k.decode(): v.decode() for k, v in raw.items() if not k.startswith(b"ARROW:")}

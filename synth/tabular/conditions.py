@@ -19,7 +19,8 @@ import torch
 
 from synth.errors import ConfigError
 from synth.configs import ConditionMode  # noqa: F401  (its home)
-from synth.transforms.columns import CategoricalColumn, NumericColumn
+from synth.transforms.categorical import CategoricalColumn
+from synth.transforms.columns import NumericColumn
 from synth.transforms.layout import DeviceLayout, SpanKind
 from synth.transforms.table import TableTransformer
 

@@ -3,7 +3,9 @@
     config = DGANConfig(example_id="station_day", time_column="hour", attribute_columns=("origin",),
                         feature_columns=("temp", "wind"), max_sequence_len=24, sample_len=4)
     model = DGAN(config).fit(long_table)
-    model.generate(100)                                  # 100 sequences, long format like the input
+    model.sample(100)                                    # 100 sequences, long format like the input
+    model.sample(100, conditions={"origin": "JFK"})      # every sequence with that attribute
+    model.generate()                                     # as many sequences as trained on, as Arrow
     model.generate(attributes=pd.DataFrame({"origin": ["JFK", "LGA"]}))   # one sequence per given row
     model.save("model/"); DGAN.load("model/")
     DGAN(config).fit(long_table, checkpoint=Checkpointing("ckpt/", every=10))  # resumes a killed fit
@@ -14,10 +16,8 @@ cadence from starts drawn from the data, and short gaps interpolated / long-gap 
 """
 from __future__ import annotations
 
-import time
 import warnings
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,46 +25,34 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import torch
 
-from synth import selection as model_selection
-from synth.checkpoint import Checkpointing, Checkpoints
-from synth.device import resolve_device
 from synth.configs import DGANConfig
-from synth.models import model_kind
 from synth.errors import ConfigError
+from synth.estimator import WGANEstimator
 from synth.fidelity.series import SeriesSpec
-from synth.io import as_table, check_trainable
-from synth.selection import ModelSelection, SeriesScorer, Split, TableScorer, validation_split
-from synth.serialization import (config_from_dict, config_to_dict, load_state, read_model, save_model, saved_state,
-                                 schema_from_text, schema_to_text)
+from synth.models import model_kind
+from synth.selection import SeriesScorer, Split, TableScorer, validation_split
+from synth.serialization import config_from_dict, config_to_dict, schema_from_text, schema_to_text
+from synth.tables import as_table, check_trainable
 from synth.timeseries.networks import Critic as CriticNet
 from synth.timeseries.networks import SequenceGenerator
 from synth.timeseries.sequences import WIDE_FEATURE, Preparation, Sequences, SequenceSpec
 from synth.timeseries.transform import SequenceTransformer
-from synth.training import Critic, EpochStats, stopped_early, train_wgan
+from synth.training import Critic
 
 
-class DGAN:
+class DGAN(WGANEstimator):
+    """Learns sequences (`fit`, as the model base: synth.estimator) and makes sequences like them
+    (`sample`, `generate`, with given attributes). `sample(n)` counts sequences, not rows."""
+
     kind = "dgan"
+    config_type = DGANConfig
+    transformer_type = SequenceTransformer
 
-    def __init__(self, config: DGANConfig = DGANConfig()):
-        self.config = config
-
-    # -- fit -----------------------------------------------------------------------------------------
-    def fit(self, data: pa.Table | pd.DataFrame, callback: Callable[[EpochStats], None] | None = None,
-            progress: Callable[[int, int, int], None] | None = None,
-            checkpoint: Checkpointing | None = None) -> "DGAN":
-        """Learn the sequences. `callback` gets each epoch's diagnostics, `progress` (epoch, step, steps) each batch.
-
-        `checkpoint`, `resumed_from_`, `stopped_early_` and model selection (`training.eval_every`:
-        a share of the examples held back and scored, `selected_epoch_`, ...) work as in `ACTGAN.fit`;
-        the score is the report's fast series sections (long input) or shapes and pairs (wide input).
-
-        Raises:
-            TrainingDiverged: a NaN/Inf loss or an exploding critic gradient; the last good
-                checkpoint is kept.
-        """
-        started = time.monotonic()
-        table = as_table(data)
+    # -- fit: the steps the model base runs ----------------------------------------------------------
+    def _prepare(self, table: pa.Table) -> tuple[Split | None, Sequences]:
+        """The sequences of `table` and the shape they decide (`spec_`, `max_sequence_len_`, `schema_`,
+        `batch_size_`, ...); the held-back examples are split off first. Model selection's score is
+        the report's fast series sections (long input), or shapes and pairs (wide input)."""
         cfg = self.config
         spec = cfg.spec.resolve(table.schema)
         used = [c for c in (spec.example_id, spec.time_column) if c] + list(spec.attribute_columns) \
@@ -75,6 +63,21 @@ class DGAN:
             if cfg.training.eval_every else None
         seqs = Sequences.from_table(split.training if split else table, spec, cfg.max_sequence_len, cfg.max_gap,
                                     cfg.split_sequences)
+        self.spec_, self.max_sequence_len_, self.preparation_ = spec, self._sequence_len(spec, seqs), seqs.preparation
+        self.batch_size_ = model_kind(self.kind).batch(len(seqs.lengths), cfg.training.batch_size)
+        if self.batch_size_ < cfg.training.batch_size:  # as gretel does: a batch is at most all examples
+            warnings.warn(f"training.batch_size={cfg.training.batch_size} is larger than the number of training "
+                          f"examples ({len(seqs.lengths)}): each step uses all {self.batch_size_}", UserWarning,
+                          stacklevel=3)
+        self.schema_ = table.select(used).schema.remove_metadata()
+        self.training_size_ = len(seqs.lengths)
+        self._fit_times(seqs)
+        self._resolve_device()
+        return split, seqs
+
+    def _sequence_len(self, spec: SequenceSpec, seqs: Sequences) -> int:
+        """T: the configured length, or the longest sequence (long input), or the step columns (wide)."""
+        cfg = self.config
         if spec.layout == "wide":
             T = len(spec.feature_columns)
             if cfg.max_sequence_len not in (None, T):
@@ -85,59 +88,31 @@ class DGAN:
         if T % cfg.sample_len:
             raise ConfigError(f"max_sequence_len={T} (the longest sequence) is not divisible by "
                               f"sample_len={cfg.sample_len}: set max_sequence_len to a multiple of sample_len")
-        self.batch_size_ = model_kind(self.kind).batch(len(seqs.lengths), cfg.training.batch_size)
-        if self.batch_size_ < cfg.training.batch_size:  # as gretel does: a batch is at most all examples
-            warnings.warn(f"training.batch_size={cfg.training.batch_size} is larger than the number of training "
-                          f"examples ({len(seqs.lengths)}): each step uses all {self.batch_size_}", UserWarning,
-                          stacklevel=2)
-        self.spec_, self.max_sequence_len_, self.preparation_ = spec, T, seqs.preparation
-        self.schema_ = table.select(used).schema.remove_metadata()
-        self.training_size_ = len(seqs.lengths)
-        self._fit_times(seqs)
-        self.device_ = resolve_device(cfg.training.device)
-        self.stopped_early_ = None
-        model_selection.finish(self, None)
-        checkpoints = Checkpoints.for_fit(checkpoint, self, table)
-        resumed = checkpoints.resume(cfg.training.epochs) if checkpoints else None
-        self.resumed_from_ = resumed.epoch if resumed else None
-        if resumed:  # the saved transform: exactly the encoding the saved weights learned
-            with saved_state(resumed.path, self.kind):
-                self.transformer_ = SequenceTransformer.from_state(resumed.model["transformer"])
-        else:
-            self.transformer_ = SequenceTransformer(T, cfg.normalization, cfg.apply_feature_scaling,
-                                                    cfg.apply_example_scaling, cfg.binary_encoder_cutoff,
-                                                    cfg.seed, cfg.point_mass_min_share,
-                                                    cfg.max_point_masses, cfg.feature_encoding,
-                                                    cfg.tail_transform, cfg.column_transforms).fit(seqs)
-        encoded = [torch.as_tensor(a, device=self.device_) for a in self.transformer_.transform(seqs)]
-        with torch.random.fork_rng(devices=[self.device_] if self.device_.type == "cuda" else []):
-            torch.manual_seed(cfg.seed)  # weight init; every other draw uses `rng`
-            rng = torch.Generator(device=self.device_).manual_seed(cfg.seed)
-            self._build()
-            game = _SequenceGame(self, *encoded, rng)
-            critics = [c.network for c in game.critics]
-            selection = self._selection(split, used) if split else None
-            state = checkpoints.start(self, critics, rng) if checkpoints else None  # restores a resumed fit
-            if selection is not None and state is not None and state.selection is not None:
-                selection.load_state_dict(state.selection)
-            self.history_ = train_wgan(game, cfg.training, self.device_, rng, callback, progress=progress,
-                                       resume=state, checkpoints=checkpoints, started=started, selection=selection)
-        model_selection.finish(self, selection)
-        self.stopped_early_ = stopped_early(cfg.training, self.history_, selection)
-        return self
+        return T
 
-    def _selection(self, split: Split, used: list[str]) -> ModelSelection:
+    def _fit_transformer(self, seqs: Sequences) -> SequenceTransformer:
+        cfg = self.config
+        return SequenceTransformer(self.max_sequence_len_, cfg.normalization, cfg.apply_feature_scaling,
+                                   cfg.apply_example_scaling, cfg.binary_encoder_cutoff, cfg.seed,
+                                   cfg.point_mass_min_share, cfg.max_point_masses, cfg.feature_encoding,
+                                   cfg.tail_transform, cfg.column_transforms).fit(seqs)
+
+    def _encode(self, seqs: Sequences) -> list[torch.Tensor]:
+        """(attributes (N, Da), additional attributes (N, Dx), features (N, T, Df))."""
+        return [torch.as_tensor(a, device=self.device_) for a in self.transformer_.transform(seqs)]
+
+    def _game(self, seqs: Sequences, encoded: list[torch.Tensor], rng: torch.Generator) -> "_SequenceGame":
+        return _SequenceGame(self, *encoded, rng)
+
+    def _scorer(self, split: Split) -> SeriesScorer | TableScorer:
         """Scores on the held-back examples: the series sections (long input), or shapes and pairs of the
         step columns (wide input: one row per example)."""
-        spec, t = self.spec_, self.config.training
+        spec, validation = self.spec_, split.validation.select(self.schema_.names)
         if spec.layout == "long":
-            scorer = SeriesScorer(split.validation.select(used), SeriesSpec(
-                spec.example_id, spec.time_column, tuple(spec.attribute_columns), tuple(spec.feature_columns)),
-                seed=self.config.seed)
-        else:
-            scorer = TableScorer(split.validation.select(used), seed=self.config.seed)
-        return ModelSelection(scorer, lambda n, seed: self.generate(n, None, seed), self.generator_,
-                              t.eval_every, t.patience, t.ema_decay)
+            return SeriesScorer(validation, SeriesSpec(spec.example_id, spec.time_column,
+                                                       tuple(spec.attribute_columns), tuple(spec.feature_columns)),
+                                seed=self.config.seed)
+        return TableScorer(validation, seed=self.config.seed)
 
     def _build(self) -> None:
         cfg, t = self.config, self.transformer_
@@ -168,10 +143,10 @@ class DGAN:
         starts, counts = np.unique(ticks[offsets[:-1]], return_counts=True)
         self.starts_, self.start_counts_ = starts.tolist(), counts.tolist()
 
-    # -- generate ------------------------------------------------------------------------------------
+    # -- sample --------------------------------------------------------------------------------------
     def generate(self, n: int | None = None, attributes: pd.DataFrame | pa.Table | None = None,
                  seed: int | None = None) -> pa.Table:
-        """`n` synthetic sequences in the input's layout and exact column types.
+        """`n` synthetic sequences (default: as many as trained on) in the input's layout and exact types.
 
         `attributes` (one row per sequence; all attribute columns or some of them) fixes the
         attributes: every sequence i has row i's values, and its features are generated for them.
@@ -187,41 +162,28 @@ class DGAN:
             n = self.training_size_
         if n < 1:
             raise ConfigError(f"n={n}: must be at least 1")
-        seed = self.config.seed if seed is None else seed
-        rng = torch.Generator(device=self.device_).manual_seed(seed)
-        t = self.transformer_
-        self.generator_.eval()
-        try:
-            fixed = self._encode_given(given, rng, seed) if given is not None else None
-            parts = []
-            batch = self.config.training.batch_size
-            for start in range(0, n, batch):
-                size = min(batch, n - start)
-                attrs = fixed[start:start + size] if fixed is not None else None
-                with torch.no_grad():
-                    parts.append([x.float().cpu().numpy() for x in self._fake(size, rng, attrs)])
-        finally:
-            self.generator_.train()
-        attrs, additional, features = (np.concatenate(p) for p in zip(*parts))
-        lengths = t.lengths(features)
-        attribute_table, feature_table = t.inverse_transform(attrs, additional, features, lengths)
+        return self._generate(n, given, self._seed(seed))
+
+    def _sample(self, n: int, seed: int, conditions: dict[str, Any] | None) -> pa.Table:
+        """`n` sequences, every one with the `conditions` attributes."""
+        given = self._given(pd.DataFrame({k: [v] * n for k, v in conditions.items()})) if conditions else None
+        return self._generate(n, given, seed)
+
+    def _generate(self, n: int, given: pa.Table | None, seed: int) -> pa.Table:
+        rng = self._sampling_rng(seed)
+        fixed = self._encode_given(given, rng, seed) if given is not None else None
+
+        def draw(start: int, size: int) -> tuple[torch.Tensor, ...]:
+            return self._fake(size, rng, fixed[start:start + size] if fixed is not None else None)
+
+        attrs, additional, features = self._in_batches(n, draw)
+        lengths = self.transformer_.lengths(features)
+        attribute_table, feature_table = self.transformer_.inverse_transform(attrs, additional, features, lengths)
         if given is not None:  # given values come back exactly as asked
             for name in given.column_names:
                 i = attribute_table.schema.get_field_index(name)
                 attribute_table = attribute_table.set_column(i, name, given.column(name))
         return self._assemble(attribute_table, feature_table, lengths, np.random.default_rng(seed))
-
-    def sample_table(self, num_rows: int, seed: int | None = None,
-                     conditions: dict[str, Any] | None = None) -> pa.Table:
-        """The refresh flow's entry point: `num_rows` sequences, every one with the `conditions` attributes."""
-        if num_rows < 1:
-            raise ConfigError(f"num_rows={num_rows}: must be at least 1")
-        given = pd.DataFrame({k: [v] * num_rows for k, v in conditions.items()}) if conditions else None
-        return self.generate(num_rows, given, seed)
-
-    def sample(self, num_rows: int, seed: int | None = None, conditions: dict[str, Any] | None = None) -> pd.DataFrame:
-        """`num_rows` sequences (not rows) as a DataFrame in the input's layout."""
-        return self.sample_table(num_rows, seed, conditions).to_pandas()
 
     def _fake(self, n: int, rng: torch.Generator, attributes: torch.Tensor | None = None):
         """(attributes, additional attributes, features) activated; features masked past each sequence's end."""
@@ -275,7 +237,7 @@ class DGAN:
         """Encoded attributes: generated ones with the given columns put in."""
         t = self.transformer_.attributes_
         n = given.num_rows
-        with torch.no_grad():
+        with torch.no_grad(), self._evaluating():
             drawn = self.attribute_layout_.activate(
                 self.generator_.attributes(torch.randn(n, self.generator_.attribute_noise_dim,
                                                        device=self.device_, generator=rng)), None)
@@ -325,42 +287,21 @@ class DGAN:
         return _from_ticks(ticks, self.schema_.field(self.spec_.time_column).type)
 
     # -- persistence ---------------------------------------------------------------------------------
-    def save(self, directory: str | Path) -> Path:
-        """Config, fitted state and diagnostics as JSON; generator weights as safetensors. No pickle."""
-        self._check_fitted()
-        meta = {"config": config_to_dict(self.config), "spec": config_to_dict(self.spec_),
-                "max_sequence_len": self.max_sequence_len_, "training_size": self.training_size_,
-                "schema": schema_to_text(self.schema_), "transformer": self.transformer_.state(),
+    def _fitted_state(self) -> dict:
+        return {"spec": config_to_dict(self.spec_), "max_sequence_len": self.max_sequence_len_,
+                "training_size": self.training_size_, "schema": schema_to_text(self.schema_),
+                "transformer": self.transformer_.state(),
                 "times": {"cadence": self.cadence_, "starts": self.starts_, "counts": self.start_counts_},
-                "preparation": self.preparation_.as_dict(),
-                "history": [{"epoch": s.epoch, **s.as_dict()} for s in self.history_],
-                "stopped_early": getattr(self, "stopped_early_", None), **model_selection.saved(self)}
-        return save_model(directory, self.kind, meta, {"generator": self.generator_})
+                "preparation": self.preparation_.as_dict()}
 
-    @classmethod
-    def load(cls, directory: str | Path, device: str = "cpu") -> "DGAN":
-        """Load a saved model (on the CPU by default, wherever it was trained); never unpickles."""
-        doc, tensors = read_model(directory, cls.kind)
-        with saved_state(directory, cls.kind):
-            self = cls(config_from_dict(DGANConfig, doc["config"]))
-            self.device_ = resolve_device(device)
-            self.spec_ = config_from_dict(SequenceSpec, doc["spec"])
-            self.max_sequence_len_, self.training_size_ = doc["max_sequence_len"], doc["training_size"]
-            self.schema_ = schema_from_text(doc["schema"])
-            self.transformer_ = SequenceTransformer.from_state(doc["transformer"])
-            times = doc["times"]
-            self.cadence_, self.starts_, self.start_counts_ = times["cadence"], times["starts"], times["counts"]
-            self.preparation_ = Preparation(**doc.get("preparation", {}))
-            self._build()
-            load_state(self.generator_, tensors, "generator")
-            self.history_ = [EpochStats(**h) for h in doc.get("history", [])]
-            self.stopped_early_ = doc.get("stopped_early")
-            model_selection.load_saved(self, doc)
-        return self
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "generator_"):
-            raise RuntimeError("this DGAN is not fitted yet: call fit() or DGAN.load()")
+    def _load_fitted_state(self, doc: dict) -> None:
+        self.spec_ = config_from_dict(SequenceSpec, doc["spec"])
+        self.max_sequence_len_, self.training_size_ = doc["max_sequence_len"], doc["training_size"]
+        self.schema_ = schema_from_text(doc["schema"])
+        self.transformer_ = SequenceTransformer.from_state(doc["transformer"])
+        times = doc["times"]
+        self.cadence_, self.starts_, self.start_counts_ = times["cadence"], times["starts"], times["counts"]
+        self.preparation_ = Preparation(**doc.get("preparation", {}))
 
 
 class _SequenceGame:

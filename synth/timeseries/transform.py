@@ -35,7 +35,7 @@ from synth.serialization import schema_from_text, schema_to_text
 from synth.timeseries.features import ModeFeature, ScaledFeature
 from synth.timeseries.sequences import Sequences
 from synth.transforms import TableTransformer
-from synth.transforms.columns import CategoricalColumn
+from synth.transforms.categorical import CategoricalColumn
 from synth.transforms.layout import Layout, Span, SpanKind
 from synth.transforms.table import check_tails
 from synth.transforms.tails import Tail

@@ -9,7 +9,8 @@ import pyarrow as pa
 from synth.errors import DataError
 from synth.schema import ColumnKind, column_kind
 from synth.serialization import schema_from_text, schema_to_text
-from synth.transforms.columns import CategoricalColumn, NumericColumn
+from synth.transforms.categorical import CategoricalColumn
+from synth.transforms.columns import NumericColumn
 from synth.transforms.layout import Layout, Span
 from synth.transforms.tails import Tail
 

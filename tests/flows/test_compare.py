@@ -10,12 +10,10 @@ from mlflow import MlflowClient
 
 from flows.cli import main
 from tasks.config import RefreshConfig
-from synth.io import read_table, table_fingerprint
+from synth.storage import table_fingerprint
 from tasks import tracking
-from tests.support.pipeline import TINY_MODEL, mixed_table, write_config
-
-# the thresholds relative to the report's reference points, off where a tiny model must pass
-RELATIVE_OFF = {"min_pairs_margin": None, "max_detection_auc": None, "max_acf_error_ratio": None}
+from tests.support.pipeline import RELATIVE_OFF, TINY_MODEL, mixed_table, write_config
+from tests.support.storage import read_all
 
 LENIENT = {"gate": {"min_overall": 0.05, "min_column_shapes": 0.05, "min_column_pairs": 0.05,
                     "max_exact_copy_rate": 0.5, "min_dcr_holdout_share": 0.0, **RELATIVE_OFF}, "bootstrap": 0}
@@ -85,7 +83,7 @@ def test_compare_lists_the_last_runs_newest_first_with_scores_gate_and_champion(
     assert newest["scores"]["overall"] == failed.data.metrics["report.overall"]
     assert listed["runs"][1]["scores"]["privacy.dcr_holdout_share"] == share
     assert newest["config_hash"] == failed.data.tags["synth.config_hash"]
-    assert {r["data_hash"] for r in listed["runs"]} == {table_fingerprint(read_table(source))}
+    assert {r["data_hash"] for r in listed["runs"]} == {table_fingerprint(read_all(source))}
     assert failed.data.tags["prefect.flow_run_name"] and failed.data.tags["synth.data_rows"] == "400"
 
 

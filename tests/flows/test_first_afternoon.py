@@ -7,7 +7,6 @@ import os
 import stat
 from types import SimpleNamespace
 
-import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest

@@ -9,11 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from flows.cli import main
-from synth.io import read_metadata
-from tests.support.pipeline import mixed_table, write_config
-
-# the thresholds relative to the report's reference points, off where a tiny model must pass
-RELATIVE_OFF = {"min_pairs_margin": None, "max_detection_auc": None, "max_acf_error_ratio": None}
+from synth.storage import read_metadata
+from tests.support.pipeline import RELATIVE_OFF, mixed_table, write_config
 
 @pytest.fixture
 def source(tmp_path):

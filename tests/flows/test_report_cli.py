@@ -10,9 +10,7 @@ import pytest
 import yaml
 
 from flows.cli import main
-
-# the thresholds relative to the report's reference points, off where a tiny model must pass
-RELATIVE_OFF = {"min_pairs_margin": None, "max_detection_auc": None, "max_acf_error_ratio": None}
+from tests.support.pipeline import RELATIVE_OFF
 
 
 def _table(n: int, seed: int) -> pa.Table:

@@ -64,7 +64,7 @@ def test_no_training_row_and_no_credential_leaves_the_run(tmp_path, prefect_api,
     assert main(["run", write_config(tmp_path, source, output, model=dict(TINY_MODEL))]) == 0
     captured = capsys.readouterr()
 
-    from synth.io import read_metadata
+    from synth.storage import read_metadata
     run_id = read_metadata(output)["prefect_synth.mlflow_run_id"]
     texts = _everything_the_run_left(tmp_path, run_id, output.with_name(output.stem + ".report"))
     texts["stdout"], texts["stderr"], texts["log"] = captured.out, captured.err, caplog.text

@@ -14,7 +14,7 @@ from mlflow import MlflowClient
 from prefect.exceptions import PrefectHTTPStatusError
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from tests.servers.conftest import REPO, tiny_actgan_config, wait_final
+from tests.support.servers import REPO, tiny_actgan_config, wait_final
 
 pytestmark = pytest.mark.slow
 

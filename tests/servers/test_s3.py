@@ -17,7 +17,8 @@ import pytest
 
 from synth import storage
 from synth.errors import DataError
-from tests.servers.conftest import ACCESS_KEY, SECRET, free_port, s3_client_env, start_moto, stop
+from tests.support.servers import ACCESS_KEY, SECRET, free_port, s3_client_env, start_moto, stop
+from tests.support.storage import read_all
 
 
 def _table(version: int, rows: int) -> pa.Table:
@@ -37,7 +38,7 @@ def test_publish_and_read_round_trip(bucket):
     back = storage.read_published(uri)
     assert back.equals(table)
     assert back.schema.metadata[b"prefect_synth.model_kind"] == b"actgan"
-    assert storage.read_table(uri).equals(table)  # a published dataset read as a source: its current version
+    assert read_all(uri).equals(table)  # a published dataset read as a source: its current version
     assert storage.read_published(uri, columns=["label"]).column_names == ["label"]
     empty = storage.publish_table(table.slice(0, 0), f"s3://{bucket}/out/empty.parquet")
     assert empty.num_rows == 0 and storage.read_published(empty.uri).schema.equals(table.schema)
@@ -65,15 +66,15 @@ def test_reads_plain_parquet_file_and_hive_prefix(bucket):
     pq.write_table(table, f"{bucket}/raw/one.parquet", filesystem=fs)
     ds.write_dataset(table, f"{bucket}/raw/parts", filesystem=fs, format="parquet",
                      partitioning=ds.partitioning(pa.schema([("label", pa.string())]), flavor="hive"))
-    assert storage.read_table(f"s3://{bucket}/raw/one.parquet").equals(table)
-    parts = storage.read_table(f"s3://{bucket}/raw/parts/")
+    assert read_all(f"s3://{bucket}/raw/one.parquet").equals(table)
+    parts = read_all(f"s3://{bucket}/raw/parts/")
     assert parts.num_rows == 200 and sorted(parts.column("label").unique().to_pylist()) == ["a", "b", "c"]
-    assert storage.read_table(f"s3://{bucket}/raw/one.parquet", ["value"]).column_names == ["value"]
+    assert read_all(f"s3://{bucket}/raw/one.parquet", ["value"]).column_names == ["value"]
     with pytest.raises(DataError, match=r"s3://.*/raw/one.parquet: configured column\(s\) \['nope'\]"):
-        storage.read_table(f"s3://{bucket}/raw/one.parquet", ["nope"])
-    dataset = storage.open_dataset(f"s3://{bucket}/raw/parts", ["row", "label"])  # streamed, batch by batch
+        read_all(f"s3://{bucket}/raw/one.parquet", ["nope"])
+    source = storage.open_source(f"s3://{bucket}/raw/parts", ["row", "label"])  # streamed, batch by batch
     with storage.store_errors(f"s3://{bucket}/raw/parts", "input"):
-        rows = sum(batch.num_rows for batch in dataset.to_batches(columns=["row", "label"], batch_size=64))
+        rows = sum(batch.num_rows for batch in source.batches(batch_rows=64))
     assert rows == 200
 
 
@@ -203,13 +204,13 @@ def test_put_dir_get_dir_round_trip(bucket, tmp_path):
 
 def test_missing_bucket_key_and_nothing_published(bucket):
     missing = f"s3://no-such-bucket-{uuid.uuid4().hex[:8]}/data.parquet"
-    for call in (lambda: storage.read_table(missing), lambda: storage.read_published(missing),
+    for call in (lambda: read_all(missing), lambda: storage.read_published(missing),
                  lambda: storage.publish_table(_table(1, 5), missing), lambda: storage.get_dir(missing, "/tmp/x")):
         with pytest.raises(DataError) as raised:
             call()
         assert missing in str(raised.value) and "no such bucket" in str(raised.value)
     with pytest.raises(DataError, match=rf"input s3://{bucket}/absent.parquet: no such file or directory"):
-        storage.read_table(f"s3://{bucket}/absent.parquet")
+        read_all(f"s3://{bucket}/absent.parquet")
     with pytest.raises(DataError, match="nothing published there"):
         storage.read_published(f"s3://{bucket}/absent.parquet")
     assert storage.current_version(f"s3://{bucket}/absent.parquet") is None
@@ -218,7 +219,7 @@ def test_missing_bucket_key_and_nothing_published(bucket):
 def test_unreachable_endpoint_names_the_uri_not_the_secret(monkeypatch):
     s3_client_env(monkeypatch, f"http://127.0.0.1:{free_port()}")  # nothing listens there
     uri = "s3://bucket/data.parquet"
-    calls = {"read_table": lambda: storage.read_table(uri), "read_published": lambda: storage.read_published(uri),
+    calls = {"read_all": lambda: read_all(uri), "read_published": lambda: storage.read_published(uri),
              "publish_table": lambda: storage.publish_table(_table(1, 5), uri),
              "put_dir": lambda: storage.put_dir(os.path.dirname(__file__), uri)}
     for attempts in (storage.locations.S3_MAX_ATTEMPTS, 1):  # as configured (the SDK retries, then gives up), then fast
@@ -241,7 +242,7 @@ def test_access_denied_names_the_uri_not_the_secret(tmp_path_factory, monkeypatc
     try:
         s3_client_env(monkeypatch, endpoint)
         uri = "s3://locked/data.parquet"
-        for call in (lambda: storage.read_table(uri), lambda: storage.publish_table(_table(1, 5), uri)):
+        for call in (lambda: read_all(uri), lambda: storage.publish_table(_table(1, 5), uri)):
             with pytest.raises(DataError) as raised:
                 call()
             message = str(raised.value)

@@ -12,8 +12,9 @@ import pytest
 from synth import storage
 from synth.errors import StorageUnavailable
 from tasks.config import parse_config
-from tests.servers.conftest import free_port
+from tests.support.servers import free_port
 from tests.support.pipeline import TINY_MODEL, mixed_table
+from tests.support.storage import read_all
 
 pytestmark = pytest.mark.slow
 
@@ -98,9 +99,9 @@ def test_the_proxy_fault_is_one_the_client_gives_up_on(proxy, bucket):  # noqa: 
     pq.write_table(mixed_table(50), f"{bucket}/in/data.parquet", filesystem=fs)
     proxy.fail(f"/{bucket}/in/data.parquet", storage.locations.S3_MAX_ATTEMPTS)
     with pytest.raises(StorageUnavailable, match=rf"s3://{bucket}/in/data.parquet: "):
-        storage.read_table(f"s3://{bucket}/in/data.parquet")
+        read_all(f"s3://{bucket}/in/data.parquet")
     assert proxy.dropped == storage.locations.S3_MAX_ATTEMPTS
-    assert storage.read_table(f"s3://{bucket}/in/data.parquet").num_rows == 50  # the fault has passed
+    assert read_all(f"s3://{bucket}/in/data.parquet").num_rows == 50  # the fault has passed
 
 
 @pytest.mark.parametrize("step, pattern", [

@@ -15,7 +15,7 @@ import yaml
 from flows.cli import main
 from synth import storage
 from synth.checkpoint import LATEST
-from tests.servers.conftest import SECRET
+from tests.support.servers import SECRET
 from tests.support.pipeline import TINY_MODEL, mixed_table
 
 pytestmark = pytest.mark.slow

@@ -16,7 +16,7 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
-from tests.servers.conftest import tiny_actgan_config, wait_final
+from tests.support.servers import tiny_actgan_config, wait_final
 
 pytestmark = pytest.mark.slow
 

@@ -8,8 +8,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from synth.errors import DataError
-from synth.io import ParquetSource, read_table, source_fingerprint, table_fingerprint
+from synth.storage import ParquetSource, source_fingerprint, table_fingerprint
 from synth.sampling import draw_examples, draw_rows, row_positions
+from tests.support.storage import read_all
 
 ROWS = 100_000
 
@@ -95,10 +96,10 @@ def test_a_missing_example_id_is_a_data_error(indexed):
 
 
 def test_streamed_fingerprint_equals_the_whole_table_one(indexed, tmp_path):
-    assert source_fingerprint(indexed) == table_fingerprint(read_table(indexed.path))
+    assert source_fingerprint(indexed) == table_fingerprint(read_all(indexed.path))
     columns = ParquetSource(indexed.path, ("value", "index"))
-    assert source_fingerprint(columns) == table_fingerprint(read_table(indexed.path, ["value", "index"]))
+    assert source_fingerprint(columns) == table_fingerprint(read_all(indexed.path, ["value", "index"]))
     pq.write_to_dataset(pa.table({"x": [1, 2, 3, 4], "part": ["a", "b", "a", "b"]}), tmp_path / "hive",
                         partition_cols=["part"])
     hive = ParquetSource(str(tmp_path / "hive"))
-    assert source_fingerprint(hive) == table_fingerprint(read_table(tmp_path / "hive"))
+    assert source_fingerprint(hive) == table_fingerprint(read_all(tmp_path / "hive"))

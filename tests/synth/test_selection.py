@@ -9,11 +9,11 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from tasks.config import ActganModelConfig
+from tasks.kinds.actgan import ActganModelConfig
 from synth.checkpoint import Checkpointing, resume_key
 from synth.errors import ConfigError
 from synth.fidelity.health import training_health
-from synth.fidelity.html_sections import training_html
+from synth.fidelity.render.sections import training_html
 from synth.fidelity.series import SeriesSpec
 from synth.selection import SAMPLE_SEED, SeriesScorer, TableScorer, ValidationTooSmall, validation_split
 from synth.tabular import ACTGAN

@@ -7,7 +7,9 @@ import pytest
 from synth.configs import ACTGANConfig, DGANConfig, config_to_dict
 from synth.errors import ConfigError
 from synth.models import KINDS, model_kind
-from tasks.config import DGAN_TRAINING_DEFAULTS, ActganModelConfig, DganModelConfig, TrainingConfig
+from tasks.kinds.actgan import ActganModelConfig
+from tasks.kinds.base import TrainingConfig
+from tasks.kinds.dgan import DGAN_TRAINING_DEFAULTS, DganModelConfig
 from tasks.estimator import RUN_ONLY, RUN_ONLY_TRAINING, settings, synth_model
 
 SERIES = dict(example_id="station_day", time_column="hour")

@@ -9,14 +9,14 @@ import pytest
 
 from synth.contract import infer_contract, save_contract
 from synth.errors import DataError
-from synth.io import read_metadata, read_table, table_fingerprint
-from synth.storage import publish_staged
+from synth.storage import publish_staged, read_metadata, table_fingerprint
 from synth.tabular import ACTGAN, ACTGANConfig
 from synth.timeseries import DGAN, DGANConfig
 from synth.training import WGANConfig
 from tasks.ingest import read_input
 from tasks.sample import write_synthetic
 from tasks.validate import check_input
+from tests.support.storage import read_all
 
 ROWS = 20_000
 BATCH = 1_000
@@ -42,7 +42,7 @@ def source(tmp_path) -> str:
 def test_ingest_draws_the_configured_sample_and_fingerprints_the_whole_input(source):
     data = read_input(source, sample_rows=2_000, seed=5, batch_rows=BATCH)
     assert data.sampled and data.table.num_rows == 2_000 and data.source_rows == ROWS and data.units == ROWS
-    assert data.fingerprint == table_fingerprint(read_table(source))
+    assert data.fingerprint == table_fingerprint(read_all(source))
     assert read_input(source, sample_rows=2_000, seed=5, batch_rows=3 * BATCH).table.equals(data.table)
     whole = read_input(source, sample_rows=ROWS + 1, seed=5, batch_rows=BATCH)  # fewer rows than asked: all
     assert not whole.sampled and whole.table.num_rows == ROWS
@@ -101,7 +101,7 @@ def test_an_inferred_contract_covers_the_whole_input_not_the_sample(tmp_path):
     for scope in ("full", "sample"):
         result = check_input(data.table, None, str(tmp_path / f"{scope}.parquet"), scope, data.source, BATCH)
         assert result.success and "rare" in result.contract.columns[2].allowed
-        assert result.contract == infer_contract(read_table(path))  # from every row, not the sample
+        assert result.contract == infer_contract(read_all(path))  # from every row, not the sample
 
 
 def tiny_actgan(table: pa.Table) -> ACTGAN:

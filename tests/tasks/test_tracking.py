@@ -22,11 +22,12 @@ from mlflow.entities import LoggedModelStatus
 from safetensors import safe_open
 
 from tasks.config import RefreshConfig
-from synth.io import read_table, table_fingerprint
+from synth.storage import table_fingerprint
 from synth.models import load_model
 from synth.tabular import ACTGAN, ACTGANConfig
 from synth.training import EpochStats, WGANConfig
 from tasks import mlflow_model, tracking
+from tests.support.storage import read_all
 
 
 def make_config(**tracking_section) -> RefreshConfig:
@@ -134,8 +135,8 @@ def test_table_fingerprint_follows_the_values_not_the_file_or_the_chunking(tmp_p
     assert re.fullmatch(r"[0-9a-f]{16}", fingerprint)
 
     pq.write_table(table, tmp_path / "data.parquet", row_group_size=40)  # read back in 8 chunks
-    assert table_fingerprint(read_table(tmp_path / "data.parquet")) == fingerprint
-    assert table_fingerprint(read_table(tmp_path / "data.parquet")) == fingerprint
+    assert table_fingerprint(read_all(tmp_path / "data.parquet")) == fingerprint
+    assert table_fingerprint(read_all(tmp_path / "data.parquet")) == fingerprint
     assert table_fingerprint(pa.Table.from_batches(table.to_batches(max_chunksize=13))) == fingerprint
     assert table_fingerprint(pa.concat_tables([table.slice(0, 101), table.slice(101)])) == fingerprint
     assert table_fingerprint(table.replace_schema_metadata({"origin": "elsewhere"})) == fingerprint

@@ -12,8 +12,8 @@ import pytest
 
 from synth.contract import default_contract_path, infer_contract, load_contract, save_contract
 from synth.errors import ConfigError
-from synth.io import read_table
 from tasks.validate import ValidationFailed, resolve_contract, validate_table
+from tests.support.storage import read_all
 
 ROWS = 60
 CUTS = ["Fair", "Good", "Ideal", "Premium", "Very Good"]
@@ -34,7 +34,7 @@ def table(tmp_path_factory) -> pa.Table:
     })
     path = tmp_path_factory.mktemp("data") / "diamonds.parquet"
     pq.write_table(data, path)
-    return read_table(path)
+    return read_all(path)
 
 
 @pytest.fixture(scope="module")

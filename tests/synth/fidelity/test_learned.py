@@ -11,8 +11,10 @@ import torch
 
 from synth.errors import ConfigError, DataError
 from synth.fidelity.encode import TableEncoder
-from synth.fidelity.html_sections import learned_html
-from synth.fidelity.learned import detection, structure, utility
+from synth.fidelity.learned.detection import detection
+from synth.fidelity.learned.structure import structure
+from synth.fidelity.learned.utility import utility
+from synth.fidelity.render.sections import learned_html
 from synth.schema import schema_specs
 
 ROWS = 4_000  # enough for a stable 20×20 histogram

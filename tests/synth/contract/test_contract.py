@@ -14,7 +14,7 @@ import yaml
 from synth.contract import (ColumnContract, Contract, InferenceRules, RangePolicy, check_arrow_types,
                             default_contract_path, infer_contract, load_contract, save_contract)
 from synth.errors import ConfigError
-from synth.io import read_table
+from tests.support.storage import read_all
 
 ROWS = 120
 EXACT = InferenceRules(ranges=RangePolicy(margin=0.0, datetime_max=True))  # the observed min/max as they are
@@ -40,7 +40,7 @@ def diamonds() -> pa.Table:
 def parquet_table(tmp_path) -> pa.Table:
     path = tmp_path / "diamonds.parquet"
     pq.write_table(diamonds(), path)
-    return read_table(path)
+    return read_all(path)
 
 
 def test_infer_records_types_nulls_ranges_and_values(parquet_table):

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from synth.errors import DataError
-from synth.fidelity.series import SeriesSpec, render_series_html, series_report
+from synth.fidelity.render import render_series_html
+from synth.fidelity.series import SeriesSpec, series_report
 
 MAX_LENGTH = 32
 SPEC = SeriesSpec(example_id="id", time_column="time", attribute_columns=("regime", "size"),

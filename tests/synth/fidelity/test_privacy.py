@@ -140,7 +140,8 @@ def test_bad_settings_are_config_errors(encoder, train):
 
 
 def test_privacy_numbers_carry_intervals_that_shrink_with_more_rows():
-    from synth.fidelity.privacy import _auc_interval, _proportion_interval
+    from synth.fidelity.intervals import hanley_mcneil_interval as _auc_interval
+    from synth.fidelity.intervals import share_interval as _proportion_interval
     small, large = _proportion_interval(0.5, 100), _proportion_interval(0.5, 10_000)
     assert small[0] < 0.5 < small[1] and large[1] - large[0] < (small[1] - small[0]) / 5
     assert _proportion_interval(1.0, 50) == [1.0, 1.0]

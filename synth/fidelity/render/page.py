@@ -11,11 +11,12 @@ import numpy as np
 import pandas as pd
 
 from synth.fidelity.encode import NUMERIC_KINDS
-from synth.fidelity.scores import LABELS
-from synth.fidelity.html_base import REAL_COLOR, SYNTHETIC_COLOR, fmt, new_figure, png_img, score_color
-from synth.fidelity.html_sections import learned_html, privacy_html, training_html
-from synth.fidelity.html_series import render_series_html
 from synth.fidelity.metrics import numeric_values
+from synth.fidelity.render.base import (REAL_COLOR, SYNTHETIC_COLOR, fmt, fmt_interval, new_figure, png_img,
+                                        score_color)
+from synth.fidelity.render.sections import learned_html, privacy_html, training_html
+from synth.fidelity.render.series import render_series_html
+from synth.fidelity.scores import LABELS
 from synth.schema import ColumnKind, ColumnSpec
 
 MAX_PLOTTED_COLUMNS = 24  # one histogram or bar chart each; beyond that the page gets heavy
@@ -83,7 +84,7 @@ def _scores_section(report: dict) -> str:
     rows = []
     for key, label in SCORE_LABELS.items():
         s = report["scores"][key]
-        interval = f"{fmt(s['ci_low'])} – {fmt(s['ci_high'])}" if s["ci_low"] is not None else "—"
+        interval = fmt_interval((s["ci_low"], s["ci_high"]))
         rows.append(f"<tr><td>{label}</td><td class=\"num\" style=\"background:{score_color(s['synthetic'])}\">"
                     f"<b>{fmt(s['synthetic'])}</b></td><td class=\"num\">{interval}</td>"
                     f"<td class=\"num\">{fmt(s['holdout'])}</td><td class=\"num\">{fmt(s['independent'])}</td></tr>")

@@ -1,11 +1,12 @@
-"""HTML for the report's learned, privacy and training sections (see html.py for the page)."""
+"""HTML for the report's learned, privacy and training sections (page.py lays out the page)."""
 from __future__ import annotations
 
 from html import escape
 
 import numpy as np
 
-from synth.fidelity.html_base import REAL_COLOR, SYNTHETIC_COLOR, fmt, new_figure, png_img, score_color
+from synth.fidelity.render.base import (REAL_COLOR, SYNTHETIC_COLOR, fmt, fmt_interval, new_figure, plottable,
+                                        png_img, score_color)
 
 SIDES = (("synthetic", "synthetic"), ("holdout", "holdout"), ("independent", "independent columns"))
 
@@ -60,8 +61,9 @@ def _utility_html(utility: dict) -> str:
     return (f"<h2>Utility: predicting '{escape(utility['target'])}'</h2>\n<table><tr><th>trained on</th>"
             f"<th>{utility['metric']} on real test rows (90 % interval)</th></tr>"
             f"<tr><td>synthetic</td><td class=\"num\">{fmt(utility['synthetic'])} "
-            f"({_interval(utility.get('synthetic_ci'))})</td></tr>"
-            f"<tr><td>real</td><td class=\"num\">{fmt(utility['real'])} ({_interval(utility.get('real_ci'))})</td></tr>"
+            f"({fmt_interval(utility.get('synthetic_ci'))})</td></tr>"
+            f"<tr><td>real</td><td class=\"num\">{fmt(utility['real'])} "
+            f"({fmt_interval(utility.get('real_ci'))})</td></tr>"
             f"<tr><td>trivial predictor</td><td class=\"num\">{fmt(baseline)}</td></tr></table>"
             f"<p>Synthetic / real: {fmt(utility.get('ratio'))}.</p>")
 
@@ -77,8 +79,9 @@ def privacy_html(report: dict) -> str:
               "memorising)", summary.get("dcr_holdout_share"), privacy["holdout_share"].get("ci"), 0.5),
              ("membership-inference AUC (0.5: no leakage)", summary.get("membership_auc"),
               privacy["membership_inference"].get("auc_ci"), 0.5)]
-    rows = "".join(f"<tr><td>{label}</td><td class=\"num\">{fmt(value)}</td><td class=\"num\">{_interval(ci)}</td>"
-                   f"<td class=\"num\">{fmt(reference)}</td></tr>" for label, value, ci, reference in lines)
+    rows = "".join(f"<tr><td>{label}</td><td class=\"num\">{fmt(value)}</td>"
+                   f"<td class=\"num\">{fmt_interval(ci)}</td><td class=\"num\">{fmt(reference)}</td></tr>"
+                   for label, value, ci, reference in lines)
     rows = "<tr><th>measure</th><th>synthetic</th><th>90 % interval</th><th>reference (holdout / ideal)</th></tr>" + rows
     details = "".join(f"<tr><td>{escape(key)}</td><td class=\"num\">{fmt(value)}</td></tr>"
                       for key, value in _flat(privacy) if isinstance(value, float))
@@ -96,14 +99,14 @@ def training_html(report: dict) -> str:
     figure = new_figure(4.0 * panels, 3.0, constrained=True)
     left, right = figure.add_subplot(1, panels, 1), figure.add_subplot(1, panels, 2)
     epochs = curves["epoch"]
-    left.plot(epochs, _nan(curves["wasserstein"]), color=REAL_COLOR, label="Wasserstein estimate")
-    left.plot(epochs, _nan(curves["gradient_penalty"]), color="gray", label="gradient penalty")
-    right.plot(epochs, _nan(curves["critic_loss"]), color=REAL_COLOR, label="critic loss")
-    right.plot(epochs, _nan(curves["generator_loss"]), color=SYNTHETIC_COLOR, label="generator loss")
+    left.plot(epochs, plottable(curves["wasserstein"]), color=REAL_COLOR, label="Wasserstein estimate")
+    left.plot(epochs, plottable(curves["gradient_penalty"]), color="gray", label="gradient penalty")
+    right.plot(epochs, plottable(curves["critic_loss"]), color=REAL_COLOR, label="critic loss")
+    right.plot(epochs, plottable(curves["generator_loss"]), color=SYNTHETIC_COLOR, label="generator loss")
     axes_all, selected = [left, right], ""
     if validation:
         scores = figure.add_subplot(1, panels, 3)
-        scores.plot(validation["epoch"], _nan(validation["score"]), color=SYNTHETIC_COLOR, marker=".",
+        scores.plot(validation["epoch"], plottable(validation["score"]), color=SYNTHETIC_COLOR, marker=".",
                     label="validation score")
         scores.axvline(validation["selected_epoch"], color="gray", linestyle="--", label="epoch kept")
         axes_all.append(scores)
@@ -120,17 +123,9 @@ def training_html(report: dict) -> str:
     return f"<h2>Training health</h2>\n{png_img(figure, 'training curves')}\n{selected}{verdict}"
 
 
-def _interval(ci: list | None) -> str:
-    return "—" if not ci else f"{fmt(ci[0])} – {fmt(ci[1])}"
-
-
 def _flat(tree: dict, prefix: str = ""):
     for key, value in tree.items():
         if isinstance(value, dict):
             yield from _flat(value, f"{prefix}{key}.")
         else:
             yield f"{prefix}{key}", value
-
-
-def _nan(values: list) -> list[float]:
-    return [np.nan if v is None else v for v in values]

@@ -1,11 +1,14 @@
-"""What every page section of the report draws with: the two colours, figures without pyplot, images
-inlined as PNG, and number formats. (html.py lays the page out; html_sections.py and html_series.py
-draw the learned, privacy, training and series sections.)"""
+"""What every rendering of the report draws with: the two colours, figures without pyplot, images
+inlined as PNG, and the number format the HTML and the text summaries share. (page.py lays the page
+out; sections.py and series.py draw the learned, privacy, training and series sections; text.py
+writes the Markdown and terminal summaries.)"""
 from __future__ import annotations
 
 import base64
 import io
 from html import escape
+
+import numpy as np
 
 REAL_COLOR, SYNTHETIC_COLOR = "#1f77b4", "#ff7f0e"
 
@@ -31,9 +34,19 @@ def fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def fmt_interval(interval) -> str:
+    """[low, high] as "low – high"; a dash where there is none (None, or no low end)."""
+    return "—" if not interval or interval[0] is None else f"{fmt(interval[0])} – {fmt(interval[1])}"
+
+
 def score_color(score: float | None) -> str:
     """Red (0) through yellow to green (1), pale enough for black text; gray when undefined."""
     if score is None:
         return "#eee"
     hue = int(120 * max(0.0, min(1.0, score)))
     return f"hsl({hue}, 70%, 85%)"
+
+
+def plottable(values: list) -> list[float]:
+    """A curve with its undefined points (None) as NaN, which matplotlib leaves as gaps."""
+    return [np.nan if v is None else v for v in values]

@@ -182,7 +182,7 @@ def test_an_unknown_feature_encoding_is_refused_naming_the_key():
 
 
 def test_the_plan_describes_the_mode_encoding():
-    from flows.plan import _feature_encoding
+    from tasks.kinds.dgan import feature_encoding as _feature_encoding
 
     spec = SequenceSpec("long", "id", "t", ("site",), ("level", "rain"))
     seqs = Sequences.from_table(bimodal_with_points(), spec, max_len=8, max_gap=0)

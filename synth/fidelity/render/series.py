@@ -5,9 +5,10 @@ from html import escape
 
 import numpy as np
 
-from synth.fidelity.html_base import REAL_COLOR, SYNTHETIC_COLOR, fmt, new_figure, png_img, score_color
+from synth.fidelity.render.base import (REAL_COLOR, SYNTHETIC_COLOR, fmt, new_figure, plottable, png_img,
+                                        score_color)
+from synth.fidelity.series.sections import SIDES  # the score table's columns: what each entry compares with real
 
-SIDES = ("synthetic", "holdout", "shuffled")  # the score table's columns: what each entry compares with real
 COLORS = {"real": REAL_COLOR, "synthetic": SYNTHETIC_COLOR, "holdout": "#2ca02c", "shuffled": "#7f7f7f"}
 AUC_ROW, ACF_ERROR_ROW = "discriminative AUC (0.5 is best)", "ACF error (mean |gap| to real, lower is better)"
 UNCOLORED = (AUC_ROW, ACF_ERROR_ROW)  # rows that are not scores (1 = like real): no score colours
@@ -64,7 +65,7 @@ def _acf_image(lags: list[int], name: str, curves: dict) -> str:
     figure, axes = _small_axes()
     for side, curve in curves.items():
         if curve is not None:
-            axes.plot(lags, [np.nan if v is None else v for v in curve], color=COLORS[side], label=side, lw=1.2)
+            axes.plot(lags, plottable(curve), color=COLORS[side], label=side, lw=1.2)
     return _finish(figure, axes, f"autocorrelation of {name}", "lag")
 
 
