@@ -7,8 +7,15 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+# a temporary Prefect API gets 20 s to start by default: too little on a busy 2-core machine
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 import pytest  # noqa: E402
+
+
+def pytest_collection_modifyitems(config, items):
+    """The Airflow tests last: scripts/test.sh builds their environment while the others run."""
+    items.sort(key=lambda item: "/tests/airflow/" in str(item.path).replace(os.sep, "/"))
 
 
 @pytest.fixture(scope="session")

@@ -3,15 +3,35 @@ SYNTH_REQUIRE_AIRFLOW=1 (set by .ci/run, which builds it), where they fail inste
 from __future__ import annotations
 
 import os
+import time
+from pathlib import Path
 
 import pytest
 
 from tests.support import airflow
 
+SETUP_WAIT_S = 1800
+
+
+def _wait_for_setup() -> None:
+    """scripts/test.sh builds the Airflow environment in the background: wait for it to finish."""
+    status = os.environ.get("SYNTH_AIRFLOW_SETUP_STATUS")
+    if not status:
+        return
+    deadline = time.monotonic() + SETUP_WAIT_S
+    while not Path(status).exists():
+        if time.monotonic() > deadline:
+            pytest.fail(f"the Airflow environment was not built in {SETUP_WAIT_S} s")
+        time.sleep(2)
+    if Path(status).read_text().strip() != "0":
+        log = airflow.REPO / ".venv-airflow-setup.log"
+        pytest.fail(f"scripts/setup.sh airflow failed:\n{log.read_text()[-3000:] if log.exists() else ''}")
+
 
 @pytest.fixture(scope="session")
 def af(tmp_path_factory) -> airflow.Airflow:
     """Airflow with a migrated SQLite metadata database in a temporary AIRFLOW_HOME."""
+    _wait_for_setup()
     if not airflow.available():
         message = f"no Airflow environment at {airflow.VENV} (build it with: scripts/setup.sh airflow)"
         if os.environ.get("SYNTH_REQUIRE_AIRFLOW") == "1":

@@ -68,15 +68,14 @@ def table(tmp_path_factory):
     return folder / "in.parquet"
 
 
-def _workdir(tmp_path, name: str, table) -> tuple:
+def _workdir(folder, table) -> tuple:
     """A working folder with the table at data/in.parquet and a run config with relative paths."""
-    work = tmp_path / name
-    (work / "data").mkdir(parents=True)
-    shutil.copy(table, work / "data" / "in.parquet")
+    (folder / "data").mkdir(parents=True)
+    shutil.copy(table, folder / "data" / "in.parquet")
     config = {"source": {"path": "data/in.parquet"}, "model": dict(TINY_MODEL), "output": {"path": "out/t.parquet"},
               "report": {"bootstrap": 0, "gate": {"enabled": False}}}
-    (work / "run.yaml").write_text(yaml.safe_dump(config))
-    return work, config
+    (folder / "run.yaml").write_text(yaml.safe_dump(config))
+    return folder, config
 
 
 def _dags_test(af, work, conf: dict):
@@ -84,10 +83,17 @@ def _dags_test(af, work, conf: dict):
                   env={"SYNTH_HOME": str(work), "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}"})
 
 
-def test_dags_test_refreshes_a_table_as_the_prefect_flow_does(af, table, tmp_path):
-    airflow_work, config = _workdir(tmp_path, "airflow", table)
-    done = _dags_test(af, airflow_work, {"configs": ["run.yaml"]})
+@pytest.fixture(scope="module")
+def published(af, table, tmp_path_factory):
+    """`airflow dags test synthetic_refresh` on the config file: (its working folder, its config)."""
+    work, config = _workdir(tmp_path_factory.mktemp("airflow"), table)
+    done = _dags_test(af, work, {"configs": ["run.yaml"]})
     assert done.returncode == 0, done.stdout[-5000:]
+    return work, config
+
+
+def test_dags_test_refreshes_a_table_as_the_prefect_flow_does(published, table, tmp_path):
+    airflow_work, _ = published
     output = airflow_work / "out" / "t.parquet"
     assert pq.read_table(output).num_rows == 300
 
@@ -97,29 +103,38 @@ def test_dags_test_refreshes_a_table_as_the_prefect_flow_does(af, table, tmp_pat
     [run] = client.search_runs([e.experiment_id for e in client.search_experiments()])
     assert run.info.status == "FINISHED" and run.data.tags["synth.outcome"] == "published"
     assert run.data.tags["airflow.dag_id"] == "synthetic_refresh" and run.data.tags["airflow.task_id"] == "refresh"
-    assert run.data.tags["airflow.run_id"].startswith("manual__")
+    assert run.data.tags["airflow.run_id"].startswith("manual__") and run.data.tags["airflow.map_index"] == "0"
 
-    prefect_work, _ = _workdir(tmp_path, "prefect", table)  # the same config and data, run by the Prefect flow
+    prefect_work, _ = _workdir(tmp_path / "prefect", table)  # the same config and data, run by the Prefect flow
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_"))}
     env.update(PREFECT_HOME=str(prefect_work / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120",
                MLFLOW_TRACKING_URI=f"sqlite:///{prefect_work / 'mlflow.db'}", PYTHONPATH=str(REPO))
     ran = subprocess.run([sys.executable, "-m", "flows.cli", "run", "run.yaml"], cwd=prefect_work, env=env,
                          capture_output=True, text=True, timeout=900)
     assert ran.returncode == 0, ran.stderr[-3000:]
-    assert (prefect_work / "out" / "t.parquet").read_bytes() == output.read_bytes()
+    same = pq.read_table(prefect_work / "out" / "t.parquet")
+    assert same.equals(pq.read_table(output))  # the same rows, values and types, through either orchestrator
     reports = [json.loads((work / "out" / "t.report" / "report.json").read_text())
                for work in (prefect_work, airflow_work)]
     assert reports[0]["summary"] == reports[1]["summary"] and reports[0]["scores"] == reports[1]["scores"]
 
 
-def test_a_bad_config_fails_the_task_with_the_runs_message_and_publishes_nothing(af, table, tmp_path):
-    work, config = _workdir(tmp_path, "bad", table)
-    config["source"]["path"] = "data/missing.parquet"
-    done = _dags_test(af, work, {"config": config})
-    assert done.returncode == 1
-    assert "input data/missing.parquet: no such file or directory" in done.stdout  # the CLI's own line
-    assert "AirflowFailException" in done.stdout  # the user's to fix: no retry
-    assert not (work / "out").exists()
+def test_bad_input_and_a_failed_gate_fail_the_task_and_publish_nothing(af, published):
+    work, config = published
+    output = work / "out" / "t.parquet"
+    before = output.read_bytes()
+
+    gate = {**config, "report": {"bootstrap": 0, "gate": {"min_overall": 0.999}}}
+    failed = _dags_test(af, work, {"config": gate, "overrides": ["output.skip_unchanged=false"]})
+    assert failed.returncode == 1
+    assert "quality gate failed, nothing published (overall" in failed.stdout
+    assert "AirflowFailException" in failed.stdout  # the user's to fix: failed, not retried
+
+    missing = _dags_test(af, work, {"config": {**config, "source": {"path": "data/missing.parquet"}}})
+    assert missing.returncode == 1
+    assert "input data/missing.parquet: no such file or directory" in missing.stdout  # the CLI's own line
 
     invalid = _dags_test(af, work, {"config": {**config, "model": {"kind": "gan"}}})
     assert invalid.returncode == 1 and "Invalid input for param config" in invalid.stdout  # the trigger's schema
+    assert output.read_bytes() == before  # nothing of the three was published

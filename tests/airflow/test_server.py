@@ -1,0 +1,128 @@
+"""A real Airflow on loopback (API server, scheduler, DAG processor, SQLite metadata database) runs the
+example DAG when triggered through its REST API with a run config: the refresh publishes, the MLflow
+run is tagged with the task instance, the task links to it, and a dummy secret held in the MLflow
+connection appears in no task log, XCom or rendered field. A second trigger with a bad config fails
+with the run's message in the task log and leaves the output as it was."""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import urllib.error
+import urllib.request
+
+import pyarrow.parquet as pq
+import pytest
+
+from tests.support.pipeline import TINY_MODEL, mixed_table
+from tests.support.servers import free_port, start, stop, wait_http
+
+SECRET = "dummy-airflow-SECRET-5e4d3c"
+USER, PASSWORD = "ci", "ci-password-for-tests"
+DAG = "synthetic_refresh"
+RUN_TIMEOUT_S = 900
+
+
+class Api:
+    def __init__(self, base: str):
+        self.base = base
+        self.token = self.call("POST", "/auth/token", {"username": USER, "password": PASSWORD})["access_token"]
+
+    def call(self, method: str, path: str, body: dict | None = None):
+        request = urllib.request.Request(f"{self.base}{path}", method=method,
+                                         data=None if body is None else json.dumps(body).encode())
+        request.add_header("Content-Type", "application/json")
+        if getattr(self, "token", None):
+            request.add_header("Authorization", f"Bearer {self.token}")
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read() or b"null")
+
+    def trigger(self, conf: dict) -> str:
+        run = self.call("POST", f"/api/v2/dags/{DAG}/dagRuns", {"logical_date": None, "conf": conf})
+        return run["dag_run_id"]
+
+    def wait(self, run_id: str) -> str:
+        deadline = time.monotonic() + RUN_TIMEOUT_S
+        while time.monotonic() < deadline:
+            state = self.call("GET", f"/api/v2/dags/{DAG}/dagRuns/{run_id}")["state"]
+            if state in ("success", "failed"):
+                return state
+            time.sleep(2)
+        raise AssertionError(f"DAG run {run_id} not finished after {RUN_TIMEOUT_S} s")
+
+    def task(self, run_id: str, what: str = "", map_index: int = 0):
+        path = f"/api/v2/dags/{DAG}/dagRuns/{run_id}/taskInstances/refresh{what}"
+        return self.call("GET", path + ("&" if "?" in path else "?") + f"map_index={map_index}")
+
+    def log(self, run_id: str) -> str:
+        return json.dumps(self.task(run_id, "/logs/1"))
+
+
+@pytest.fixture(scope="module")
+def server(af, tmp_path_factory):
+    """The three Airflow components in one process group, the API on a free loopback port."""
+    work = tmp_path_factory.mktemp("work")
+    (work / "data").mkdir()
+    pq.write_table(mixed_table(300), work / "data" / "in.parquet")
+    (af.home / "passwords.json").write_text(json.dumps({USER: PASSWORD}))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    mlflow_connection = {"conn_type": "synth_mlflow", "host": f"sqlite:///{work / 'mlflow.db'}",
+                         "login": "runner", "password": SECRET}
+    env = {**af.env, "AIRFLOW__API__HOST": "127.0.0.1", "AIRFLOW__API__PORT": str(port),
+           "AIRFLOW__API__BASE_URL": base, "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+           "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
+           "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(af.home / "passwords.json"),
+           "AIRFLOW_CONN_SYNTH_MLFLOW": json.dumps(mlflow_connection), "SYNTH_HOME": str(work)}
+    airflow = str(shutil.which("airflow", path=env["PATH"]))
+    script = (f"'{airflow}' api-server >api.log 2>&1 & '{airflow}' scheduler --skip-serve-logs >scheduler.log 2>&1 & "
+              f"'{airflow}' dag-processor >dag-processor.log 2>&1 & wait")
+    group = start(["bash", "-c", script], af.home / "airflow.log", env, af.home)
+    try:
+        wait_http(f"{base}/api/v2/monitor/health", group, af.home / "api.log", timeout_s=300)
+        api = Api(base)
+        deadline = time.monotonic() + 300
+        while True:  # until the DAG processor has parsed the example DAG
+            try:
+                api.call("GET", f"/api/v2/dags/{DAG}")
+                break
+            except urllib.error.HTTPError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(2)
+        yield api, work
+    finally:
+        stop(group)
+
+
+def test_a_rest_trigger_with_a_config_refreshes_and_a_bad_one_changes_nothing(server):
+    api, work = server
+    config = {"source": {"path": "data/in.parquet"}, "model": dict(TINY_MODEL), "output": {"path": "out/t.parquet"},
+              "report": {"bootstrap": 0, "gate": {"enabled": False}}}
+    run_id = api.trigger({"config": config})
+    state = api.wait(run_id)
+    assert state == "success", api.log(run_id)[-3000:]
+    output = work / "out" / "t.parquet"
+    assert pq.read_table(output).num_rows == 300
+    before = output.read_bytes()
+
+    summary = api.task(run_id, "/xcomEntries/return_value")["value"]
+    summary = json.loads(summary) if isinstance(summary, str) else summary
+    assert summary["output"] == "out/t.parquet" and summary["rows"] == 300
+    links = api.task(run_id, "/links")["extra_links"]
+    assert links["Fidelity report"].endswith("out/t.report/report.html") and links["MLflow run"]
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{work / 'mlflow.db'}")
+    run = client.get_run(summary["mlflow_run_id"])
+    assert run.data.tags["airflow.run_id"] == run_id and run.data.tags["airflow.dag_id"] == DAG
+
+    seen = [api.log(run_id), json.dumps(summary), json.dumps(api.task(run_id)),  # the last: its rendered fields
+            json.dumps(run.data.params), json.dumps(run.data.tags)]
+    assert not [text for text in seen if SECRET in text]  # the connection's password is nowhere
+
+    bad = api.trigger({"config": {**config, "source": {"path": "data/missing.parquet"}}})
+    assert api.wait(bad) == "failed"
+    assert "input data/missing.parquet: no such file or directory" in api.log(bad)
+    assert output.read_bytes() == before
