@@ -73,6 +73,13 @@ def test_refresh_on_s3_publishes_a_version_and_keeps_everything_in_the_bucket(
     capsys.readouterr()
     assert main(["run", config]) == 0
     assert "nothing to do" in capsys.readouterr().out
+
+    # `prefect-synth report` reads s3:// as the flow does: the source and the published version
+    out = tmp_path / "cli-report"
+    assert main(["report", "--real", f"s3://{bucket}/in/diamonds.parquet", "--synthetic", output,
+                 "--out", str(out)]) == 0
+    cli = json.loads((out / "report.json").read_text())
+    assert cli["counts"]["rows_real_total"] == 400 and cli["counts"]["rows_synthetic_total"] == 250
     assert storage.current_version(output) == first
 
     # two more epochs: trains only those, from the checkpoint in the bucket, and publishes a new version
