@@ -51,8 +51,12 @@ class Api:
         raise AssertionError(f"DAG run {run_id} not finished after {RUN_TIMEOUT_S} s")
 
     def task(self, run_id: str, what: str = "", map_index: int = 0):
-        path = f"/api/v2/dags/{DAG}/dagRuns/{run_id}/taskInstances/refresh{what}"
-        return self.call("GET", path + ("&" if "?" in path else "?") + f"map_index={map_index}")
+        """The mapped task instance (`what` empty: its record, rendered fields included), or one of its
+        sub-resources (`/logs/1`, `/links`, `/xcomEntries/<key>`)."""
+        path = f"/api/v2/dags/{DAG}/dagRuns/{run_id}/taskInstances/refresh"
+        if not what:
+            return self.call("GET", f"{path}/{map_index}")
+        return self.call("GET", f"{path}{what}?map_index={map_index}")
 
     def log(self, run_id: str) -> str:
         return json.dumps(self.task(run_id, "/logs/1"))
