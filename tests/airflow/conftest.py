@@ -1,5 +1,7 @@
-"""The Airflow tests need the Airflow environment (.venv-airflow): without it they skip, unless
-SYNTH_REQUIRE_AIRFLOW=1 (set by .ci/run, which builds it), where they fail instead."""
+"""The Airflow tests need the Airflow environment (.venv-airflow, built by `scripts/setup.sh airflow`):
+without it they skip, unless SYNTH_REQUIRE_AIRFLOW=1, where they fail instead. When
+SYNTH_AIRFLOW_SETUP_STATUS names a file, the environment is being built in the background and the
+tests wait for that file (the build's exit status)."""
 from __future__ import annotations
 
 import os
