@@ -12,7 +12,22 @@ from airflow.sdk.exceptions import AirflowNotFoundException
 from airflow.sdk import BaseHook
 
 
-class MlflowTrackingHook(BaseHook):
+class _EnvironmentHook(BaseHook):
+    """A connection that becomes environment variables; `environment()` is {} when it is not defined."""
+
+    def __init__(self, conn_id: str | None = None):
+        super().__init__()
+        setattr(self, self.conn_name_attr, conn_id or self.default_conn_name)
+
+    def _connection(self):
+        conn_id = getattr(self, self.conn_name_attr)
+        try:
+            return BaseHook.get_connection(conn_id)
+        except AirflowNotFoundException:
+            return None  # not defined: the worker's own environment applies
+
+
+class MlflowTrackingHook(_EnvironmentHook):
     """An MLflow tracking server as an Airflow connection (type `synth_mlflow`): host is the tracking
     URI (`http://mlflow:5000`, or a store such as `sqlite:////data/mlflow.db`), login and password the
     server's basic-auth user, if it has one."""
@@ -22,13 +37,9 @@ class MlflowTrackingHook(BaseHook):
     conn_type = "synth_mlflow"
     hook_name = "MLflow tracking (synthetic refresh)"
 
-    def __init__(self, mlflow_conn_id: str = default_conn_name):
-        super().__init__()
-        self.mlflow_conn_id = mlflow_conn_id
-
     def environment(self) -> dict[str, str]:
         """MLFLOW_TRACKING_URI (and the basic-auth user) of the connection; {} when it is not defined."""
-        conn = _connection(self.mlflow_conn_id)
+        conn = self._connection()
         if conn is None:
             return {}
         uri = conn.host or ""
@@ -42,7 +53,7 @@ class MlflowTrackingHook(BaseHook):
         return env
 
 
-class ObjectStoreHook(BaseHook):
+class ObjectStoreHook(_EnvironmentHook):
     """An S3-compatible object store as an Airflow connection of the usual `aws` type: login is the
     access key id, password the secret key; extra may hold `endpoint_url` (MinIO, a test server) and
     `region_name`."""
@@ -52,14 +63,10 @@ class ObjectStoreHook(BaseHook):
     conn_type = "aws"
     hook_name = "Object store (synthetic refresh)"
 
-    def __init__(self, storage_conn_id: str = default_conn_name):
-        super().__init__()
-        self.storage_conn_id = storage_conn_id
-
     def environment(self) -> dict[str, str]:
         """AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL, AWS_DEFAULT_REGION of the connection;
         {} when it is not defined."""
-        conn = _connection(self.storage_conn_id)
+        conn = self._connection()
         if conn is None:
             return {}
         extra = conn.extra_dejson or {}
@@ -68,11 +75,3 @@ class ObjectStoreHook(BaseHook):
                "AWS_DEFAULT_REGION": extra.get("region_name")}
         return {key: str(value) for key, value in env.items() if value}
 
-
-def _connection(conn_id: str | None):
-    if not conn_id:
-        return None
-    try:
-        return BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException:
-        return None  # not defined: the worker's own environment applies

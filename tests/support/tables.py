@@ -82,3 +82,20 @@ def failed_mixture_checks(synthetic: pd.DataFrame, real: pd.DataFrame) -> list[s
     if abs(low - real_low) > TOLERANCE["low_fraction"]:
         failed.append(f"P(x < 0.5)={low:.3f} vs {real_low:.3f}")
     return failed
+
+
+CUTS = ["Fair", "Good", "Ideal", "Premium", "Very Good"]
+
+
+def diamonds_like(rows: int) -> pa.Table:
+    """A small diamonds-like table with one column of each Arrow type family the contract checks."""
+    return pa.table({
+        "carat": pa.array([0.2 + 0.05 * i for i in range(rows)], pa.float64()),
+        "price": pa.array([326 + 10 * i for i in range(rows)], pa.int64()),
+        "cut": pa.array([CUTS[i % 5] for i in range(rows)], pa.string()),
+        "color": pa.array(["DEF"[i % 3] for i in range(rows)]).dictionary_encode(),
+        "sold_at": pa.array([dt.datetime(2021, 1, 4, tzinfo=dt.timezone.utc) + dt.timedelta(hours=i)
+                             for i in range(rows)], pa.timestamp("us", tz="UTC")),
+        "graded_on": pa.array([dt.date(2020, 1, 1) + dt.timedelta(days=i) for i in range(rows)], pa.date32()),
+        "certified": pa.array([i % 4 != 0 for i in range(rows)], pa.bool_()),
+    })

@@ -14,24 +14,15 @@ from synth.contract import default_contract_path, infer_contract, load_contract,
 from synth.errors import ConfigError
 from tasks.validate import ValidationFailed, resolve_contract, validate_table
 from tests.support.storage import read_all
+from tests.support.tables import diamonds_like
 
 ROWS = 60
-CUTS = ["Fair", "Good", "Ideal", "Premium", "Very Good"]
 
 
 @pytest.fixture(scope="module")
 def table(tmp_path_factory) -> pa.Table:
     """Diamonds-like data, through a real Parquet file."""
-    data = pa.table({
-        "carat": pa.array([0.2 + 0.05 * i for i in range(ROWS)], pa.float64()),
-        "price": pa.array([326 + 10 * i for i in range(ROWS)], pa.int64()),
-        "cut": pa.array([CUTS[i % 5] for i in range(ROWS)], pa.string()),
-        "color": pa.array(["DEF"[i % 3] for i in range(ROWS)]).dictionary_encode(),
-        "sold_at": pa.array([dt.datetime(2021, 1, 4, tzinfo=dt.timezone.utc) + dt.timedelta(hours=i)
-                             for i in range(ROWS)], pa.timestamp("us", tz="UTC")),
-        "graded_on": pa.array([dt.date(2020, 1, 1) + dt.timedelta(days=i) for i in range(ROWS)], pa.date32()),
-        "certified": pa.array([i % 4 != 0 for i in range(ROWS)], pa.bool_()),
-    })
+    data = diamonds_like(ROWS)
     path = tmp_path_factory.mktemp("data") / "diamonds.parquet"
     pq.write_table(data, path)
     return read_all(path)

@@ -11,23 +11,14 @@ import pytest
 from synth.contract import InferenceRules, RangePolicy, infer_contract
 from synth.contract import infer_contract_batches, scan_contract
 from tasks.validate import _value_checked, validate_table
+from tests.support.tables import diamonds_like
 
 ROWS = 60
-CUTS = ["Fair", "Good", "Ideal", "Premium", "Very Good"]
 
 
 @pytest.fixture(scope="module")
 def table() -> pa.Table:
-    return pa.table({
-        "carat": pa.array([0.2 + 0.05 * i for i in range(ROWS)], pa.float64()),
-        "price": pa.array([326 + 10 * i for i in range(ROWS)], pa.int64()),
-        "cut": pa.array([CUTS[i % 5] for i in range(ROWS)], pa.string()),
-        "color": pa.array(["DEF"[i % 3] for i in range(ROWS)]).dictionary_encode(),
-        "sold_at": pa.array([dt.datetime(2021, 1, 4, tzinfo=dt.timezone.utc) + dt.timedelta(hours=i)
-                             for i in range(ROWS)], pa.timestamp("us", tz="UTC")),
-        "graded_on": pa.array([dt.date(2020, 1, 1) + dt.timedelta(days=i) for i in range(ROWS)], pa.date32()),
-        "certified": pa.array([i % 4 != 0 for i in range(ROWS)], pa.bool_()),
-    })
+    return diamonds_like(ROWS)
 
 
 def with_value(table: pa.Table, name: str, row: int, value) -> pa.Table:
