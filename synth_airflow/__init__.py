@@ -9,6 +9,29 @@ from __future__ import annotations
 
 __all__ = ["get_provider_info"]
 
+MIN_AIRFLOW = (3, 3)
+
+
+def _check_airflow_version() -> None:
+    """Refuse an Airflow older than the one this provider is built for, by name, when the provider is
+    loaded (Airflow shows the message as the DAG's import error). Without Airflow installed nothing is
+    checked: the run config's schema (`synth_airflow.params`) is also generated outside Airflow."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        installed = version("apache-airflow")
+    except PackageNotFoundError:
+        return
+    release = tuple(int(part) for part in installed.split(".")[:2] if part.isdigit())
+    if release < MIN_AIRFLOW:
+        wanted = ".".join(map(str, MIN_AIRFLOW))
+        raise RuntimeError(f"the synthetic refresh provider needs Apache Airflow {wanted} or newer, and this is "
+                           f"Airflow {installed}: upgrade Airflow, or install the provider where Airflow {wanted} is "
+                           f"(pip install 'prefect-synth[airflow]')")
+
+
+_check_airflow_version()
+
 
 def get_provider_info() -> dict:
     """What `airflow providers list` shows, and the operator, hooks and links Airflow registers."""

@@ -12,8 +12,14 @@ from airflow.sdk.exceptions import AirflowNotFoundException
 from airflow.sdk import BaseHook
 
 
+class MissingConnection(LookupError):
+    """A connection the DAG names explicitly is not defined."""
+
+
 class _EnvironmentHook(BaseHook):
-    """A connection that becomes environment variables; `environment()` is {} when it is not defined."""
+    """A connection that becomes environment variables. The default connection may be left undefined
+    (`environment()` is then {}, and the worker's own environment applies); a connection the DAG names
+    by another id must exist."""
 
     def __init__(self, conn_id: str | None = None):
         super().__init__()
@@ -24,7 +30,11 @@ class _EnvironmentHook(BaseHook):
         try:
             return BaseHook.get_connection(conn_id)
         except AirflowNotFoundException:
-            return None  # not defined: the worker's own environment applies
+            if conn_id == self.default_conn_name:
+                return None  # the default, not defined: the worker's own environment applies
+            raise MissingConnection(
+                f"Airflow connection '{conn_id}' ({self.hook_name}) is not defined: add it under Admin > "
+                f"Connections, or as the environment variable AIRFLOW_CONN_{conn_id.upper()}") from None
 
 
 class MlflowTrackingHook(_EnvironmentHook):

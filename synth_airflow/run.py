@@ -47,20 +47,28 @@ def refresh_table(config: str | Mapping[str, Any], overrides: Sequence[str] = ()
 
     context = context if context is not None else get_current_context()
     ti = context["ti"]
-    env = {**(MlflowTrackingHook(mlflow_conn_id).environment() if mlflow_conn_id else {}),
-           **(ObjectStoreHook(storage_conn_id).environment() if storage_conn_id else {})}
-    with _environment(env), _working_dir(base_dir or os.environ.get("SYNTH_HOME")):
-        try:
+    try:
+        env = {**(MlflowTrackingHook(mlflow_conn_id).environment() if mlflow_conn_id else {}),
+               **(ObjectStoreHook(storage_conn_id).environment() if storage_conn_id else {})}
+        with _environment(env), _working_dir(base_dir or os.environ.get("SYNTH_HOME")):
             return _refresh(config, overrides, ti)
-        except BaseException as e:
-            raise airflow_error(e) from e
+    except BaseException as e:
+        raise airflow_error(e) from e
+
+
+class MissingCore(ImportError):
+    """The provider is installed, but not the pipeline's own dependencies."""
 
 
 def _refresh(config, overrides: Sequence[str], ti) -> dict[str, Any]:
     from dataclasses import replace
 
-    from tasks import pipeline, tracking
-    from tasks.preflight import report_dir
+    try:
+        from tasks import pipeline, tracking
+        from tasks.preflight import report_dir
+    except ImportError as e:
+        raise MissingCore(f"the synthetic refresh's core is not installed in this Airflow environment ({e}): "
+                          "install the provider with its dependencies, pip install 'prefect-synth[airflow]'") from e
 
     run_config = load(config, overrides)
     ti.xcom_push(key=REPORT_LINK_KEY, value=_report_url(report_dir(run_config)))
@@ -130,6 +138,10 @@ def airflow_error(error: BaseException) -> BaseException:
 
     if isinstance(error, (KeyboardInterrupt, SystemExit)) or type(error).__module__.startswith("airflow"):
         return error  # Airflow's own signals (a timeout, a kill) stay as they are
+    from synth_airflow.hooks import MissingConnection
+
+    if isinstance(error, (MissingCore, MissingConnection)):
+        return AirflowFailException(str(error))
     message = str(error).splitlines()[0] if str(error) else type(error).__name__
     if is_transient(error):
         return AirflowException(message)

@@ -5,7 +5,6 @@ the Prefect flow gives for the same config, and a bad config failing with the ru
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import pytest
 import yaml
 
 from synth_airflow.params import build_schema, config_schema
-from tests.support.pipeline import REPO, TINY_MODEL, mixed_table
+from tests.support.pipeline import REPO, TINY_MODEL, child_env, mixed_table
 
 PROBE = textwrap.dedent('''
     import json, sys, time
@@ -106,10 +105,7 @@ def test_dags_test_refreshes_a_table_as_the_prefect_flow_does(published, table, 
     assert run.data.tags["airflow.run_id"].startswith("manual__") and run.data.tags["airflow.map_index"] == "0"
 
     prefect_work, _ = _workdir(tmp_path / "prefect", table)  # the same config and data, run by the Prefect flow
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_"))}
-    env.update(PREFECT_HOME=str(prefect_work / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120",
-               MLFLOW_TRACKING_URI=f"sqlite:///{prefect_work / 'mlflow.db'}", PYTHONPATH=str(REPO))
+    env = child_env(prefect_work / "prefect", f"sqlite:///{prefect_work / 'mlflow.db'}")
     ran = subprocess.run([sys.executable, "-m", "flows.cli", "run", "run.yaml"], cwd=prefect_work, env=env,
                          capture_output=True, text=True, timeout=900)
     assert ran.returncode == 0, ran.stderr[-3000:]
@@ -120,7 +116,8 @@ def test_dags_test_refreshes_a_table_as_the_prefect_flow_does(published, table, 
     assert reports[0]["summary"] == reports[1]["summary"] and reports[0]["scores"] == reports[1]["scores"]
 
 
-def test_bad_input_and_a_failed_gate_fail_the_task_and_publish_nothing(af, published):
+def test_a_failed_gate_fails_the_task_without_a_retry_and_publishes_nothing(af, published):
+    """(A missing input, an unknown key and a value out of bounds: tests/airflow/test_server.py, over REST.)"""
     work, config = published
     output = work / "out" / "t.parquet"
     before = output.read_bytes()
@@ -130,11 +127,65 @@ def test_bad_input_and_a_failed_gate_fail_the_task_and_publish_nothing(af, publi
     assert failed.returncode == 1
     assert "quality gate failed, nothing published (overall" in failed.stdout
     assert "AirflowFailException" in failed.stdout  # the user's to fix: failed, not retried
+    assert output.read_bytes() == before
 
-    missing = _dags_test(af, work, {"config": {**config, "source": {"path": "data/missing.parquet"}}})
+
+BLOCK_TORCH = "import sys\nsys.modules['torch'] = None  # as if the provider were installed without the core's dependencies\n"
+
+OLD_AIRFLOW = textwrap.dedent('''
+    import importlib.metadata, sys
+    real = importlib.metadata.version
+    importlib.metadata.version = lambda name: "2.10.5" if name == "apache-airflow" else real(name)
+    from airflow.dag_processing.dagbag import DagBag
+    bag = DagBag(dag_folder=sys.argv[1])
+    print(list(bag.import_errors.values()))
+''')
+
+
+def test_a_missing_connection_or_core_and_an_older_airflow_are_named(af, published, tmp_path):
+    work, config = published
+    output = work / "out" / "t.parquet"
+    before = output.read_bytes()
+    rerun = {"config": config, "overrides": ["output.skip_unchanged=false"]}
+
+    missing = af.run(["dags", "test", "synthetic_refresh", "-c", json.dumps(rerun)],
+                     env={"SYNTH_HOME": str(work), "SYNTH_MLFLOW_CONN_ID": "warehouse_mlflow"})
     assert missing.returncode == 1
-    assert "input data/missing.parquet: no such file or directory" in missing.stdout  # the CLI's own line
+    assert "Airflow connection 'warehouse_mlflow' (MLflow tracking (synthetic refresh)) is not defined" in missing.stdout
 
-    invalid = _dags_test(af, work, {"config": {**config, "model": {"kind": "gan"}}})
-    assert invalid.returncode == 1 and "Invalid input for param config" in invalid.stdout  # the trigger's schema
-    assert output.read_bytes() == before  # nothing of the three was published
+    (tmp_path / "sitecustomize.py").write_text(BLOCK_TORCH)
+    no_core = af.run(["dags", "test", "synthetic_refresh", "-c", json.dumps(rerun)],
+                     env={"SYNTH_HOME": str(work), "PYTHONPATH": str(tmp_path)})
+    assert no_core.returncode == 1
+    assert "the synthetic refresh's core is not installed in this Airflow environment" in no_core.stdout
+    assert "pip install 'prefect-synth[airflow]'" in no_core.stdout
+    assert output.read_bytes() == before  # neither published
+
+    old = af.python(OLD_AIRFLOW, str(REPO / "synth_airflow" / "example_dags"))  # Airflow loads the provider: refused
+    assert "the synthetic refresh provider needs Apache Airflow 3.3 or newer, and this is Airflow 2.10.5" \
+        in old.stdout + old.stderr, old.stderr[-2000:]
+
+
+NEXT_RUNS = textwrap.dedent('''
+    import json, sys, pendulum
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.timetables.base import TimeRestriction
+    from airflow.timetables.trigger import CronTriggerTimetable
+    dag = DagBag(dag_folder=sys.argv[1]).dags["synthetic_refresh"]
+    scheduled = CronTriggerTimetable(dag.timetable.expression, timezone=dag.timetable.timezone)  # as the scheduler reads it
+    after = [scheduled.next_dagrun_info(last_automated_data_interval=None, restriction=TimeRestriction(
+        earliest=pendulum.parse(day), latest=None, catchup=True)).run_after.in_timezone("UTC").isoformat()
+        for day in sys.argv[2:]]
+    print(json.dumps({"expression": dag.timetable.expression, "after": after}))
+''')
+
+
+def test_the_nightly_schedule_follows_its_cron_in_its_time_zone(af):
+    """SYNTH_SCHEDULE at SYNTH_TIMEZONE: 01:30 in Berlin is 00:30 UTC in winter and 23:30 UTC the
+    evening before in summer (daylight saving), as Airflow's scheduler computes it."""
+    done = af.python(NEXT_RUNS, str(REPO / "synth_airflow" / "example_dags"), "2026-01-15T12:00:00Z",
+                     "2026-07-15T12:00:00Z", env={"SYNTH_SCHEDULE": "30 1 * * *", "SYNTH_TIMEZONE": "Europe/Berlin"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    probe = json.loads(done.stdout.strip().splitlines()[-1])
+    assert probe["expression"] == "30 1 * * *"
+    assert probe["after"] == ["2026-01-16T00:30:00+00:00", "2026-07-15T23:30:00+00:00"]

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from tests.support.pipeline import mixed_table
+from tests.support.pipeline import child_env, mixed_table
 
 REPO = Path(__file__).resolve().parents[2]
 HANG_GUARD_S = 90  # far beyond a clean exit; before the fix the process went on for 35-150 s
@@ -33,10 +33,8 @@ def _config(tmp_path: Path, epochs: int) -> Path:
 
 
 def _start(tmp_path: Path, *args: str) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL",)}
-    env.update(PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_HOME=str(tmp_path / "prefect-home"),
-               MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}", PYTHONUNBUFFERED="1",
-               PREFECT_LOGGING_LEVEL="INFO")
+    env = child_env(tmp_path / "prefect-home", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    env.update(PYTHONUNBUFFERED="1")
     return subprocess.Popen([sys.executable, "-m", "flows.cli", "run", *args], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)  # its own process group, like a shell job

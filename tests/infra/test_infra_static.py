@@ -38,6 +38,7 @@ DOCKERFILES = {
     INFRA / "mlflow" / "Dockerfile": INFRA / "mlflow",
     INFRA / "worker" / "Dockerfile": REPO,
     INFRA / "worker" / "Dockerfile.cuda": REPO,
+    INFRA / "airflow" / "Dockerfile": REPO,
 }
 
 REQUIRED_SERVICES = {"postgres", "minio", "createbuckets", "prefect-server", "mlflow", "worker"}
@@ -53,7 +54,11 @@ DUMMY_ENV = {
     "MINIO_ROOT_PASSWORD": "dummyrootpassword",
     "AWS_ACCESS_KEY_ID": "dummykeyid",
     "AWS_SECRET_ACCESS_KEY": "dummysecretkey",
+    "AIRFLOW_ADMIN_PASSWORD": "dummyadminpassword",
+    "AIRFLOW_JWT_SECRET": "dummyjwtsecret",
 }
+AIRFLOW_COMPONENTS = {"airflow-api-server": "api-server", "airflow-scheduler": "scheduler",
+                      "airflow-dag-processor": "dag-processor", "airflow-triggerer": "triggerer"}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -341,7 +346,7 @@ def test_mlflow_image_pins_the_projects_mlflow():
     assert "psycopg2" in text and "boto3" in text
 
 
-def test_both_databases_are_created_by_the_init_script():
+def test_every_database_is_created_by_the_init_script():
     svcs = services()
     created: set[str] = set()
     init_dir = None
@@ -355,8 +360,38 @@ def test_both_databases_are_created_by_the_init_script():
     wanted = {
         urlsplit(resolved_environment(svcs["prefect-server"])["PREFECT_API_DATABASE_CONNECTION_URL"]).path.strip("/"),
         urlsplit(resolved_environment(svcs["mlflow"])["MLFLOW_BACKEND_STORE_URI"]).path.strip("/"),
+        urlsplit(resolved_environment(svcs["airflow-scheduler"])["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]).path.strip("/"),
     }
     assert wanted <= created, f"databases {sorted(wanted - created)} are not created in {init_dir}"
+
+
+def test_the_airflow_profile_runs_every_component_on_the_stack_with_the_provider():
+    """API server, scheduler, DAG processor and triggerer from one image that installs the provider,
+    on the stack's Postgres, sharing one JWT secret, reaching MLflow through a connection."""
+    svcs = services()
+    init = svcs["airflow-init"]
+    assert init.get("profiles") == ["airflow"] and "airflow db migrate" in " ".join(argv(init.get("command")))
+    for name, command in AIRFLOW_COMPONENTS.items():
+        svc = svcs[name]
+        assert svc.get("profiles") == ["airflow"], f"{name} is not in the airflow profile"
+        assert argv(svc.get("command"))[0] == command
+        assert svc["build"]["dockerfile"] == "infra/airflow/Dockerfile"
+        env = resolved_environment(svc)
+        db = urlsplit(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+        assert db.hostname == "postgres" and db.path == "/airflow", f"{name}: {db}"
+        assert env["AIRFLOW__API_AUTH__JWT_SECRET"] == DUMMY_ENV["AIRFLOW_JWT_SECRET"]
+        assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"].startswith("http://airflow-api-server:8080/")
+        connection = json.loads(env["AIRFLOW_CONN_SYNTH_MLFLOW"])
+        assert connection == {"conn_type": "synth_mlflow", "host": "http://mlflow:5000"}
+        assert depends_on(svc).get("airflow-init", {}).get("condition") == "service_completed_successfully"
+    assert published_ports(svcs["airflow-api-server"]) == {8080: 8080}
+    dockerfile = (INFRA / "airflow" / "Dockerfile").read_text()
+    base = next(args for kw, args in dockerfile_instructions(INFRA / "airflow" / "Dockerfile") if kw == "FROM")
+    assert base == f"apache/airflow:{constraint_pin('apache-airflow')}-python3.11"
+    assert "COPY --chown=airflow:0 synth_airflow ./synth_airflow" in dockerfile
+    assert "synth_airflow/example_dags/synthetic_refresh.py /opt/airflow/dags/" in dockerfile
+    assert "['optional-dependencies']['airflow']" in dockerfile  # the airflow extra: the core, without Prefect
+    assert "['optional-dependencies']['prefect']" not in dockerfile
 
 
 def test_createbuckets_creates_the_artifact_bucket():
@@ -434,7 +469,7 @@ def test_no_literal_secrets_in_compose():
     for name, svc in svcs.items():
         for key, value in environment(svc).items():
             assert value is None or isinstance(value, str), f"{name}.{key}: write it as a quoted string"
-            if SECRET_NAME.search(key):
+            if SECRET_NAME.search(key) and not key.endswith("_FILE"):  # a _FILE is where a secret is kept
                 assert value is not None and is_reference(value), (
                     f"{name}.{key} must be a ${{VAR}} / ${{VAR:?...}} reference, not {value!r}")
     # Credentials inside URLs too, wherever they appear: the password in scheme://user:password@host
@@ -860,7 +895,8 @@ def test_docker_compose_config_accepts_the_file():
     if command is None:
         pytest.skip("no Docker Compose v2 (`docker compose` plugin or docker-compose binary) is installed")
     env = {**os.environ, **DUMMY_ENV}
-    result = subprocess.run([*command, "-f", str(COMPOSE_FILE), "--profile", "docker", "config", "-q"],
+    result = subprocess.run([*command, "-f", str(COMPOSE_FILE), "--profile", "docker", "--profile", "airflow",
+                             "config", "-q"],
                             capture_output=True, text=True, timeout=120, env=env)
     if result.returncode != 0 and re.search(r"daemon|docker\.sock|Cannot connect", result.stderr, re.I):
         pytest.skip(f"docker compose config needs the Docker engine here: {result.stderr.strip()[:200]}")

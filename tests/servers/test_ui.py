@@ -1,50 +1,26 @@
 """The Prefect UI in a real browser: a user opens a deployment's custom-run form, changes the epochs,
 submits, and the run completes with that value.
 
-Headless Chromium from Debian (`/usr/bin/chromium`) driven by Playwright; Playwright cannot download
-its own browser here. Without the browser the test skips, unless SYNTH_REQUIRE_BROWSER=1 (set by
-.ci/run, which installs it) makes that a failure. The screenshot of the filled form is saved in
-SYNTH_TEST_ARTIFACTS (default: the test's temporary folder).
+Headless Chromium (tests/support/browser.py); the screenshot of the filled form is saved in
+SYNTH_TEST_ARTIFACTS (default: the test's temporary folder). Its Airflow twin is in
+tests/airflow/test_server.py.
 """
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
 
-import mlflow
 import pytest
 from mlflow import MlflowClient
 
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, browser_or_skip, screenshots
 from tests.support.servers import tiny_actgan_config, wait_final
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path(os.environ.get("SYNTH_CHROMIUM", "/usr/bin/chromium"))
-# as root in a container: no sandbox; and no calls home, which this closed network refuses
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                 "--disable-background-networking", "--disable-component-update"]
-
-
-def _browser_or_skip():
-    missing = None
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing, sync_playwright = "the playwright package is not installed", None
-    if missing is None and not CHROMIUM.is_file():
-        missing = f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-    if missing:
-        if os.environ.get("SYNTH_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"browser test required but {missing}")
-        pytest.skip(missing)
-    return sync_playwright
-
 
 def test_custom_run_form_in_the_prefect_ui(stack, workers, prefect_client, tiny_data, tmp_path):
-    sync_playwright = _browser_or_skip()
-    shots = Path(os.environ.get("SYNTH_TEST_ARTIFACTS", tmp_path))
-    shots.mkdir(parents=True, exist_ok=True)
+    sync_playwright = browser_or_skip()
+    shots = screenshots(tmp_path)
     # a deployment like diamonds-nightly (same flow, pool, pull step, form) whose defaults are a tiny run
     nightly = prefect_client.read_deployment_by_name("synthetic-refresh/diamonds-nightly")
     output = tmp_path / "ui_gems_synth.parquet"
