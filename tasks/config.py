@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -141,6 +142,31 @@ class TrackingConfig(_Strict):
     experiment: str | None = Field(None, description="MLflow experiment (default: the output file's stem).")
 
 
+SECRET_KEY = re.compile(r"passw|secret|token|api[_-]?key|access[_-]?key|credential|private[_-]?key", re.I)
+URL_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s:]*:[^/@\s]+@", re.I)
+WHERE_SECRETS_GO = ("secrets never go in a run config (it is stored with every run: MLflow params, the Prefect "
+                    "form, the Airflow DAG run); set them in the worker's environment (AWS_SECRET_ACCESS_KEY, "
+                    "MLFLOW_TRACKING_PASSWORD), a Prefect Secret block or an Airflow connection")
+
+
+def inline_secrets(tree: Any, prefix: str = "") -> list[str]:
+    """The places in a config tree that hold a secret: a key named like one, or a URL with a password."""
+    found = []
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            name = f"{prefix}{key}"
+            if SECRET_KEY.search(str(key)):
+                found.append(f"{name} (a key named like a secret)")
+            else:
+                found.extend(inline_secrets(value, name + "."))
+    elif isinstance(tree, (list, tuple)):
+        for i, value in enumerate(tree):
+            found.extend(inline_secrets(value, f"{prefix.rstrip('.')}[{i}]."))
+    elif isinstance(tree, str) and URL_PASSWORD.match(tree):
+        found.append(f"{prefix.rstrip('.')} (a password in a URL)")
+    return found
+
+
 def _model_as_form(schema: dict[str, Any]) -> None:
     """Publish `model` as a plain anyOf: the Prefect UI draws an anyOf of objects as a form with a
     switch between the two kinds, but a oneOf with a discriminator only as raw JSON. Validation in
@@ -165,6 +191,15 @@ class RefreshConfig(_Strict):
     report: ReportConfig = Field(default_factory=ReportConfig)
     output: OutputConfig
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_inline_secrets(cls, tree: Any) -> Any:
+        """Refused before anything else, whichever way the config came (YAML, form, DAG params)."""
+        found = inline_secrets(tree)
+        if found:
+            raise ValueError(f"a secret inline at {', '.join(found)}: {WHERE_SECRETS_GO}")
+        return tree
 
     def config_hash(self) -> str:
         """Short stable hash of the whole configuration (what was asked for, not the data); whether an
@@ -216,8 +251,15 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> RefreshConfig:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config {path}: no such file")
+    raw = path.read_bytes()
     try:
-        tree = yaml.safe_load(path.read_text()) or {}
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise ConfigError(f"config {path}: not UTF-8 text (byte 0x{raw[e.start]:02x} on line {line}); save it "
+                          f"as UTF-8") from None
+    try:
+        tree = yaml.safe_load(text) or {}
     except yaml.YAMLError as e:
         raise ConfigError(f"config {path}: not valid YAML ({e})") from e
     if not isinstance(tree, dict):
@@ -265,5 +307,6 @@ def format_validation_error(e: ValidationError) -> str:
         elif err["type"] == "union_tag_not_found":
             lines.append(f"  {loc}.kind: missing (expected one of {', '.join(KINDS)})")
         else:
-            lines.append(f"  {loc or '(top level)'}: {err['msg']}")
+            message = err["msg"].removeprefix("Value error, ")  # a rule of ours: its own words
+            lines.append(f"  {loc or '(top level)'}: {message}")
     return "\n".join(lines)

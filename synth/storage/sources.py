@@ -11,6 +11,7 @@ failures are turned into DataErrors (StorageUnavailable when worth retrying) by 
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -70,6 +71,8 @@ class ParquetSource:
                 raise DataError(f"input {self.path}: not a readable Parquet dataset ({_detail(e)})") from e
         info = fs.get_file_info(where)
         if info.type == pafs.FileType.NotFound:
+            if self.filesystem is None:
+                _check_link(where, self.path)
             _check_bucket(fs, where, self.path, "input")
             raise DataError(f"input {self.path}: no such file or directory{_tried(self.path, self.filesystem)}")
         if info.type == pafs.FileType.File and self.filesystem is None:
@@ -91,7 +94,7 @@ class ParquetSource:
     def _checked(self, dataset: ds.Dataset) -> ds.Dataset:
         _check_names(dataset.schema.names, self.path)
         if len(dataset.files) > 1:
-            _check_file_schemas(dataset, dataset.filesystem, self.path)
+            _check_file_schemas(dataset, dataset.filesystem, self.path, self.columns)
         check_columns(dataset.schema.names, self.columns, f"input {self.path}")
         return dataset
 
@@ -292,21 +295,67 @@ def _find_duplicate_names(fs: pafs.FileSystem, where: str, info: pafs.FileInfo, 
         _check_names(names, path if file == where else f"{path} ({file})")
 
 
-def _check_file_schemas(dataset: ds.Dataset, fs: pafs.FileSystem, path: str) -> None:
-    """The files of a directory must agree on each timestamp column's unit and time zone: Arrow would
-    otherwise convert every file to the first one's, silently shifting or re-zoning the others."""
-    expected = {f.name: f.type for f in dataset.schema if pa.types.is_timestamp(f.type)}
-    if not expected:
+def _check_link(where: str, shown: str) -> None:
+    """A local path that is a symbolic link loop or points nowhere: say so, rather than 'no such file'."""
+    if not os.path.islink(where):
         return
-    first = dataset.files[0]
-    for file in dataset.files[1:]:
+    try:
+        os.stat(where)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise DataError(f"input {shown}: a symbolic link loop ({where} leads back to itself); point "
+                            f"source.path at the data itself") from None
+        raise DataError(f"input {shown}: a symbolic link to {os.readlink(where)}, which does not exist") from None
+
+
+def _check_file_schemas(dataset: ds.Dataset, fs: pafs.FileSystem, path: str,
+                        columns: tuple[str, ...] | None = None) -> None:
+    """The files of a directory must agree on the columns read. Arrow takes the first file's schema and
+    would silently drop a column that only later files have, fill one they lack with nulls, or convert
+    a timestamp to the first file's unit and time zone (shifting or re-zoning the others). Types that
+    convert without loss (a null column, integer or float widths, string encodings) are accepted."""
+    first, schemas = dataset.files[0], {}
+    for file in dataset.files:
         try:
-            schema = pq.read_schema(file, filesystem=fs)
+            schemas[file] = pq.read_schema(file, filesystem=fs)
         except (pa.ArrowInvalid, OSError) as e:
             raise DataError(f"input {path}: {file} is not a readable Parquet file ({_detail(e)})") from e
-        for column in schema:
-            want = expected.get(column.name)
-            if want is not None and pa.types.is_timestamp(column.type) and (
-                    column.type.tz != want.tz or column.type.unit != want.unit):
-                raise DataError(f"input {path}: column '{column.name}' is {column.type} in {file} but {want} in "
+    wanted = set(columns) if columns is not None else None
+    expected = {f.name: f.type for f in schemas[first] if wanted is None or f.name in wanted}
+    for file in dataset.files[1:]:
+        schema = schemas[file]
+        for name, want in expected.items():
+            if schema.get_field_index(name) < 0:
+                raise DataError(f"input {path}: column '{name}' is in {first} but not in {file}: the schema "
+                                f"changes between files; rewrite them alike, or leave it out with source.columns")
+            have = schema.field(name).type
+            if pa.types.is_timestamp(have) and pa.types.is_timestamp(want) and (
+                    have.tz != want.tz or have.unit != want.unit):
+                raise DataError(f"input {path}: column '{name}' is {have} in {file} but {want} in "
                                 f"{first}; write every file with the same time zone and unit")
+            if not _convertible(have, want):
+                raise DataError(f"input {path}: column '{name}' is {have} in {file} but {want} in {first}: the "
+                                f"schema changes between files; rewrite them with one type")
+        if wanted is None:
+            extra = [n for n in schema.names if n not in expected]
+            if extra:
+                raise DataError(f"input {path}: column '{extra[0]}' is in {file} but not in {first} (the first "
+                                f"file), so it would be dropped: rewrite the files alike, or name the columns to "
+                                f"read in source.columns")
+
+
+def _convertible(have: pa.DataType, want: pa.DataType) -> bool:
+    """Arrow reads `have` as `want` without loss or reinterpretation."""
+    def kind(t: pa.DataType) -> str:
+        if pa.types.is_dictionary(t):
+            t = t.value_type
+        for name, test in (("null", pa.types.is_null), ("int", pa.types.is_integer), ("float", pa.types.is_floating),
+                           ("str", lambda x: pa.types.is_string(x) or pa.types.is_large_string(x)),
+                           ("time", pa.types.is_timestamp)):
+            if test(t):
+                return name
+        return str(t)
+
+    have_kind, want_kind = kind(have), kind(want)
+    return (have == want or "null" in (have_kind, want_kind) or have_kind == want_kind
+            or (have_kind, want_kind) == ("int", "float"))

@@ -10,6 +10,8 @@ A table whose input has not changed since its last publish is skipped; a failed 
 and publishes nothing. The MLflow server and object store come from the connections `synth_mlflow`
 and `aws_default` (other ids: SYNTH_MLFLOW_CONN_ID, SYNTH_STORAGE_CONN_ID; a named connection that is
 not defined fails the task), or, where those two defaults are not defined, the worker's environment.
+A server or store that does not answer is retried (SYNTH_RETRIES times, default 2, SYNTH_RETRY_DELAY_S
+apart, default 120); anything else fails the task at once.
 """
 from __future__ import annotations
 
@@ -35,7 +37,9 @@ PARAMS = refresh_params(DEMO_CONFIGS)
     catchup=False,
     max_active_runs=1,
     params=PARAMS,
-    default_args={"retries": 2, "retry_delay": timedelta(minutes=2)},  # transient failures only (run.py)
+    # retried: transient failures only (a server or store that did not answer; run.py); the rest fail at once
+    default_args={"retries": int(os.environ.get("SYNTH_RETRIES", "2")),
+                  "retry_delay": timedelta(seconds=float(os.environ.get("SYNTH_RETRY_DELAY_S", "120")))},
     tags=["synthetic-data", "mlflow"],
     doc_md=__doc__,
 )

@@ -16,6 +16,7 @@ import yaml
 
 from synth_airflow.params import build_schema, config_schema
 from tests.support.pipeline import REPO, TINY_MODEL, child_env, mixed_table
+from tests.support.servers import free_port
 
 PROBE = textwrap.dedent('''
     import json, sys, time
@@ -82,6 +83,23 @@ def _dags_test(af, work, conf: dict):
                   env={"SYNTH_HOME": str(work), "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}"})
 
 
+LAST_TRIES = textwrap.dedent('''
+    from airflow.models import DagRun, TaskInstance
+    from airflow.utils.session import create_session
+    with create_session() as session:
+        run = session.query(DagRun).filter(DagRun.dag_id == "synthetic_refresh").order_by(DagRun.id.desc()).first()
+        [ti] = session.query(TaskInstance).filter(TaskInstance.run_id == run.run_id, TaskInstance.task_id == "refresh")
+        print(ti.try_number)
+''')
+
+
+def _tries(af) -> int:
+    """How many tries the refresh task of the latest DAG run took, from Airflow's metadata database."""
+    done = af.python(LAST_TRIES)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return int(done.stdout.strip().splitlines()[-1])
+
+
 @pytest.fixture(scope="module")
 def published(af, table, tmp_path_factory):
     """`airflow dags test synthetic_refresh` on the config file: (its working folder, its config)."""
@@ -127,6 +145,7 @@ def test_a_failed_gate_fails_the_task_without_a_retry_and_publishes_nothing(af, 
     assert failed.returncode == 1
     assert "quality gate failed, nothing published (overall" in failed.stdout
     assert "AirflowFailException" in failed.stdout  # the user's to fix: failed, not retried
+    assert _tries(af) == 1
     assert output.read_bytes() == before
 
 
@@ -189,3 +208,20 @@ def test_the_nightly_schedule_follows_its_cron_in_its_time_zone(af):
     probe = json.loads(done.stdout.strip().splitlines()[-1])
     assert probe["expression"] == "30 1 * * *"
     assert probe["after"] == ["2026-01-16T00:30:00+00:00", "2026-07-15T23:30:00+00:00"]
+
+
+def test_a_server_that_does_not_answer_is_retried(af, published):
+    """The MLflow server of the connection is down: transient, so the task is retried (SYNTH_RETRIES=1)
+    and fails after its second try, naming the server; nothing is published."""
+    work, config = published
+    output = work / "out" / "t.parquet"
+    before = output.read_bytes()
+    down = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    rerun = {"config": config, "overrides": ["output.skip_unchanged=false"]}
+    failed = af.run(["dags", "test", "synthetic_refresh", "-c", json.dumps(rerun)],
+                    env={"SYNTH_HOME": str(work), "SYNTH_RETRIES": "1", "SYNTH_RETRY_DELAY_S": "1",
+                         "AIRFLOW_CONN_SYNTH_MLFLOW": json.dumps({"conn_type": "synth_mlflow", "host": down})})
+    assert failed.returncode == 1
+    assert f"the MLflow tracking server {down} is unreachable" in failed.stdout
+    assert _tries(af) == 2, failed.stdout[-3000:]  # the first try and one retry
+    assert output.read_bytes() == before

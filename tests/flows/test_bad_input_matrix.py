@@ -6,9 +6,12 @@ previous output in place. A case builds its source and returns the config overri
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -190,6 +193,38 @@ def example_id_missing(tmp_path):
             DGAN)
 
 
+def symlink_loop(tmp_path):
+    (tmp_path / "a.parquet").symlink_to(tmp_path / "b.parquet")
+    (tmp_path / "b.parquet").symlink_to(tmp_path / "a.parquet")
+    return str(tmp_path / "a.parquet"), []
+
+
+def _partitions(tmp_path, *tables: pa.Table) -> str:
+    for day, table in enumerate(tables, start=1):
+        folder = tmp_path / "in" / f"day={day}"
+        folder.mkdir(parents=True)
+        pq.write_table(table, folder / "part-0.parquet")
+    return str(tmp_path / "in")
+
+
+def type_changes_between_partitions(tmp_path):
+    table = mixed_table(ROWS)
+    later = table.set_column(table.schema.get_field_index("price"), "price",
+                             pa.array([f"{v:.2f}" for v in table["price"].to_pylist()]))  # as text
+    return _partitions(tmp_path, table, later), []
+
+
+def column_added_in_a_later_partition(tmp_path):
+    table = mixed_table(ROWS)
+    return _partitions(tmp_path, table, _plus(table, "discount", np.linspace(0, 0.3, ROWS))), []
+
+
+def config_not_utf8(tmp_path):
+    def edit(config):  # a comment saved in Latin-1, as an old editor might
+        config.write_bytes(config.read_bytes() + "# prix en \u20ac, caf\u00e9\n".encode("cp1252"))
+    return _write(tmp_path, mixed_table(ROWS)), [], edit
+
+
 # ------------------------------------------------------------------ configs
 
 def _table_config(*overrides):
@@ -243,6 +278,13 @@ CASES = [
     (_table_config("report.holdout_fraction=1.5"), "holdout_fraction"),
     (_table_config("model.training.generator_lr=-1"), "generator_lr"),
     (output_not_writable, "blocker"),
+    (symlink_loop, "a symbolic link loop"),
+    (type_changes_between_partitions, "column 'price' is string in"),
+    (column_added_in_a_later_partition, "column 'discount' is in"),
+    (config_not_utf8, "not UTF-8 text (byte 0x80 on line"),
+    (_table_config("source.aws_secret_access_key=abc123"), "a secret inline at source.aws_secret_access_key"),
+    (_table_config("output.path=s3://AKIAEXAMPLE:abc123@bucket/synth.parquet"),
+     "a secret inline at output.path (a password in a URL)"),
 ]
 
 
@@ -253,12 +295,16 @@ def _id(i: int, case) -> str:
 
 @pytest.mark.parametrize("make, expected", CASES, ids=[_id(i, c) for i, c in enumerate(CASES)])
 def test_bad_input_fails_cleanly(make, expected, tmp_path, prefect_api, mlflow_store, capsys):
-    source, overrides = make(tmp_path)
+    source, overrides, *edit = make(tmp_path)
     output = tmp_path / "out" / "synth.parquet"
     output.parent.mkdir()
     output.write_bytes(PREVIOUS)
-    code = main(["run", write_config(tmp_path, source, output), *overrides])
+    config = write_config(tmp_path, source, output)
+    for change in edit:
+        change(Path(config))
+    code = main(["run", config, *overrides])
     err = capsys.readouterr().err
+    assert "abc123" not in err  # a secret given inline is refused without being shown
     assert code != 0, err
     # what the user reads last: the error naming the cause, not an exception's type from deep inside
     assert "prefect-synth: error: " in err, err
@@ -285,3 +331,45 @@ def test_an_unreachable_mlflow_server_fails_before_training(tmp_path, prefect_ap
     assert code != 0
     assert "127.0.0.1:9" in err and "MLflow" in err, err
     assert output.read_bytes() == PREVIOUS
+
+
+# ------------------------------------------------------------------ awkward but valid: refreshed as they are
+
+def decimal_column(table: pa.Table) -> pa.Table:
+    import decimal
+
+    rng = np.random.default_rng(3)
+    values = [decimal.Decimal(f"{v:.2f}") for v in rng.uniform(100, 9000, table.num_rows)]
+    return _plus(table, "amount", pa.array(values, pa.decimal128(12, 2)))
+
+
+def timestamps_beyond_nanoseconds(table: pa.Table) -> pa.Table:
+    import datetime as dt
+
+    start = dt.datetime(1650, 1, 1)  # pandas' nanosecond timestamps end in 1677 and 2262
+    values = [start + dt.timedelta(days=int(d)) for d in np.linspace(0, 365 * 700, table.num_rows)]
+    return _plus(table, "founded", pa.array(values, pa.timestamp("us")))
+
+
+def dictionary_strings_with_nulls(table: pa.Table) -> pa.Table:
+    values = pa.array([None if i % 4 == 0 else ["north", "south", "east"][i % 3] for i in range(table.num_rows)])
+    return _plus(table, "region", values.dictionary_encode())
+
+
+@pytest.mark.parametrize("add, column", [(decimal_column, "amount"), (timestamps_beyond_nanoseconds, "founded"),
+                                         (dictionary_strings_with_nulls, "region")],
+                         ids=lambda value: getattr(value, "__name__", None) or value)
+def test_awkward_but_valid_input_is_refreshed_with_its_types(add, column, tmp_path, prefect_api, mlflow_store):
+    real = add(mixed_table(200))
+    source, output = _write(tmp_path, real), tmp_path / "out" / "synth.parquet"
+    assert main(["run", write_config(tmp_path, source, output)]) == 0
+    synthetic = pq.read_table(output)
+    assert synthetic.schema.field(column).type == real.schema.field(column).type
+    values, seen = synthetic[column], real[column]
+    if pa.types.is_dictionary(seen.type):
+        assert 0 < values.null_count < len(values)  # the nulls come back, beside the categories
+        assert set(values.drop_null().to_pylist()) <= set(seen.drop_null().to_pylist())
+    else:
+        low, high = pc.min_max(seen).values()
+        assert pc.all(pc.greater_equal(values.drop_null(), low)).as_py()
+        assert pc.all(pc.less_equal(values.drop_null(), high)).as_py()
