@@ -3,6 +3,7 @@
 # they name first (Prefect's `deploy` stops, with no message under --no-prompt, when a pool is missing).
 #
 #   PREFECT_API_URL=http://127.0.0.1:4200/api scripts/deploy.sh
+#   PREFECT_API_AUTH_STRING=user:password ...        # a server with basic auth (infra/README.md)
 #   prefect worker start --pool local-process          # then, in the repo root, a worker
 #
 # Pools: local-process (process), docker-pool (docker), k8s-gpu (kubernetes, with the GPU base job
@@ -17,6 +18,17 @@ prefect="prefect"
 
 if [[ -z "${PREFECT_API_URL:-}" ]]; then
     echo "deploy: set PREFECT_API_URL to your Prefect server's API, e.g. http://127.0.0.1:4200/api" >&2
+    exit 2
+fi
+
+# A server with basic auth (PREFECT_SERVER_API_AUTH_STRING) answers 401 without PREFECT_API_AUTH_STRING:
+# say so once, rather than a pool command failing silently below.
+# (The credentials reach curl on a file descriptor, never on its command line.)
+status="$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d '{}' \
+    -K <(printf 'user = "%s"\n' "${PREFECT_API_AUTH_STRING:-}") "${PREFECT_API_URL%/}/work_pools/filter" || true)"
+if [[ "$status" == 401 ]]; then
+    echo "deploy: the Prefect server at $PREFECT_API_URL asks for credentials:" \
+         "set PREFECT_API_AUTH_STRING to its user:password${PREFECT_API_AUTH_STRING:+ (the one set was refused)}" >&2
     exit 2
 fi
 

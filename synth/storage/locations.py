@@ -2,6 +2,7 @@
 environment, and how an object store's failures become DataErrors that never carry a credential."""
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -74,6 +75,8 @@ def store_errors(uri: str, doing: str) -> Iterator[None]:
         raise
     except OSError as e:
         if not is_remote(uri):
+            if e.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in str(e):
+                raise DataError(f"{doing} {uri}: {_no_space(uri)}") from None
             raise  # local errors stay what they always were (and retryable by the tasks)
         text = str(e)
         error = DataError  # the user's to fix: no such bucket, file or prefix; access denied
@@ -89,6 +92,19 @@ def store_errors(uri: str, doing: str) -> Iterator[None]:
         else:  # a server error, a dropped connection: maybe gone on the next try
             reason, error = "storage error", StorageUnavailable
         raise error(f"{doing} {uri}: {reason} ({_detail(e)})") from None
+
+
+def _no_space(uri: str) -> str:
+    """Where the space ran out, and how much there is now (what was staged is removed by the caller)."""
+    folder = Path(_local_path(uri)).parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        usage = shutil.disk_usage(folder)
+        room = f"{usage.free / 2**20:.1f} MiB free of {usage.total / 2**20:.1f} MiB"
+    except OSError:
+        room = "free space unknown"
+    return f"no space left on the device holding {folder} ({room} now); free some space there or write elsewhere"
 
 
 def beside(uri: str | os.PathLike, suffix: str) -> str:

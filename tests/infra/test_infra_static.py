@@ -56,6 +56,11 @@ DUMMY_ENV = {
     "AWS_SECRET_ACCESS_KEY": "dummysecretkey",
     "AIRFLOW_ADMIN_PASSWORD": "dummyadminpassword",
     "AIRFLOW_JWT_SECRET": "dummyjwtsecret",
+    "PREFECT_AUTH_STRING": "dummyrunner:dummyprefectpassword",
+    "MLFLOW_ADMIN_PASSWORD": "dummymlflowadmin",
+    "MLFLOW_RUNNER_PASSWORD": "dummymlflowrunner",
+    "MLFLOW_VIEWER_PASSWORD": "dummymlflowviewer",
+    "MLFLOW_SECRET_KEY": "dummymlflowsecretkey",
 }
 AIRFLOW_COMPONENTS = {"airflow-api-server": "api-server", "airflow-scheduler": "scheduler",
                       "airflow-dag-processor": "dag-processor", "airflow-triggerer": "triggerer"}
@@ -342,7 +347,7 @@ def test_mlflow_uses_postgres_backend_and_s3_artifacts_on_minio():
 
 def test_mlflow_image_pins_the_projects_mlflow():
     text = (INFRA / "mlflow" / "Dockerfile").read_text()
-    assert f"mlflow=={constraint_pin('mlflow')}" in text
+    assert f"mlflow[auth]=={constraint_pin('mlflow')}" in text  # with its basic-auth app's dependencies
     assert "psycopg2" in text and "boto3" in text
 
 
@@ -382,7 +387,8 @@ def test_the_airflow_profile_runs_every_component_on_the_stack_with_the_provider
         assert env["AIRFLOW__API_AUTH__JWT_SECRET"] == DUMMY_ENV["AIRFLOW_JWT_SECRET"]
         assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"].startswith("http://airflow-api-server:8080/")
         connection = json.loads(env["AIRFLOW_CONN_SYNTH_MLFLOW"])
-        assert connection == {"conn_type": "synth_mlflow", "host": "http://mlflow:5000"}
+        assert connection == {"conn_type": "synth_mlflow", "host": "http://mlflow:5000", "login": "synth-runner",
+                              "password": DUMMY_ENV["MLFLOW_RUNNER_PASSWORD"]}
         assert depends_on(svc).get("airflow-init", {}).get("condition") == "service_completed_successfully"
     assert published_ports(svcs["airflow-api-server"]) == {8080: 8080}
     dockerfile = (INFRA / "airflow" / "Dockerfile").read_text()
@@ -392,6 +398,43 @@ def test_the_airflow_profile_runs_every_component_on_the_stack_with_the_provider
     assert "synth_airflow/example_dags/synthetic_refresh.py /opt/airflow/dags/" in dockerfile
     assert "['optional-dependencies']['airflow']" in dockerfile  # the airflow extra: the core, without Prefect
     assert "['optional-dependencies']['prefect']" not in dockerfile
+
+
+def test_every_server_asks_for_credentials_and_every_client_brings_them():
+    """Prefect's API with its basic-auth string, MLflow with its basic-auth app; the workers hold the
+    same auth string and MLflow's `synth-runner` user, all from required variables."""
+    svcs = services()
+    server = resolved_environment(svcs["prefect-server"])
+    assert server["PREFECT_SERVER_API_AUTH_STRING"] == DUMMY_ENV["PREFECT_AUTH_STRING"]
+    for name in ("worker", "docker-worker"):
+        assert resolved_environment(svcs[name])["PREFECT_API_AUTH_STRING"] == DUMMY_ENV["PREFECT_AUTH_STRING"]
+    mlflow = svcs["mlflow"]
+    assert flag_value(argv(mlflow["command"]), "--app-name") == "basic-auth"
+    assert resolved_environment(mlflow)["MLFLOW_AUTH_ADMIN_PASSWORD"] == DUMMY_ENV["MLFLOW_ADMIN_PASSWORD"]
+    ini = (INFRA / "mlflow" / "basic_auth.ini").read_text()
+    assert re.search(r"^default_permission = READ$", ini, re.M) and "password" not in ini.lower().split("[mlflow]")[1]
+    worker = resolved_environment(svcs["worker"])
+    assert worker["MLFLOW_TRACKING_USERNAME"] == "synth-runner"
+    assert worker["MLFLOW_TRACKING_PASSWORD"] == DUMMY_ENV["MLFLOW_RUNNER_PASSWORD"]
+    users = resolved_environment(svcs["mlflow-users"])
+    assert {users["MLFLOW_RUNNER_PASSWORD"], users["MLFLOW_VIEWER_PASSWORD"]} == {
+        DUMMY_ENV["MLFLOW_RUNNER_PASSWORD"], DUMMY_ENV["MLFLOW_VIEWER_PASSWORD"]}
+    assert depends_on(svcs["worker"])["mlflow-users"]["condition"] == "service_completed_successfully"
+
+
+@pytest.mark.parametrize("dockerfile", sorted(DOCKERFILES), ids=lambda p: str(p.relative_to(INFRA)))
+def test_images_run_as_a_user_and_bake_in_no_secret(dockerfile: Path):
+    instructions = dockerfile_instructions(dockerfile)
+    users = [args.split()[0] for kw, args in instructions if kw == "USER"]
+    assert users and users[-1] not in ("root", "0"), f"{dockerfile.name} runs as root"
+    for keyword, args in instructions:
+        if keyword in ("ENV", "ARG"):
+            names = re.findall(r"([A-Za-z_][A-Za-z0-9_]*)=", args) or args.split()[:1]
+            assert not [n for n in names if SECRET_NAME.search(n) and not n.endswith("_PATH")], (
+                f"{dockerfile.name}: {keyword} {args} bakes a secret into a layer")
+    patterns = dockerignore_patterns(dockerfile, DOCKERFILES[dockerfile])
+    if patterns:
+        assert ignored(".env", patterns) and ignored("infra/.env", patterns)
 
 
 def test_createbuckets_creates_the_artifact_bucket():
@@ -425,8 +468,10 @@ def test_worker_runs_the_local_process_pool_against_the_stack():
     assert env["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"
     assert (INFRA / worker["build"]["context"]).resolve() == REPO
     assert (INFRA / worker["build"]["context"] / worker["build"]["dockerfile"]).resolve() == INFRA / "worker" / "Dockerfile"
-    for name in ("prefect-server", "mlflow"):
-        assert depends_on(worker)[name]["condition"] == "service_healthy"
+    assert depends_on(worker)["prefect-server"]["condition"] == "service_healthy"
+    # MLflow: healthy, and its users made (mlflow-users waits for mlflow to be healthy)
+    assert depends_on(worker)["mlflow-users"]["condition"] == "service_completed_successfully"
+    assert depends_on(svcs["mlflow-users"])["mlflow"]["condition"] == "service_healthy"
 
 
 def test_every_deployment_pool_has_a_worker_here():
@@ -653,6 +698,13 @@ def test_worker_reads_api_key_from_a_secret_and_url_from_a_configmap():
     for name, entry in env.items():
         if SECRET_NAME.search(name) and not name.endswith(("_SECRET_NAME", "_SECRET_KEY")):
             assert "value" not in entry, f"{name} has a literal value"
+    # a self-hosted server's basic auth: from a Secret too, for the worker and for every flow-run Job
+    auth = env["PREFECT_API_AUTH_STRING"]
+    assert "value" not in auth and auth["valueFrom"]["secretKeyRef"]["name"] == "prefect-auth", auth
+    [job] = pod_spec(load_template()["job_configuration"]["job_manifest"])["containers"]
+    assert {"secretRef": {"name": "synth-runner-credentials", "optional": True}} in job["envFrom"]
+    for configmap in (o for o in k8s_objects() if o["kind"] == "ConfigMap"):
+        assert not [k for k in configmap.get("data", {}) if SECRET_NAME.search(k) or "AUTH" in k], configmap
 
 
 def test_worker_rbac_allows_creating_jobs_and_reading_pods():

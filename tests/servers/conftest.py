@@ -1,5 +1,6 @@
-"""Real servers on loopback for the deployment tests: a Prefect server (sqlite), an MLflow tracking
-server (sqlite + local artifact root) and process workers, each a child process on a free port,
+"""Real servers on loopback for the deployment tests: a Prefect server (sqlite) with basic auth, an
+MLflow tracking server (sqlite + local artifact root) with its basic-auth app, and process workers
+holding the runner's credentials, each a child process on a free port,
 stopped at the end of the session. The deployments come from deployments/prefect.yaml via
 scripts/deploy.sh, exactly as a user registers them. The S3 tests get a moto S3 server (`s3_endpoint`,
 one per test module) and a fresh `bucket` on it.
@@ -18,7 +19,8 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 
-from tests.support.servers import BIN, REPO, Stack, free_port, s3_client_env, start, start_moto, stop, wait_http
+from tests.support.servers import (BIN, MLFLOW_AUTH_INI, MLFLOW_SECRET_KEY, MLFLOW_USERS, PREFECT_AUTH, REPO, Stack, free_port,
+                                  mlflow_call, s3_client_env, start, start_moto, stop, wait_http)
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
@@ -32,25 +34,40 @@ def stack(tmp_path_factory):
                PREFECT_WORKER_PREFETCH_SECONDS="0",
                PREFECT_API_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{home / 'prefect.db'}",
                MLFLOW_TRACKING_URI=f"http://127.0.0.1:{mlflow_port}", GX_ANALYTICS_ENABLED="false",
-               PYTHONUNBUFFERED="1")
-    server_env = {k: v for k, v in env.items() if k != "PREFECT_API_URL"}
+               PYTHONUNBUFFERED="1",  # the clients (CLI, deploy.sh, workers, flows) hold the runner's credentials
+               PREFECT_API_AUTH_STRING=PREFECT_AUTH, MLFLOW_TRACKING_USERNAME="synth-runner",
+               MLFLOW_TRACKING_PASSWORD=MLFLOW_USERS["synth-runner"])
+    client_only = ("PREFECT_API_URL", "PREFECT_API_AUTH_STRING", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
+    server_env = {k: v for k, v in env.items() if k not in client_only}
+    (home / "mlflow-auth.ini").write_text(MLFLOW_AUTH_INI.format(db=home / "mlflow-auth.db"))
     processes = []
     try:
         prefect = start([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(prefect_port)],
-                        home / "prefect-server.log", server_env, home)
+                        home / "prefect-server.log", {**server_env, "PREFECT_SERVER_API_AUTH_STRING": PREFECT_AUTH},
+                        home)
         processes.append(prefect)
-        mlflow = start([str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(mlflow_port),
-                        "--workers", "1", "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}",
+        mlflow = start([str(BIN / "mlflow"), "server", "--app-name", "basic-auth", "--host", "127.0.0.1",
+                        "--port", str(mlflow_port), "--workers", "1",
+                        "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}",
                         "--artifacts-destination", str(home / "mlflow-artifacts")],
-                       home / "mlflow-server.log", env, home)
+                       home / "mlflow-server.log", {**server_env, "MLFLOW_AUTH_CONFIG_PATH": str(home / "mlflow-auth.ini"),
+                                                    "MLFLOW_AUTH_ADMIN_PASSWORD": MLFLOW_USERS["admin"],
+                                                    "MLFLOW_FLASK_SERVER_SECRET_KEY": MLFLOW_SECRET_KEY}, home)
         processes.append(mlflow)
         wait_http(f"{api}/health", prefect, home / "prefect-server.log")
         wait_http(f"http://127.0.0.1:{mlflow_port}/health", mlflow, home / "mlflow-server.log")
+        for user in ("synth-runner", "viewer"):  # the admin creates the two users; READ is everyone's default
+            mlflow_call(env["MLFLOW_TRACKING_URI"], "admin", "POST", "/api/2.0/mlflow/users/create",
+                        {"username": user, "password": MLFLOW_USERS[user]})
+        # this test process reads the MLflow server as the viewer (MlflowClient takes these from the environment)
+        os.environ.update(MLFLOW_TRACKING_USERNAME="viewer", MLFLOW_TRACKING_PASSWORD=MLFLOW_USERS["viewer"])
         deploy = subprocess.run([str(REPO / "scripts" / "deploy.sh")], env=env, cwd=REPO, capture_output=True,
                                 text=True, timeout=300)
         assert deploy.returncode == 0, f"deploy.sh failed:\n{deploy.stdout[-3000:]}\n{deploy.stderr[-3000:]}"
         yield Stack(api, f"http://127.0.0.1:{prefect_port}", env["MLFLOW_TRACKING_URI"], env, home, processes)
     finally:
+        os.environ.pop("MLFLOW_TRACKING_USERNAME", None)
+        os.environ.pop("MLFLOW_TRACKING_PASSWORD", None)
         for process in reversed(processes):
             stop(process)
 
@@ -66,7 +83,7 @@ def prefect_client(stack):
     """A sync Prefect client of the stack's server (not the session's test harness)."""
     from prefect.client.orchestration import SyncPrefectClient
 
-    with SyncPrefectClient(stack.prefect_api) as client:
+    with SyncPrefectClient(stack.prefect_api, auth_string=PREFECT_AUTH) as client:
         yield client
 
 

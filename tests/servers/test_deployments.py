@@ -12,9 +12,9 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 from prefect.exceptions import PrefectHTTPStatusError
-from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
-from tests.support.servers import REPO, tiny_actgan_config, wait_final
+from tests.support.servers import MLFLOW_SECRET_KEY, MLFLOW_USERS, PREFECT_AUTH, REPO, tiny_actgan_config, wait_final
 
 pytestmark = pytest.mark.slow
 
@@ -115,6 +115,22 @@ def test_a_deployment_run_reaches_the_mlflow_server_and_moves_the_champion(
     rows = model.predict(pd.DataFrame({"num_rows": [7], "seed": [1]}))
     assert list(rows.columns) == ["carat", "cut", "price"] and len(rows) == 7
 
+    # the run went through both servers' authentication with the runner's credentials, and left none
+    # of them (nor the admin's or the viewer's) in a log, a Prefect artifact, an MLflow param, tag or
+    # artifact, the report or the output's metadata
+    downloaded = tmp_path / "mlflow-artifacts"
+    mlflow.artifacts.download_artifacts(run_id=mlrun.info.run_id, dst_path=str(downloaded))
+    texts = {path.name: path.read_bytes().decode("utf-8", "replace") for path in downloaded.rglob("*") if path.is_file()}
+    texts.update({log.name: log.read_text() for log in stack.home.glob("*.log")})
+    texts["flow run logs"] = "\n".join(log.message for log in prefect_client.read_logs() if log.flow_run_id == run.id)
+    texts["prefect artifacts"] = "\n".join(str(a.data) for a in artifacts.values())
+    texts["mlflow params and tags"] = json.dumps([params, tags])
+    texts["output metadata"] = str(pq.read_metadata(output).metadata)
+    texts["report"] = (output.parent / "gems_synth.report" / "report.json").read_text()
+    assert len(texts) > 10 and texts["flow run logs"]
+    secrets = [PREFECT_AUTH.split(":", 1)[1], *MLFLOW_USERS.values(), MLFLOW_SECRET_KEY]
+    assert not [name for name, text in texts.items() if any(secret in text for secret in secrets)]
+
 
 def test_refresh_many_spreads_one_run_per_table_over_two_workers(stack, workers, prefect_client, tiny_data, tmp_path):
     from flows.refresh_many import RefreshPlan, TableRun, refresh_many
@@ -129,7 +145,7 @@ def test_refresh_many_spreads_one_run_per_table_over_two_workers(stack, workers,
             f"source.path={tiny_data['weather']}", f"output.path={out / 'weather_many.parquet'}", "model.epochs=2",
             "model.training.batch_size=16"]),
     ], overrides=["report.gate.enabled=false", "report.bootstrap=0"], timeout_minutes=7)
-    with temporary_settings({PREFECT_API_URL: stack.prefect_api}):
+    with temporary_settings({PREFECT_API_URL: stack.prefect_api, PREFECT_API_AUTH_STRING: PREFECT_AUTH}):
         outcome = refresh_many(plan)
     assert [e["state"] for e in outcome] == ["COMPLETED", "COMPLETED"], _logs(stack)
     assert (out / "gems_many.parquet").is_file() and (out / "weather_many.parquet").is_file()
@@ -151,7 +167,7 @@ def test_refresh_many_refuses_a_bad_override_before_starting_anything(stack, pre
     plan = RefreshPlan(tables=[TableRun(deployment="synthetic-refresh/diamonds-nightly"),
                                TableRun(deployment="synthetic-refresh/weather-nightly")],
                        overrides=["model.epochs=-1"])
-    with temporary_settings({PREFECT_API_URL: stack.prefect_api}):
+    with temporary_settings({PREFECT_API_URL: stack.prefect_api, PREFECT_API_AUTH_STRING: PREFECT_AUTH}):
         state = refresh_many(plan, return_state=True)
     assert state.is_failed()
     with pytest.raises(ConfigError, match="epochs"):

@@ -1,5 +1,5 @@
-"""The Prefect UI in a real browser: a user opens a deployment's custom-run form, changes the epochs,
-submits, and the run completes with that value.
+"""The Prefect UI in a real browser: a user logs in (the server's basic auth), opens a deployment's
+custom-run form, changes the epochs, submits, and the run completes with that value.
 
 Headless Chromium (tests/support/browser.py); the screenshot of the filled form is saved in
 SYNTH_TEST_ARTIFACTS (default: the test's temporary folder). Its Airflow twin is in
@@ -13,7 +13,7 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, browser_or_skip, screenshots
-from tests.support.servers import tiny_actgan_config, wait_final
+from tests.support.servers import PREFECT_AUTH, tiny_actgan_config, wait_final
 
 pytestmark = pytest.mark.slow
 
@@ -35,6 +35,9 @@ def test_custom_run_form_in_the_prefect_ui(stack, workers, prefect_client, tiny_
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
             page.goto(f"{stack.prefect_ui}/deployments")
+            page.get_by_placeholder("admin:pass").fill(PREFECT_AUTH)  # the server's basic auth, asked for once
+            page.get_by_role("button", name="Login").click()
+            page.wait_for_url("**/deployments**")
             page.get_by_text("ui-check", exact=True).first.click()  # the deployment, from the list
             page.wait_for_function(f"location.pathname.endsWith('/deployments/deployment/{deployment_id}')")
             page.get_by_role("button", name="Run", exact=True).click()

@@ -56,12 +56,42 @@ def stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
+# The stack's servers are locked: Prefect with its basic-auth string, MLflow with its basic-auth app
+# (an admin, the refresh's `synth-runner` and a read-only `viewer`). Dummy secrets that no log,
+# artifact, param, tag or report may show (tests/servers/test_auth.py).
+PREFECT_AUTH = "synth-runner:prefect-dummy-SECRET-1a2b3c"
+MLFLOW_USERS = {"admin": "mlflow-admin-dummy-SECRET-4d5e6f", "synth-runner": "mlflow-runner-dummy-SECRET-7a8b9c",
+                "viewer": "mlflow-viewer-dummy-SECRET-0d1e2f"}
+MLFLOW_SECRET_KEY = "mlflow-csrf-dummy-SECRET-3e4f5a"  # signs the auth app's CSRF tokens (server side only)
+MLFLOW_AUTH_INI = """[mlflow]
+default_permission = READ
+database_uri = sqlite:///{db}
+admin_username = admin
+authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+"""
+
+
+def mlflow_call(uri: str, user: str | None, method: str, path: str, body: dict | None = None) -> dict:
+    """One MLflow REST call as `user` (None: no credentials); HTTPError on a refusal."""
+    import base64
+    import json
+
+    request = urllib.request.Request(f"{uri}{path}", method=method,
+                                     data=None if body is None else json.dumps(body).encode())
+    request.add_header("Content-Type", "application/json")
+    if user is not None:
+        token = base64.b64encode(f"{user}:{MLFLOW_USERS[user]}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read() or b"{}")
+
+
 @dataclass
 class Stack:
     prefect_api: str
     prefect_ui: str
     mlflow_uri: str
-    env: dict  # what a client of these servers needs in its environment
+    env: dict  # what a client of these servers needs in its environment: the runner's credentials
     home: Path
     processes: list
 
