@@ -7,8 +7,6 @@ tests/airflow/test_server.py.
 """
 from __future__ import annotations
 
-import time
-
 import pytest
 from mlflow import MlflowClient
 
@@ -37,7 +35,8 @@ def test_custom_run_form_in_the_prefect_ui(stack, workers, prefect_client, tiny_
             page.goto(f"{stack.prefect_ui}/deployments")
             page.get_by_placeholder("admin:pass").fill(PREFECT_AUTH)  # the server's basic auth, asked for once
             page.get_by_role("button", name="Login").click()
-            page.wait_for_url("**/deployments**")
+            page.wait_for_function("!location.pathname.startsWith('/login')")  # logged in: the UI moved on
+            page.goto(f"{stack.prefect_ui}/deployments")  # the password stays in the browser's storage
             page.get_by_text("ui-check", exact=True).first.click()  # the deployment, from the list
             page.wait_for_function(f"location.pathname.endsWith('/deployments/deployment/{deployment_id}')")
             page.get_by_role("button", name="Run", exact=True).click()
@@ -49,8 +48,12 @@ def test_custom_run_form_in_the_prefect_ui(stack, workers, prefect_client, tiny_
             epochs.fill("2")
             epochs.scroll_into_view_if_needed()
             page.screenshot(path=str(shots / "prefect-ui-custom-run-form.png"))
-            page.get_by_role("button", name="Submit").click()
-            created = _first_run(prefect_client, deployment_id)  # the UI's request has reached the server
+            with page.expect_response(lambda r: r.request.method == "POST" and "create_flow_run" in r.url,
+                                      timeout=120_000) as answer:
+                page.get_by_role("button", name="Submit").click()
+            assert answer.value.ok, f"the UI's request was refused: {answer.value.status} {answer.value.text()[:500]}"
+            created = prefect_client.read_flow_run(answer.value.json()["id"])  # the run the form created
+            assert created.deployment_id == deployment_id
         finally:
             browser.close()
 
@@ -66,12 +69,3 @@ def test_custom_run_form_in_the_prefect_ui(stack, workers, prefect_client, tiny_
     assert mlrun.data.params["model.epochs"] == "2"
     assert [m.step for m in client.get_metric_history(mlrun.info.run_id, "wasserstein")] == [1, 2]
 
-
-def _first_run(client, deployment_id, timeout_s: float = 180):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        runs = [r for r in client.read_flow_runs() if r.deployment_id == deployment_id]
-        if runs:
-            return runs[0]
-        time.sleep(0.5)
-    raise AssertionError(f"no flow run of the deployment {timeout_s} s after submitting the form")
