@@ -8,13 +8,18 @@
 #
 # Pools: local-process (process), docker-pool (docker), k8s-gpu (kubernetes, with the GPU base job
 # template infra/kubernetes/gpu-base-job-template.json). Existing pools are left as they are.
-# Uses the venv's prefect if there is one (scripts/setup.sh), else the one on PATH.
+# Then the two automations that bring back a run whose process or machine died (flows/recovery.py),
+# created or updated in place:
+#   SYNTH_HEARTBEAT_GRACE_SECONDS=600   # no heartbeat for this long: the run is marked Crashed
+#   SYNTH_CRASH_RETRIES=2               # a crashed run is scheduled again this many times at most
+# Uses the venv's prefect and python if there is one (scripts/setup.sh), else those on PATH.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
 prefect="prefect"
-[[ -x .venv/bin/prefect ]] && prefect=".venv/bin/prefect"
+python="python3"
+[[ -x .venv/bin/prefect ]] && prefect=".venv/bin/prefect" && python=".venv/bin/python"
 
 if [[ -z "${PREFECT_API_URL:-}" ]]; then
     echo "deploy: set PREFECT_API_URL to your Prefect server's API, e.g. http://127.0.0.1:4200/api" >&2
@@ -45,4 +50,5 @@ pool local-process process
 pool docker-pool docker
 pool k8s-gpu kubernetes infra/kubernetes/gpu-base-job-template.json
 
-exec "$prefect" --no-prompt deploy --prefect-file deployments/prefect.yaml --all
+"$prefect" --no-prompt deploy --prefect-file deployments/prefect.yaml --all
+exec "$python" -m flows.recovery

@@ -126,6 +126,10 @@ class OutputConfig(_Strict):
     skip_unchanged: bool = Field(
         True, description="Do nothing (train nothing, publish nothing) when the current output was published "
                           "from the same input data and the same config; false refreshes it anyway.")
+    keep_versions: int = Field(
+        3, ge=1, le=1000,
+        description="Published versions of an s3:// output kept, the current one included; older ones are "
+                    "deleted after each publish (a local output is one file, replaced in place).")
     file_mode: str | None = Field(
         None, pattern=r"^0?[0-7]{3}$",
         description="Permission bits of the published local files (output, report, contract) in octal, e.g. "
@@ -140,6 +144,11 @@ class OutputConfig(_Strict):
 
 class TrackingConfig(_Strict):
     experiment: str | None = Field(None, description="MLflow experiment (default: the output file's stem).")
+    keep_model_versions: int | None = Field(
+        None, ge=1, le=10_000,
+        description="Versions of the registered model kept, the newest ones (the champion always among them); "
+                    "older versions are deleted with their logged model files after each publish. Their runs "
+                    "stay, with params, metrics and report. Default: keep all.")
 
 
 SECRET_KEY = re.compile(r"passw|secret|token|api[_-]?key|access[_-]?key|credential|private[_-]?key", re.I)
@@ -178,6 +187,12 @@ def _model_as_form(schema: dict[str, Any]) -> None:
         model.pop("discriminator", None)
 
 
+# Settings of how a refresh runs and what it keeps, not of what it makes: left out of the config hash, so
+# changing them does not make an unchanged night retrain.
+RETENTION_AND_POLICY = {"output": {"skip_unchanged", "keep_versions"}, "validation": {"accept_schema"},
+                        "tracking": {"keep_model_versions"}}
+
+
 class RefreshConfig(_Strict):
     """One synthetic refresh: read `source`, validate, train `model`, sample, report, publish `output`."""
 
@@ -203,9 +218,8 @@ class RefreshConfig(_Strict):
 
     def config_hash(self) -> str:
         """Short stable hash of the whole configuration (what was asked for, not the data); whether an
-        unchanged output is skipped is not part of what was asked for."""
-        text = json.dumps(self.model_dump(mode="json", exclude={"output": {"skip_unchanged"},
-                                                                "validation": {"accept_schema"}}), sort_keys=True)
+        unchanged output is skipped, and how many old versions are kept, are not part of what was asked for."""
+        text = json.dumps(self.model_dump(mode="json", exclude=RETENTION_AND_POLICY), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def series_spec(self):

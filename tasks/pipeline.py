@@ -234,7 +234,7 @@ class _Refresh:
                  json_path: str) -> dict:
         config, steps, run_id = self.config, self.steps, self.run_id
         self.note(stage="publishing")
-        path = steps.publish(staged.path, config.output.path)
+        path = steps.publish(staged.path, config.output.path, keep_versions=config.output.keep_versions)
         log.info("Published %d synthetic rows to %s", staged.rows, path)
         contract = steps.store_inferred_contract(checked) or (
             checked.contract_path if config.validation.contract is None else None)  # ours; never the user's own
@@ -242,7 +242,7 @@ class _Refresh:
             storage.set_mode(contract, config.output.mode)
         self._remove_checkpoints(model)
         name = tracking.registered_name(config)
-        version = steps.register_champion(run_id, model_uri, name)
+        version = steps.register_champion(run_id, model_uri, name, keep_versions=config.tracking.keep_model_versions)
         log.info("Model version %s is now the champion of %s", version, name)
         return {"output": path, "mlflow_run_id": run_id, "model_uri": model_uri, "model_version": version,
                 "report": json_path, "summary": scored.report["summary"],

@@ -24,6 +24,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model, ModelSignature
+from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
 from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 from mlflow.types.schema import AnyType, Map
@@ -227,8 +228,9 @@ def log_model(run_id: str, model_dir: str | Path, registered_name: str | None = 
     return info.model_uri
 
 
-def register_champion(run_id: str, model_uri: str, name: str) -> str:
-    """Register the run's logged model as a new version of `name` and point the `champion` alias at it.
+def register_champion(run_id: str, model_uri: str, name: str, keep_versions: int | None = None) -> str:
+    """Register the run's logged model as a new version of `name` and point the `champion` alias at it;
+    with `keep_versions`, prune the versions beyond the newest that many (`prune_model_versions`).
 
     A new version trained on other columns than the champion it replaces (added, removed or retyped:
     a renamed column is one removed and one added) says so in a warning, and in its version tag
@@ -256,7 +258,53 @@ def register_champion(run_id: str, model_uri: str, name: str) -> str:
         client.set_model_version_tag(name, version.version, "synth.columns_changed", message[:MAX_PARAM_VALUE])
     client.set_registered_model_alias(name, CHAMPION, version.version)
     client.set_tag(run_id, "synth.registered_version", f"{name}/{version.version}")
+    if keep_versions is not None:
+        try:
+            pruned = prune_model_versions(name, keep_versions)
+        except MlflowException as e:  # the night is published: a prune that fails waits for the next one
+            log.warning("could not prune old versions of %s: %s", name, e)
+        else:
+            if pruned:
+                log.info("Pruned versions %s of %s (tracking.keep_model_versions=%d)",
+                         ", ".join(pruned), name, keep_versions)
     return str(version.version)
+
+
+def prune_model_versions(name: str, keep: int) -> list[str]:
+    """Delete the versions of the registered model `name` but the newest `keep`, and with each its logged
+    model's files (the bulk of what a night adds to the tracking store). The champion is never deleted,
+    nor the runs: their params, metrics and reports stay to compare. Returns the deleted version numbers.
+    """
+    if keep < 1:
+        raise ValueError(f"keep={keep}: the champion is always kept (keep >= 1)")
+    client = MlflowClient(tracking_uri())
+    champion = _champion_version(client, name)
+    versions = sorted(client.search_model_versions(f"name = '{name}'"), key=lambda v: int(v.version), reverse=True)
+    kept = versions[:keep] + [v for v in versions[keep:] if champion is not None and str(v.version) == str(champion.version)]
+    in_use = {v.source for v in kept}  # a model registered twice (a retried step) stays while one version names it
+    kept_numbers = {str(v.version) for v in kept}
+    deleted = []
+    for version in versions:
+        if str(version.version) in kept_numbers:
+            continue
+        client.delete_model_version(name, version.version)
+        deleted.append(str(version.version))
+        if version.source not in in_use:
+            _delete_logged_model(client, version.source)
+    return deleted
+
+
+def _delete_logged_model(client: MlflowClient, model_uri: str) -> None:
+    """Delete the files of a logged model this tool wrote (`models:/m-...`), then mark it deleted."""
+    if not model_uri.startswith("models:/m-"):
+        return
+    model_id = model_uri.removeprefix("models:/")
+    try:
+        location = client.get_logged_model(model_id).artifact_location
+        get_artifact_repository(location, tracking_uri=tracking_uri()).delete_artifacts()
+        client.delete_logged_model(model_id)
+    except Exception as e:  # noqa: BLE001 — housekeeping: a model left behind is reported, not fatal
+        log.warning("could not delete the files of %s: %s", model_uri, e)
 
 
 def registered_name(config: RefreshConfig) -> str:

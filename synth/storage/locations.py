@@ -84,8 +84,9 @@ def store_errors(uri: str, doing: str) -> Iterator[None]:
             reason = "no such file or prefix"
         elif re.search(r"NO_SUCH_BUCKET|NoSuchBucket|bucket does not exist", text, re.I):
             reason = "no such bucket"
-        elif re.search(r"ACCESS_DENIED|AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|"
+        elif re.search(r"ACCESS_DENIED|AccessDenied|Access Denied|InvalidAccessKeyId|SignatureDoesNotMatch|"
                        r"INVALID_ACCESS_KEY_ID|SIGNATURE_DOES_NOT_MATCH|\b403\b|Forbidden", text):
+            # ("Access Denied": a multi-object delete's per-key refusals, listed below its first line)
             reason = "access denied (check the credentials and permissions in the environment)"
         elif re.search(r"NETWORK_CONNECTION|curlCode|Could not (connect|resolve)|timed out", text, re.I):
             reason, error = f"could not reach the S3 endpoint {_endpoint_shown()}", StorageUnavailable

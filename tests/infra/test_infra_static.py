@@ -30,6 +30,8 @@ COMPOSE_FILE = INFRA / "docker-compose.yml"
 ENV_EXAMPLE = INFRA / ".env.example"
 K8S_DIR = INFRA / "kubernetes"
 TEMPLATE_FILE = K8S_DIR / "gpu-base-job-template.json"
+CREATE_BUCKETS = INFRA / "minio" / "create-buckets.sh"
+POLICY_DIR = INFRA / "minio" / "policies"  # the data bucket's policies, as createbuckets loads them
 DEPLOYMENTS_FILE = REPO / "deployments" / "prefect.yaml"
 CONSTRAINTS_FILE = REPO / "constraints.txt"
 
@@ -61,7 +63,15 @@ DUMMY_ENV = {
     "MLFLOW_RUNNER_PASSWORD": "dummymlflowrunner",
     "MLFLOW_VIEWER_PASSWORD": "dummymlflowviewer",
     "MLFLOW_SECRET_KEY": "dummymlflowsecretkey",
+    "MINIO_RUNNER_ACCESS_KEY": "dummyrunnerkey",
+    "MINIO_RUNNER_SECRET_KEY": "dummyrunnersecret",
+    "MINIO_VIEWER_ACCESS_KEY": "dummyviewerkey",
+    "MINIO_VIEWER_SECRET_KEY": "dummyviewersecret",
 }
+# The data bucket's two MinIO users: the runner's pair goes to whatever runs refreshes, the viewer's to no service.
+RUNNER_KEYS = ("MINIO_RUNNER_ACCESS_KEY", "MINIO_RUNNER_SECRET_KEY")
+VIEWER_KEYS = ("MINIO_VIEWER_ACCESS_KEY", "MINIO_VIEWER_SECRET_KEY")
+MINIO_ENDPOINT = "http://minio:9000"
 AIRFLOW_COMPONENTS = {"airflow-api-server": "api-server", "airflow-scheduler": "scheduler",
                       "airflow-dag-processor": "dag-processor", "airflow-triggerer": "triggerer"}
 
@@ -324,6 +334,17 @@ def test_prefect_server_uses_postgres_through_asyncpg():
     assert depends_on(server)["postgres"]["condition"] == "service_healthy"
 
 
+def test_prefect_server_keeps_concurrency_leases_on_a_volume():
+    """In memory (Prefect's default) a server restart would leave a held dataset slot taken for ever."""
+    from flows.recovery import FILE_LEASES
+
+    server = services()["prefect-server"]
+    env = resolved_environment(server)
+    assert env["PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE"] == FILE_LEASES
+    mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in server["volumes"]}
+    assert mounts[env["PREFECT_HOME"]] in load_compose()["volumes"]  # a named volume: it outlives the container
+
+
 def test_mlflow_uses_postgres_backend_and_s3_artifacts_on_minio():
     svcs = services()
     mlflow = svcs["mlflow"]
@@ -566,6 +587,149 @@ def test_build_contexts_dockerfiles_and_mounts_exist():
             source = str(volume).split(":")[0]
             if source.startswith("."):
                 assert (INFRA / source).exists(), f"{name}: mounted path {source} does not exist"
+
+
+# ---------------------------------------------------------------------------------------------------
+# the data bucket on MinIO: its policies, its users, and who holds which keys
+
+
+def load_policy(role: str, bucket: str | None = None) -> dict[str, Any]:
+    """infra/minio/policies/synth-<role>.json, with the bucket's name filled in as createbuckets does."""
+    text = (POLICY_DIR / f"synth-{role}.json").read_text()
+    return json.loads(text if bucket is None else text.replace("${SYNTH_BUCKET}", bucket))
+
+
+def policy_allows(policy: dict[str, Any], action: str, resource: str) -> bool:
+    """Whether an Allow statement grants `action` on `resource` (IAM's `*` wildcard; conditions ignored,
+    as moto ignores them; the policies hold no Deny)."""
+    def matches(patterns: str | list[str], value: str) -> bool:
+        patterns = [patterns] if isinstance(patterns, str) else patterns
+        return any(re.fullmatch(re.escape(p).replace(r"\*", ".*"), value) for p in patterns)
+
+    return any(st["Effect"] == "Allow" and matches(st["Action"], action) and matches(st["Resource"], resource)
+               for st in policy["Statement"])
+
+
+def test_compose_refuses_to_start_without_the_object_store_keys():
+    texts = list(walk_strings(load_compose()))
+    for name in RUNNER_KEYS + VIEWER_KEYS:
+        refs = [m for text in texts for m in VAR_REF.finditer(text.replace("$$", "")) if m["name"] == name]
+        assert refs and all(m["op"] == ":?" for m in refs), f"{name}: every use must be ${{{name}:?...}}"
+        without = {k: v for k, v in DUMMY_ENV.items() if k != name}
+        with pytest.raises(KeyError, match=name):
+            for text in texts:
+                interpolate(text, without)
+
+
+def test_refreshes_hold_the_runners_object_store_keys_and_nothing_more():
+    """The worker and Airflow reach the data bucket as `synth-runner`; the root user stays with MinIO and
+    createbuckets, MLflow's pair with MLflow, the viewer's pair with createbuckets."""
+    svcs = services()
+    runner = dict(zip(("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"), (DUMMY_ENV[k] for k in RUNNER_KEYS)))
+    worker = resolved_environment(svcs["worker"])
+    assert {k: worker[k] for k in runner} == runner
+    assert worker["AWS_ENDPOINT_URL"] == MINIO_ENDPOINT and worker["AWS_DEFAULT_REGION"] == "us-east-1"
+    assert urlsplit(MINIO_ENDPOINT).port in published_ports(svcs["minio"]).values()
+    assert depends_on(svcs["worker"])["createbuckets"]["condition"] == "service_completed_successfully"
+    for name in ("airflow-init", *AIRFLOW_COMPONENTS):
+        connection = json.loads(resolved_environment(svcs[name])["AIRFLOW_CONN_AWS_DEFAULT"])
+        assert connection == {"conn_type": "aws", "login": runner["AWS_ACCESS_KEY_ID"],
+                              "password": runner["AWS_SECRET_ACCESS_KEY"],
+                              "extra": {"endpoint_url": MINIO_ENDPOINT, "region_name": "us-east-1"}}, name
+    assert "AWS_SECRET_ACCESS_KEY" not in environment(svcs["docker-worker"])  # its runs get theirs from blocks
+    holders = {"MINIO_ROOT_USER": {"minio", "createbuckets"}, "MINIO_ROOT_PASSWORD": {"minio", "createbuckets"},
+               "AWS_ACCESS_KEY_ID": {"mlflow", "createbuckets"}, "AWS_SECRET_ACCESS_KEY": {"mlflow", "createbuckets"},
+               **{key: {"createbuckets"} for key in VIEWER_KEYS}}
+    for name, svc in svcs.items():
+        used = {m["name"] for text in walk_strings(svc) for m in VAR_REF.finditer(text.replace("$$", ""))}
+        for variable, allowed in holders.items():
+            assert variable not in used or name in allowed, f"{name} holds {variable}"
+
+
+def test_bucket_policies_hold_each_role_to_its_prefixes():
+    assert sorted(p.name for p in POLICY_DIR.iterdir()) == ["synth-runner.json", "synth-viewer.json"]
+    bucket, other = "synth", "elsewhere"
+    arn = f"arn:aws:s3:::{bucket}"
+    expected = {  # (action, key or None for the bucket) -> (runner, viewer)
+        ("s3:GetObject", "sources/a.parquet"): (True, False),
+        ("s3:GetObject", "outputs/x/_CURRENT"): (True, True),
+        ("s3:GetObject", "checkpoints/x/_CURRENT"): (True, False),
+        ("s3:GetObject", "private/a"): (False, False),
+        ("s3:PutObject", "sources/a.parquet"): (False, False),
+        ("s3:PutObject", "outputs/x/versions/1/part-0.parquet"): (True, False),
+        ("s3:PutObject", "checkpoints/x/_CURRENT"): (True, False),
+        ("s3:PutObject", "a.parquet"): (False, False),
+        ("s3:PutObject", "sources-copy/a"): (False, False),
+        ("s3:DeleteObject", "sources/a.parquet"): (False, False),
+        ("s3:DeleteObject", "outputs/x/_CURRENT"): (True, False),
+        ("s3:DeleteObject", "checkpoints/x/_CURRENT"): (True, False),
+        ("s3:AbortMultipartUpload", "outputs/x/part"): (True, False),
+        ("s3:ListBucket", None): (True, True),
+        ("s3:CreateBucket", None): (False, False),
+        ("s3:DeleteBucket", None): (False, False),
+        ("s3:PutBucketPolicy", None): (False, False),
+    }
+    policies = {role: load_policy(role, bucket) for role in ("runner", "viewer")}
+    for (action, key), wanted in expected.items():
+        resource = f"{arn}/{key}" if key else arn
+        got = tuple(policy_allows(policies[role], action, resource) for role in ("runner", "viewer"))
+        assert got == wanted, f"{action} on {resource}: (runner, viewer) allowed {got}, expected {wanted}"
+        other_resource = resource.replace(f":::{bucket}", f":::{other}")
+        assert not any(policy_allows(p, action, other_resource) for p in policies.values()), other_resource
+    for role, policy in policies.items():
+        assert policy["Version"] == "2012-10-17"
+        for statement in policy["Statement"]:
+            actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+            assert all(a.startswith("s3:") and "*" not in a for a in actions), f"{role}: {actions}"
+            assert "Principal" not in statement and statement["Effect"] == "Allow"
+    # the viewer lists published outputs only (MinIO enforces it; moto ignores conditions)
+    [listing] = [st for st in policies["viewer"]["Statement"] if "s3:ListBucket" in st["Action"]]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["outputs/*"]}}
+    for path in POLICY_DIR.iterdir():  # no secret, no other bucket: one placeholder for the bucket's name
+        text = path.read_text()
+        assert not re.search(r"AKIA|secret|password|change-me", text, re.I), path.name
+        assert set(re.findall(r"arn:aws:s3:::([^/\"]*)", text)) == {"${SYNTH_BUCKET}"}, path.name
+
+
+def _run_create_buckets(tmp_path: Path, **overrides: str) -> subprocess.CompletedProcess:
+    """infra/minio/create-buckets.sh under sh, with createbuckets' environment (the dummy values) and an
+    `mc` that records its arguments, and keeps a copy of every policy file it is given."""
+    if not shutil.which("sh"):
+        pytest.skip("no sh to run create-buckets.sh with")
+    fake = tmp_path / "bin" / "mc"
+    fake.parent.mkdir(exist_ok=True)
+    fake.write_text('#!/bin/sh\necho "$*" >> "$MC_LOG"\n'
+                    'if [ "$1 $2 $3" = "admin policy create" ]; then cp "$6" "$MC_LOG.$5.json"; fi\n')
+    fake.chmod(0o755)
+    env = {**resolved_environment(services()["createbuckets"]), "MC_LOG": str(tmp_path / "mc.log"),
+           "PATH": f"{fake.parent}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}", **overrides}
+    return subprocess.run(["sh", str(CREATE_BUCKETS)], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_createbuckets_makes_the_data_bucket_and_its_two_users(tmp_path):
+    job = services()["createbuckets"]
+    env = resolved_environment(job)
+    assert env["SYNTH_BUCKET"] == "synth" and {k: env[k] for k in RUNNER_KEYS + VIEWER_KEYS} == {
+        k: DUMMY_ENV[k] for k in RUNNER_KEYS + VIEWER_KEYS}
+    mounts = {str(v).split(":")[1]: (INFRA / str(v).split(":")[0]).resolve() for v in job.get("volumes", [])}
+    assert mounts["/setup"] == CREATE_BUCKETS.parent and POLICY_DIR.parent == CREATE_BUCKETS.parent
+
+    done = _run_create_buckets(tmp_path, SYNTH_BUCKET="data-1")
+    assert done.returncode == 0, done.stderr
+    calls = (tmp_path / "mc.log").read_text().splitlines()
+    assert "mb --ignore-existing local/data-1" in calls and "mb --ignore-existing local/mlflow" in calls
+    for role, (access, secret) in {"runner": RUNNER_KEYS, "viewer": VIEWER_KEYS}.items():
+        assert f"admin user add local {DUMMY_ENV[access]} {DUMMY_ENV[secret]}" in calls
+        assert f"admin policy attach local synth-{role} --user {DUMMY_ENV[access]}" in calls
+        loaded = json.loads((tmp_path / f"mc.log.synth-{role}.json").read_text())
+        assert loaded == load_policy(role, "data-1")
+    assert DUMMY_ENV["MINIO_ROOT_PASSWORD"] not in done.stdout + done.stderr
+
+    for bad in ({"SYNTH_BUCKET": "Data_1"}, {"MINIO_VIEWER_ACCESS_KEY": DUMMY_ENV["MINIO_ROOT_USER"]},
+                {"MINIO_VIEWER_ACCESS_KEY": DUMMY_ENV["MINIO_RUNNER_ACCESS_KEY"]},
+                {"MINIO_RUNNER_ACCESS_KEY": DUMMY_ENV["AWS_ACCESS_KEY_ID"]}, {"MINIO_RUNNER_SECRET_KEY": ""}):
+        refused = _run_create_buckets(tmp_path, **bad)
+        assert refused.returncode != 0 and refused.stderr.strip(), bad
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 
+from flows.recovery import FILE_LEASES
 from tests.support.servers import (BIN, MLFLOW_AUTH_INI, MLFLOW_SECRET_KEY, MLFLOW_USERS, PREFECT_AUTH, REPO, Stack, free_port,
                                   mlflow_call, s3_client_env, start, start_moto, stop, wait_http)
 
@@ -43,7 +44,8 @@ def stack(tmp_path_factory):
     processes = []
     try:
         prefect = start([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(prefect_port)],
-                        home / "prefect-server.log", {**server_env, "PREFECT_SERVER_API_AUTH_STRING": PREFECT_AUTH},
+                        home / "prefect-server.log", {**server_env, "PREFECT_SERVER_API_AUTH_STRING": PREFECT_AUTH,
+                         "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": FILE_LEASES},
                         home)
         processes.append(prefect)
         mlflow = start([str(BIN / "mlflow"), "server", "--app-name", "basic-auth", "--host", "127.0.0.1",

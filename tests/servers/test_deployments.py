@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from zoneinfo import ZoneInfo
 
 import mlflow
 import pandas as pd
@@ -52,6 +53,31 @@ def test_every_deployment_is_registered_with_schedule_pool_tags_and_limit(prefec
     assert gpu.parameters["config"]["model"]["training"]["device"] == "cuda"
 
 
+def test_the_server_schedules_the_nightly_runs(prefect_client):
+    """The scheduler service inserts the coming 02:00 (Amsterdam) runs of an active schedule (with SQLAlchemy
+    2.1 Prefect 3.8.8's scheduler failed at that insert: schedules never fired)."""
+    from prefect.client.schemas.filters import (DeploymentFilter, DeploymentFilterId, FlowRunFilter, FlowRunFilterState,
+                                               FlowRunFilterStateType)
+    from prefect.client.schemas.objects import StateType
+
+    nightly = prefect_client.read_deployment_by_name("synthetic-refresh/diamonds-nightly")
+    scheduled = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])))
+    runs, deadline = [], time.monotonic() + 90
+    while not runs and time.monotonic() < deadline:
+        time.sleep(2)
+        runs = prefect_client.read_flow_runs(flow_run_filter=scheduled, deployment_filter=DeploymentFilter(
+            id=DeploymentFilterId(any_=[nightly.id])))
+    assert runs, "the server scheduled no run of an active nightly schedule in 90 s"
+    amsterdam = ZoneInfo("Europe/Amsterdam")
+    assert {(r.expected_start_time.astimezone(amsterdam).hour, r.expected_start_time.minute) for r in runs} == {(2, 0)}
+    assert all(r.parameters == nightly.parameters for r in runs)
+    counts = [prefect_client.count_flow_runs()]  # let the scheduler finish with every deployment, so that
+    while len(counts) < 3 or len(set(counts[-3:])) > 1:  # the tests that count runs count only their own
+        assert time.monotonic() < deadline + 60, f"the scheduler is still adding runs: {counts}"
+        time.sleep(3)
+        counts.append(prefect_client.count_flow_runs())
+
+
 def test_the_form_schema_has_titles_descriptions_enums_and_bounds(prefect_client):
     schema = prefect_client.read_deployment_by_name("synthetic-refresh/diamonds-nightly").parameter_openapi_schema
     definitions = schema["definitions"]
@@ -73,10 +99,10 @@ def test_the_form_schema_has_titles_descriptions_enums_and_bounds(prefect_client
 def test_the_server_refuses_invalid_parameters_before_a_run_starts(prefect_client, tiny_data, bad):
     deployment = prefect_client.read_deployment_by_name("synthetic-refresh/diamonds-nightly")
     config = {**tiny_actgan_config(tiny_data["table"], tiny_data["folder"] / "never.parquet"), **bad}
-    before = len(prefect_client.read_flow_runs())
+    before = prefect_client.count_flow_runs()  # the scheduled nights included (a list stops at 200)
     with pytest.raises(PrefectHTTPStatusError, match="409"):
         prefect_client.create_flow_run_from_deployment(deployment.id, parameters={"config": config})
-    assert len(prefect_client.read_flow_runs()) == before
+    assert prefect_client.count_flow_runs() == before
 
 
 def test_a_deployment_run_reaches_the_mlflow_server_and_moves_the_champion(
@@ -163,7 +189,7 @@ def test_refresh_many_refuses_a_bad_override_before_starting_anything(stack, pre
     from flows.refresh_many import RefreshPlan, TableRun, refresh_many
     from synth.errors import ConfigError
 
-    before = len(prefect_client.read_flow_runs())
+    before = prefect_client.count_flow_runs()  # the scheduled nights included (a list stops at 200)
     plan = RefreshPlan(tables=[TableRun(deployment="synthetic-refresh/diamonds-nightly"),
                                TableRun(deployment="synthetic-refresh/weather-nightly")],
                        overrides=["model.epochs=-1"])
@@ -172,9 +198,8 @@ def test_refresh_many_refuses_a_bad_override_before_starting_anything(stack, pre
     assert state.is_failed()
     with pytest.raises(ConfigError, match="epochs"):
         state.result()
-    runs = prefect_client.read_flow_runs()
-    assert len(runs) == before + 1  # the refresh-many run itself: no refresh run was started
-    assert {r.deployment_id for r in runs if r.id == state.state_details.flow_run_id} == {None}
+    assert prefect_client.count_flow_runs() == before + 1  # the refresh-many run itself: no refresh run was started
+    assert prefect_client.read_flow_run(state.state_details.flow_run_id).deployment_id is None
 
 
 def _executing_workers(client, flow_run_ids: list[str], timeout_s: float = 60) -> dict[str, str]:

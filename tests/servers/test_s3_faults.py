@@ -4,6 +4,7 @@ StorageUnavailable and the orchestrator's retry of that step completes the run."
 from __future__ import annotations
 
 import socket
+import time
 import threading
 
 import pyarrow.parquet as pq
@@ -121,3 +122,85 @@ def test_a_transient_storage_fault_is_retried_by_the_step(step, pattern, proxy, 
     assert storage.read_published(outcome["output"]).num_rows == 200
     assert storage.current_version(outcome["output"]).metadata["prefect_synth.mlflow_run_id"] == \
         outcome["mlflow_run_id"]
+
+
+class Reader(threading.Thread):
+    """Reads the published output through the pointer, again and again, while a refresh publishes: every read
+    is one whole version, as many rows as one of the runs sampled; each read's (rows, MLflow run) is kept."""
+
+    def __init__(self, uri: str):
+        super().__init__(daemon=True)
+        self.uri, self.seen, self.errors, self.running = uri, [], [], True
+
+    def run(self) -> None:
+        while self.running:
+            try:
+                table = storage.read_published(self.uri)
+            except Exception as e:  # noqa: BLE001 — collected: a reader must never fail
+                self.errors.append(repr(e))
+                continue
+            self.seen.append((table.num_rows, table.schema.metadata[b"prefect_synth.mlflow_run_id"].decode()))
+
+    def stop(self) -> list[tuple[int, str]]:
+        self.running = False
+        self.join(timeout=30)
+        return self.seen
+
+
+def _publish_over(bucket: str, proxy, drops: int):
+    """Publish 150 rows, then refresh again (checkpointed, 200 rows) with the pointer's PUT dropped `drops`
+    times, a reader reading all along. Returns the first outcome, the second's outcome or exception, and
+    what the reader saw."""
+    from flows.refresh import synthetic_refresh
+
+    fs, _ = storage.resolve(f"s3://{bucket}")
+    pq.write_table(mixed_table(300), f"{bucket}/in/data.parquet", filesystem=fs)
+    config = _refresh_config(bucket)
+    first = synthetic_refresh(parse_config({**config, "sample": {"num_rows": 150}}))
+    reader = Reader(first["output"])
+    reader.start()
+    config["model"]["training"] = {**config["model"]["training"], "checkpoint_every": 1}
+    config["output"]["skip_unchanged"] = False
+    proxy.fail(f"PUT /{bucket}/out/data_synth/_CURRENT", drops)
+    try:
+        second = synthetic_refresh(parse_config(config))
+    except Exception as e:  # noqa: BLE001 — returned for the test to read
+        second = e
+    return first, second, reader, config
+
+
+def test_readers_see_the_old_version_or_the_new_one_while_publishing_drops_connections(
+        proxy, bucket, prefect_api, mlflow_store):  # noqa: F811
+    """Dropped connections while switching the pointer, fewer than the step's retries absorb: the run
+    publishes; a reader never sees anything but the old version or the new one, whole."""
+    first, second, reader, _ = _publish_over(bucket, proxy, storage.locations.S3_MAX_ATTEMPTS)
+    time.sleep(0.5)
+    seen = reader.stop()
+    assert proxy.dropped == storage.locations.S3_MAX_ATTEMPTS
+    assert not reader.errors, reader.errors[:3]
+    assert set(seen) <= {(150, first["mlflow_run_id"]), (200, second["mlflow_run_id"])}
+    assert seen[0] == (150, first["mlflow_run_id"]) and seen[-1] == (200, second["mlflow_run_id"])
+
+
+def test_a_publish_the_store_keeps_refusing_fails_naming_it_and_the_rerun_publishes_from_the_checkpoint(
+        proxy, bucket, prefect_api, mlflow_store):  # noqa: F811
+    """The pointer's PUT dropped every time: the run fails with one line naming the output, readers keep the
+    old version, no staged version is left; the rerun, the store back, resumes from the last checkpoint
+    (training was done) and publishes."""
+    from flows.refresh import synthetic_refresh
+
+    first, failed, reader, config = _publish_over(bucket, proxy, 10 ** 6)
+    assert isinstance(failed, StorageUnavailable), failed
+    message = str(failed)
+    assert "\n" not in message and f"s3://{bucket}/out/data_synth.parquet" in message, message
+    assert storage.current_version(first["output"]).metadata["prefect_synth.mlflow_run_id"] == first["mlflow_run_id"]
+    assert len(storage.list_versions(first["output"])) == 1  # the unpublished version is gone
+    proxy.fail("", 0)
+    rerun = synthetic_refresh(parse_config(config))
+    seen = reader.stop()
+    from mlflow import MlflowClient
+    assert MlflowClient().get_run(rerun["mlflow_run_id"]).data.tags["synth.resumed_from_epoch"] == "2"
+    assert storage.current_version(rerun["output"]).metadata["prefect_synth.mlflow_run_id"] == rerun["mlflow_run_id"]
+    assert not reader.errors, reader.errors[:3]
+    assert set(seen) <= {(150, first["mlflow_run_id"]), (200, rerun["mlflow_run_id"])}
+    assert seen[-1] == (200, rerun["mlflow_run_id"])

@@ -425,3 +425,47 @@ def test_columns_change_names_what_was_added_removed_and_retyped():
         "added d (bool); retyped b (string -> large_string)")
     assert tracking.columns_change(before, {"a": "int64"}) == "removed b (string), c (double)"
     assert tracking.columns_change(None, before) == ""  # an unreadable side: nothing to compare
+
+
+def _model_files(location: str) -> list[Path]:
+    folder = Path(location.removeprefix("file://"))
+    return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+
+
+def test_keep_model_versions_prunes_the_oldest_with_their_files_but_never_the_champion_or_the_runs(
+        mlflow_store, saved_model):
+    """Five nights with keep 2: versions 1–3 go, with their logged model files; their runs stay. A champion
+    older than the newest two (pointed back by hand) is kept as well."""
+    client = MlflowClient()
+    registered = []
+    for night in range(5):
+        run_id = tracking.start_run(make_config())
+        uri = tracking.log_model(run_id, saved_model)
+        registered.append((run_id, uri, client.get_logged_model(uri.removeprefix("models:/")).artifact_location))
+        assert tracking.register_champion(run_id, uri, "people", keep_versions=2) == str(night + 1)
+        tracking.end_run(run_id, outcome="published")
+    assert sorted(int(v.version) for v in client.search_model_versions("name = 'people'")) == [4, 5]
+    assert str(client.get_model_version_by_alias("people", "champion").version) == "5"
+    for run_id, uri, location in registered[:3]:
+        assert _model_files(location) == []  # the bulk of a night is gone ...
+        assert client.get_run(run_id).info.status == "FINISHED"  # ... its run, params and metrics stay
+    for run_id, uri, location in registered[3:]:
+        assert _model_files(location)  # the kept versions still load
+    mlflow.pyfunc.load_model("models:/people/4")
+
+    client.set_registered_model_alias("people", "champion", "4")  # rolled back by hand
+    run_id = tracking.start_run(make_config())
+    tracking.register_champion(run_id, tracking.log_model(run_id, saved_model), "people")  # no pruning asked
+    client.set_registered_model_alias("people", "champion", "4")
+    assert tracking.prune_model_versions("people", 1) == ["5"]
+    assert sorted(int(v.version) for v in client.search_model_versions("name = 'people'")) == [4, 6]
+    with pytest.raises(ValueError, match="keep >= 1"):
+        tracking.prune_model_versions("people", 0)
+
+
+def test_retention_settings_are_not_part_of_the_config_hash():
+    base = make_config()
+    kept = RefreshConfig.model_validate({**base.model_dump(), "output": {**base.output.model_dump(), "keep_versions": 7},
+                                         "tracking": {"keep_model_versions": 7}})
+    assert kept.config_hash() == base.config_hash()
+    assert kept.output.keep_versions == 7 and kept.tracking.keep_model_versions == 7
