@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tasks.config import RefreshConfig
 from tasks.kinds.base import Inspected
+from tasks.train import checkpointing
 from synth import storage
 from synth.errors import ConfigError, DataError
 from synth.storage import ParquetSource, check_not_empty
@@ -36,6 +37,9 @@ def inspect_input(config: RefreshConfig) -> Inspected:
     check_not_inside_source(config)  # in the flow's order
     check_writable(config.output.path, "output.path")
     check_writable(os.path.join(report_dir(config), "report.json"), "output.report_dir")
+    checkpoints = checkpointing(config.model, config.output.path)
+    if checkpoints is not None:  # found now, not after the flow has started training
+        check_writable(str(checkpoints.directory).rstrip("/"), "model.training.checkpoint_dir", "checkpoint")
     path = config.source.path
     with storage.store_errors(path, "input"):
         source = open_source(path, config.source.columns, config.source.pandas_index)
@@ -111,14 +115,15 @@ def _check_model_settings(config: RefreshConfig) -> None:
 # ---------------------------------------------------------------- where the run writes
 
 
-def check_writable(path: str | os.PathLike, what: str) -> None:
-    """ConfigError, naming `what` and the obstacle, unless a file can be created in `path`'s folder.
+def check_writable(path: str | os.PathLike, what: str, kind: str = "output") -> None:
+    """ConfigError, naming `what` and the obstacle, unless a file can be created in `path`'s folder
+    (`kind`: what the store's message calls the location).
 
     An s3:// URI is checked by writing and deleting a probe object beside it.
     """
     if storage.is_remote(path):
         try:
-            storage.check_writable(path)
+            storage.check_writable(path, kind)
         except DataError as e:
             raise ConfigError(f"{what}: {e}") from None
         return

@@ -124,13 +124,14 @@ def exists(uri: str | os.PathLike) -> bool:
         return fs.get_file_info(path).type == pafs.FileType.File
 
 
-def check_writable(uri: str | os.PathLike) -> None:
+def check_writable(uri: str | os.PathLike, what: str = "output") -> None:
     """DataError naming the cause unless an object can be written beside `uri` (s3://: a probe object is
-    written and deleted: no such bucket, access denied and an unreachable endpoint are found now)."""
+    written and deleted: no such bucket, access denied and an unreachable endpoint are found now);
+    `what` the location is, in the message."""
     fs, path = resolve(uri)
     probe = f"{path.rpartition('/')[0]}/.prefect-synth-check-{os.urandom(6).hex()}"
-    with store_errors(str(uri), "output"):
-        _check_bucket(fs, path, str(uri), "output")
+    with store_errors(str(uri), what):
+        _check_bucket(fs, path, str(uri), what)
         with fs.open_output_stream(probe) as f:
             f.write(b"")
         fs.delete_file(probe)

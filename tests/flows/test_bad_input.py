@@ -63,6 +63,8 @@ def test_bad_data(case, expected, tmp_path, prefect_api, mlflow_store, capsys):
     (["--set", "source.columns=[carat, nope]"], "'nope'"),
     (["--set", "model.epochs=-1"], "model.epochs"),
     (["--set", "model.training.batch_size=25"], "pac"),
+    (["--set", "model.training.checkpoint_every=1", "--set", "model.training.checkpoint_dir=/dev/null/ckpt"],
+     "model.training.checkpoint_dir /dev/null/ckpt: cannot be written, '/dev/null' is a file"),  # before training
 ])
 def test_bad_config(overrides, expected, tmp_path, prefect_api, mlflow_store, capsys):
     source = tmp_path / "in.parquet"

@@ -216,8 +216,8 @@ def test_full_refresh_with_the_runners_keys_then_the_viewer_reads_it(
     _denied(_delete_dir, f"s3://{BUCKET}/outputs/diamonds_synth")  # refused as such, not taken for an outage
     assert storage.read_published(output).equals(synthetic)
 
-    # the runner sent where it may not write: the output is refused before training, the checkpoints
-    # when training starts, each in one line that names the location and never a secret
+    # the runner sent where it may not write: the output and the checkpoints are refused before anything
+    # is read, each in one line that names the setting and the location, and never a secret
     as_role("runner")
     capsys.readouterr()
     forbidden = f"s3://{BUCKET}/sources/diamonds_synth.parquet"
@@ -226,8 +226,11 @@ def test_full_refresh_with_the_runners_keys_then_the_viewer_reads_it(
     assert "output.path" in line and forbidden in line and "access denied" in line, line
     elsewhere = f"s3://{BUCKET}/private/diamonds_synth"
     assert main(["run", _config(tmp_path, f"s3://{BUCKET}/outputs/other.parquet", elsewhere)]) == 1
-    line = _last_error_line(capsys)
-    assert f"checkpoint {elsewhere}: access denied" in line, line
+    err = capsys.readouterr().err
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("prefect-synth: error: model.training.checkpoint_dir: checkpoint "
+                           f"{elsewhere}: access denied"), line
+    assert "Flow run" not in err  # refused before the flow started
     assert store.keys["runner"].secret_key not in line
     assert storage.read_published(output).equals(synthetic)
 
