@@ -147,8 +147,8 @@ class TrackingConfig(_Strict):
     keep_model_versions: int | None = Field(
         None, ge=1, le=10_000,
         description="Versions of the registered model kept, the newest ones (the champion always among them); "
-                    "older versions are deleted with their logged model files after each publish. Their runs "
-                    "stay, with params, metrics and report. Default: keep all.")
+                    "after each publish older versions are deleted with their logged model's files and their "
+                    "run's files (the report); the runs stay, with params, metrics and tags. Default: keep all.")
 
 
 SECRET_KEY = re.compile(r"passw|secret|token|api[_-]?key|access[_-]?key|credential|private[_-]?key", re.I)

@@ -271,9 +271,10 @@ def register_champion(run_id: str, model_uri: str, name: str, keep_versions: int
 
 
 def prune_model_versions(name: str, keep: int) -> list[str]:
-    """Delete the versions of the registered model `name` but the newest `keep`, and with each its logged
-    model's files (the bulk of what a night adds to the tracking store). The champion is never deleted,
-    nor the runs: their params, metrics and reports stay to compare. Returns the deleted version numbers.
+    """Delete the versions of the registered model `name` but the newest `keep`, and with each the files of
+    its logged model and of its run (the report): what a night adds to the tracking store, but for a few
+    kilobytes. The champion is never deleted, nor are the runs: their params, metrics and tags stay to
+    compare, and the tag `synth.pruned` says where the files went. Returns the deleted version numbers.
     """
     if keep < 1:
         raise ValueError(f"keep={keep}: the champion is always kept (keep >= 1)")
@@ -281,7 +282,8 @@ def prune_model_versions(name: str, keep: int) -> list[str]:
     champion = _champion_version(client, name)
     versions = sorted(client.search_model_versions(f"name = '{name}'"), key=lambda v: int(v.version), reverse=True)
     kept = versions[:keep] + [v for v in versions[keep:] if champion is not None and str(v.version) == str(champion.version)]
-    in_use = {v.source for v in kept}  # a model registered twice (a retried step) stays while one version names it
+    # a model registered twice (a retried step) stays while one version names it; so does its run
+    models_in_use, runs_in_use = {v.source for v in kept}, {v.run_id for v in kept}
     kept_numbers = {str(v.version) for v in kept}
     deleted = []
     for version in versions:
@@ -289,9 +291,21 @@ def prune_model_versions(name: str, keep: int) -> list[str]:
             continue
         client.delete_model_version(name, version.version)
         deleted.append(str(version.version))
-        if version.source not in in_use:
+        if version.source not in models_in_use:
             _delete_logged_model(client, version.source)
+        if version.run_id and version.run_id not in runs_in_use:
+            _delete_run_files(client, version.run_id, f"{name} version {version.version}")
     return deleted
+
+
+def _delete_run_files(client: MlflowClient, run_id: str, what: str) -> None:
+    """Delete a run's artifacts (its report), keep the run; tag it so its page says why the files are gone."""
+    try:
+        get_artifact_repository(client.get_run(run_id).info.artifact_uri, tracking_uri=tracking_uri()).delete_artifacts()
+        client.set_tag(run_id, "synth.pruned", f"{what} pruned (tracking.keep_model_versions): its model and "
+                                               "report files were deleted; params, metrics and tags stay")
+    except Exception as e:  # noqa: BLE001 — housekeeping: files left behind are reported, not fatal
+        log.warning("could not delete the files of run %s: %s", run_id, e)
 
 
 def _delete_logged_model(client: MlflowClient, model_uri: str) -> None:

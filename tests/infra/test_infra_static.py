@@ -345,6 +345,13 @@ def test_prefect_server_keeps_concurrency_leases_on_a_volume():
     assert mounts[env["PREFECT_HOME"]] in load_compose()["volumes"]  # a named volume: it outlives the container
 
 
+def test_prefect_server_deletes_old_flow_runs_not_only_events():
+    """A nightly schedule adds runs for ever; the server's vacuum keeps the last PREFECT_RUN_RETENTION_SECONDS."""
+    env = resolved_environment(services()["prefect-server"])
+    assert set(env["PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED"].split(",")) == {"events", "flow_runs"}
+    assert int(env["PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD"]) >= 3600  # Prefect's minimum
+
+
 def test_mlflow_uses_postgres_backend_and_s3_artifacts_on_minio():
     svcs = services()
     mlflow = svcs["mlflow"]

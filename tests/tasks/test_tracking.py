@@ -434,12 +434,15 @@ def _model_files(location: str) -> list[Path]:
 
 def test_keep_model_versions_prunes_the_oldest_with_their_files_but_never_the_champion_or_the_runs(
         mlflow_store, saved_model):
-    """Five nights with keep 2: versions 1–3 go, with their logged model files; their runs stay. A champion
-    older than the newest two (pointed back by hand) is kept as well."""
+    """Five nights with keep 2: versions 1–3 go, with their logged model files and their runs' report files;
+    their runs stay, tagged. A champion older than the newest two (pointed back by hand) is kept as well."""
     client = MlflowClient()
     registered = []
     for night in range(5):
         run_id = tracking.start_run(make_config())
+        (saved_model.parent / "report").mkdir(exist_ok=True)
+        (saved_model.parent / "report" / "report.json").write_text("{}")
+        tracking.log_artifacts(run_id, saved_model.parent / "report", "report")
         uri = tracking.log_model(run_id, saved_model)
         registered.append((run_id, uri, client.get_logged_model(uri.removeprefix("models:/")).artifact_location))
         assert tracking.register_champion(run_id, uri, "people", keep_versions=2) == str(night + 1)
@@ -447,10 +450,13 @@ def test_keep_model_versions_prunes_the_oldest_with_their_files_but_never_the_ch
     assert sorted(int(v.version) for v in client.search_model_versions("name = 'people'")) == [4, 5]
     assert str(client.get_model_version_by_alias("people", "champion").version) == "5"
     for run_id, uri, location in registered[:3]:
-        assert _model_files(location) == []  # the bulk of a night is gone ...
-        assert client.get_run(run_id).info.status == "FINISHED"  # ... its run, params and metrics stay
+        assert _model_files(location) == [] and client.list_artifacts(run_id) == []  # the bulk of a night is gone
+        run = client.get_run(run_id)  # ... its run, params and tags stay
+        assert run.info.status == "FINISHED" and run.data.params and "tracking.keep_model_versions" in run.data.tags[
+            "synth.pruned"]
     for run_id, uri, location in registered[3:]:
-        assert _model_files(location)  # the kept versions still load
+        assert _model_files(location) and [a.path for a in client.list_artifacts(run_id)] == ["report"]
+        assert "synth.pruned" not in client.get_run(run_id).data.tags
     mlflow.pyfunc.load_model("models:/people/4")
 
     client.set_registered_model_alias("people", "champion", "4")  # rolled back by hand
