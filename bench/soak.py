@@ -42,6 +42,7 @@ from tests.support.servers import BIN, free_port, start, stop, wait_http  # noqa
 AUTH = "synth-runner:soak-dummy-secret"
 BUCKET = "soak"
 PARTITION_ROWS = 1500
+OUTPUT = f"s3://{BUCKET}/out/diamonds_synth.parquet"
 POOL = "soak-process"
 COLUMNS = ["carat", "cut", "color", "clarity", "depth", "table", "price", "x", "y", "z"]
 DEPLOYMENT = "synthetic-refresh/soak-nightly"
@@ -56,7 +57,7 @@ def config(source: Path, keep: int, contract: Path | None = None) -> dict:
                       "critic_dims": [64, 64], "training": {"batch_size": 500, "checkpoint_every": 5}},
             "sample": {"num_rows": 4000},
             "report": {"bootstrap": 0, "gate": {"min_pairs_margin": None, "max_detection_auc": None}},
-            "output": {"path": f"s3://{BUCKET}/out/diamonds_synth.parquet", "keep_versions": keep},
+            "output": {"path": OUTPUT, "keep_versions": keep},
             "tracking": {"keep_model_versions": keep}}
 
 
@@ -204,12 +205,11 @@ def night_record(night: int, run, stack: Stack, fs, mlflow_client, peak_kib: int
     from synth import storage
     from tasks import tracking
 
-    output = config(Path("."), 0)["output"]["path"]
     runs = mlflow_client.search_runs(mlflow_client.get_experiment_by_name("diamonds_synth").experiment_id,
                                      f"tags.`prefect.flow_run_id` = '{run.id}'")
     tags = runs[0].data.tags if runs else {}
     outcome = tags.get("synth.outcome", "none")
-    current = storage.current_version(output)
+    current = storage.current_version(OUTPUT)
     published_run = current.metadata.get("prefect_synth.mlflow_run_id") if current else None
     try:
         champion = mlflow_client.get_model_version_by_alias("diamonds_synth", tracking.CHAMPION)
@@ -232,7 +232,7 @@ def night_record(night: int, run, stack: Stack, fs, mlflow_client, peak_kib: int
             "report_bytes": s3_bytes(fs, f"{BUCKET}/out/diamonds_synth.report"),
             "tracking_bytes": local_bytes(stack.mlflow_dir),
             "prefect_db_bytes": sum(p.stat().st_size for p in stack.home.glob(stack.prefect_db.name + "*")),
-            "output_versions": len(storage.list_versions(output)), "model_versions": len(versions),
+            "output_versions": len(storage.list_versions(OUTPUT)), "model_versions": len(versions),
             "champion_is_published": champion_run is not None and champion_run == published_run}
 
 
@@ -266,7 +266,7 @@ def main() -> None:
             os.environ.update({k: v for k, v in stack.client_env.items() if k.startswith(("AWS_", "MLFLOW_"))})
             from mlflow import MlflowClient
             from prefect.client.orchestration import SyncPrefectClient
-            from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId, FlowRunFilter
+            from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
             from prefect.client.schemas.sorting import FlowRunSort
 
             fs = pafs.S3FileSystem(endpoint_override=stack.s3.removeprefix("http://"), scheme="http",
@@ -281,13 +281,12 @@ def main() -> None:
             records = []
             with SyncPrefectClient(stack.api, auth_string=AUTH) as client:
                 deployment = client.read_deployment_by_name(DEPLOYMENT)
-                only_ours = FlowRunFilter()
                 by_deployment = DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id]))
                 schedule = []  # the nights: the scheduler's runs of the deployment, in order
                 while len(schedule) < args.nights:
                     time.sleep(2)
                     schedule = sorted(r.expected_start_time for r in client.read_flow_runs(
-                        flow_run_filter=only_ours, deployment_filter=by_deployment,
+                        deployment_filter=by_deployment,
                         sort=FlowRunSort.EXPECTED_START_TIME_ASC, limit=args.nights))
                 for night in range(1, args.nights + 1):
                     expected = schedule[night - 1]
@@ -298,7 +297,7 @@ def main() -> None:
                     run = None
                     deadline = time.monotonic() + 30 * args.interval
                     while time.monotonic() < deadline:
-                        runs = client.read_flow_runs(flow_run_filter=only_ours, deployment_filter=by_deployment,
+                        runs = client.read_flow_runs(deployment_filter=by_deployment,
                                                      sort=FlowRunSort.EXPECTED_START_TIME_ASC, limit=args.nights + 5)
                         due = [r for r in runs if r.expected_start_time and
                                abs((r.expected_start_time - expected).total_seconds()) < 1]
